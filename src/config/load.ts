@@ -1,0 +1,60 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError } from '../core/errors.ts';
+import { configSchema, type RollgateConfig } from './schema.ts';
+
+/** The default config file, relative to the working directory. */
+export const DEFAULT_CONFIG_FILE = 'rollgate.config.yml';
+
+/** One line per problem: `targets[0].health.url: got "ftp://x", expected an http:// or https:// URL`. */
+export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown): string {
+  return issues
+    .map((issue) => {
+      const path = issue.path.reduce<string>(
+        (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : acc ? `${acc}.${String(key)}` : String(key)),
+        '',
+      );
+      const value = valueAt(input, issue.path);
+      const got = value === undefined ? 'missing' : `got ${JSON.stringify(value)}`;
+      const where = path || '(top level)';
+      if (issue.code === 'unrecognized_keys') return `${where}: unknown field(s) ${issue.keys.join(', ')}`;
+      return `${where}: ${got}, expected ${issue.message.replace(/^Invalid input: expected /, '')}`;
+    })
+    .join('\n');
+}
+
+function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = input;
+  for (const key of path) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+/** Validates a parsed config object; throws ConfigError listing every problem. */
+export function parseConfig(input: unknown, source = 'config'): RollgateConfig {
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    throw new ConfigError(`invalid ${source}:\n${formatIssues(result.error.issues, input)}`);
+  }
+  return result.data;
+}
+
+/** Reads and validates a YAML config file; throws ConfigError naming the file and each problem. */
+export function loadConfigFile(file: string = DEFAULT_CONFIG_FILE): RollgateConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+  }
+  return parseConfig(doc, file);
+}

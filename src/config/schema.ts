@@ -1,0 +1,151 @@
+import { z } from 'zod';
+
+/**
+ * The schema of rollgate.config.yml. Every field has a default where a sane one exists, so a minimal target is
+ * `{ name, repository, cluster, service, container, health: { url } }`. Durations are in seconds unless the name
+ * says otherwise (`timeoutMs`).
+ */
+
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/, 'letters, digits, "-" and "_", at most 80 characters');
+const seconds = (max: number) => z.number().int().min(0).max(max);
+
+/** How the Check state polls the rollout: back-off from initialWait to maxWait, give up after deadline. */
+export const rolloutSchema = z
+  .object({
+    deadlineSeconds: z.number().int().min(30).max(86_400).default(900),
+    initialWaitSeconds: seconds(300).default(5),
+    maxWaitSeconds: seconds(900).default(30),
+    backoffRate: z.number().min(1).max(5).default(1.5),
+  })
+  .strict()
+  .refine((r) => r.maxWaitSeconds >= r.initialWaitSeconds, {
+    message: 'maxWaitSeconds must be >= initialWaitSeconds',
+    path: ['maxWaitSeconds'],
+  });
+
+/** The post-rollout health probe (ProbeHealth state). */
+export const healthSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }),
+    expectStatus: z.number().int().min(100).max(599).default(200),
+    /** Wait before the first probe: the load balancer needs time to register the new targets. */
+    settleSeconds: seconds(900).default(10),
+    intervalSeconds: z.number().min(0.1).max(60).default(2),
+    consecutiveSuccesses: z.number().int().min(1).max(100).default(3),
+    deadlineSeconds: z.number().int().min(1).max(840).default(120),
+    timeoutMs: z.number().int().min(100).max(60_000).default(3000),
+    /** When set, a success also needs this response header to equal the deployed image tag. */
+    versionHeader: z.string().min(1).optional(),
+  })
+  .strict();
+
+/** Service-level objectives the load test must meet; each is optional. */
+export const sloSchema = z
+  .object({
+    p95Ms: z.number().positive().optional(),
+    p99Ms: z.number().positive().optional(),
+    maxErrorRate: z.number().min(0).max(1).optional(),
+    minAchievedRate: z.number().min(0).max(1).optional(),
+  })
+  .strict();
+
+/** The load test run after a healthy rollout (PlanLoad -> Generate -> Aggregate). */
+export const loadSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }),
+    rate: z.number().positive().max(100_000),
+    durationSeconds: z.number().int().min(1).max(3600),
+    workers: z.number().int().min(1).max(200).default(1),
+    connections: z.number().int().min(1).max(10_000).default(20),
+    timeoutMs: z.number().int().min(100).max(60_000).default(2000),
+    /** Only images whose tag matches one of these globs are load tested (default: all). */
+    tags: z.array(z.string().min(1)).min(1).default(['*']),
+    slo: sloSchema.default({}),
+  })
+  .strict();
+
+export const targetSchema = z
+  .object({
+    name,
+    /** The ECR repository name (not the URI), as in the push event's `detail.repository-name`. */
+    repository: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/, {
+      error: 'an ECR repository name such as "team/web-app"',
+    }),
+    /** Tag globs (`*` any run of characters, `?` one) that deploy; a push matching none is ignored. */
+    tags: z.array(z.string().min(1)).min(1).default(['*']),
+    /** Tag globs that never deploy even when `tags` matches (e.g. `*-rc*`). */
+    excludeTags: z.array(z.string().min(1)).default([]),
+    cluster: name,
+    service: z.string().min(1).max(255),
+    /** The container in the task definition whose image is replaced. */
+    container: z.string().min(1).max(255),
+    rollout: rolloutSchema.default({ deadlineSeconds: 900, initialWaitSeconds: 5, maxWaitSeconds: 30, backoffRate: 1.5 }),
+    health: healthSchema,
+    load: loadSchema.optional(),
+  })
+  .strict();
+
+const localServiceSchema = z
+  .object({
+    name: z.string().min(1),
+    taskDefinitionFamily: z.string().min(1),
+    container: z.string().min(1),
+    image: z.string().min(1),
+    desiredCount: z.number().int().min(1).max(20).default(2),
+    loadBalancerPort: z.number().int().min(1024).max(65_535),
+    healthCheckPath: z.string().startsWith('/').default('/health'),
+    minimumHealthyPercent: z.number().int().min(0).max(100).default(100),
+    maximumPercent: z.number().int().min(100).max(200).default(200),
+    circuitBreaker: z
+      .object({ enable: z.boolean().default(true), rollback: z.boolean().default(true) })
+      .strict()
+      .default({ enable: true, rollback: true }),
+    executionRoleArn: z.string().optional(),
+    taskRoleArn: z.string().optional(),
+  })
+  .strict();
+
+/** The local cloud: what `rollgate demo` / `rollgate run` start on this machine. Ignored on AWS. */
+export const localSchema = z
+  .object({
+    region: z.string().default('us-east-1'),
+    accountId: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id').default('000000000000'),
+    images: z.record(z.string(), z.object({ command: z.array(z.string()).min(1) }).strict()),
+    clusters: z.array(z.object({ name, services: z.array(localServiceSchema).min(1) }).strict()).min(1),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    version: z.literal(1, { error: 'must be 1' }),
+    targets: z.array(targetSchema).min(1),
+    local: localSchema.optional(),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.targets.forEach((t, i) => {
+      const key = `${t.cluster}/${t.service}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i, 'service'],
+          message: `service ${key} is already the target of targets[${first}]; one target per service`,
+        });
+      }
+      seen.set(key, i);
+      if (config.targets.findIndex((o) => o.name === t.name) !== i) {
+        ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
+      }
+    });
+  });
+
+export type RollgateConfig = z.output<typeof configSchema>;
+export type Target = z.output<typeof targetSchema>;
+export type HealthSpec = z.output<typeof healthSchema>;
+export type RolloutSpec = z.output<typeof rolloutSchema>;
+export type LoadSpec = z.output<typeof loadSchema>;
+export type LocalSpec = z.output<typeof localSchema>;

@@ -1,0 +1,198 @@
+import { z } from 'zod';
+import { formatIssues } from '../config/load.ts';
+import type { RollgateConfig, Target } from '../config/schema.ts';
+import { InvalidInputError } from './errors.ts';
+import { displayImage, ecrRegistry, matchesGlob } from './naming.ts';
+
+/** What started the execution. `redrive` is set by the CLI for re-runs it starts itself. */
+export type TriggerType = 'push' | 'manual';
+
+/** The execution's identity, from the context object (`$$.Execution`). */
+export interface ExecutionInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly startedAt: string;
+}
+
+/**
+ * The normalized job every later state reads (the state machine's `$` after Normalize).
+ * `decision` is what the `ShouldDeploy` Choice state branches on.
+ */
+export interface Job {
+  readonly decision: 'DEPLOY' | 'IGNORE';
+  /** Why: for IGNORE the reason it was ignored; for DEPLOY a one-line description. */
+  readonly reason: string;
+  readonly execution: ExecutionInfo;
+  readonly trigger: {
+    readonly type: TriggerType;
+    readonly eventId?: string;
+    readonly eventTime?: string;
+    readonly reason?: string;
+    readonly force?: boolean;
+  };
+  readonly image: {
+    readonly repository: string;
+    readonly tag?: string;
+    readonly digest?: string;
+    /** The registry host from the push event, when known (`<account>.dkr.ecr.<region>.amazonaws.com`). */
+    readonly registry?: string;
+    readonly display: string;
+  };
+  /** The resolved target; absent when nothing matched. */
+  readonly target?: Target;
+  /** Whether the load test runs for this image (the target has `load` and the tag matches its `load.tags`). */
+  readonly loadTest: boolean;
+}
+
+const digest = z.string().regex(/^sha256:[a-f0-9]{8,64}$/, 'a digest "sha256:<hex>"');
+const tag = z.string().regex(/^[\w][\w.-]{0,127}$/, 'an image tag (letters, digits, "_", ".", "-"; at most 128)');
+
+/** The EventBridge event ECR sends (Amazon ECR user guide, "Amazon ECR events and EventBridge"). */
+const ecrEventSchema = z.object({
+  version: z.string(),
+  id: z.string().min(1),
+  'detail-type': z.literal('ECR Image Action', { error: '"ECR Image Action"' }),
+  source: z.literal('aws.ecr', { error: '"aws.ecr"' }),
+  account: z.string().regex(/^\d{12}$/, 'a 12-digit account id'),
+  time: z.string(),
+  region: z.string().min(1),
+  resources: z.array(z.unknown()),
+  detail: z.object({
+    result: z.string(),
+    'repository-name': z.string().min(1),
+    'image-digest': digest.optional(),
+    'action-type': z.string(),
+    'image-tag': z.string().optional(),
+  }),
+});
+
+/** What an operator types into the Step Functions console (or `rollgate run`). */
+const manualSchema = z
+  .object({
+    repository: z.string().min(1),
+    tag: tag.optional(),
+    digest: digest.optional(),
+    reason: z.string().max(500).optional(),
+    force: z.boolean().optional(),
+  })
+  .strict()
+  .refine((m) => m.tag !== undefined || m.digest !== undefined, { message: 'a "tag" or a "digest"', path: ['tag'] });
+
+type EcrEvent = z.output<typeof ecrEventSchema>;
+type ManualInput = z.output<typeof manualSchema>;
+
+/** Parses the raw execution input; throws InvalidInputError saying what is wrong and what was expected. */
+export function parseInput(input: unknown): { kind: 'push'; event: EcrEvent } | { kind: 'manual'; input: ManualInput } {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    throw new InvalidInputError(
+      `execution input must be a JSON object (an ECR push event or {"repository": "...", "tag": "..."}), got ${
+        input === null ? 'null' : Array.isArray(input) ? 'an array' : typeof input
+      }`,
+    );
+  }
+  const looksLikeEvent = 'detail-type' in input || 'source' in input || 'detail' in input;
+  if (looksLikeEvent) {
+    const parsed = ecrEventSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new InvalidInputError(`not a valid ECR image event:\n${formatIssues(parsed.error.issues, input)}`);
+    }
+    return { kind: 'push', event: parsed.data };
+  }
+  const parsed = manualSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new InvalidInputError(
+      `not a valid manual input (expected {"repository": "...", "tag": "..." | "digest": "sha256:...", "reason"?, "force"?}):\n${formatIssues(parsed.error.issues, input)}`,
+    );
+  }
+  return { kind: 'manual', input: parsed.data };
+}
+
+export interface NormalizeParams {
+  readonly config: RollgateConfig;
+  readonly input: unknown;
+  readonly execution: ExecutionInfo;
+}
+
+/** Decides deploy or ignore for an execution input. Pure: no AWS calls. */
+export function normalize({ config, input, execution }: NormalizeParams): Job {
+  const parsed = parseInput(input);
+  if (parsed.kind === 'push') {
+    const { event } = parsed;
+    const d = event.detail;
+    const image = {
+      repository: d['repository-name'],
+      ...(d['image-tag'] ? { tag: d['image-tag'] } : {}),
+      ...(d['image-digest'] ? { digest: d['image-digest'] } : {}),
+      registry: ecrRegistry(event.account, event.region),
+    };
+    const trigger = { type: 'push' as const, eventId: event.id, eventTime: event.time };
+    const base = { execution, trigger, image: { ...image, display: displayImage(image) } };
+    if (d['action-type'] !== 'PUSH') {
+      return { ...base, decision: 'IGNORE', reason: `not a push (action-type ${d['action-type']})`, loadTest: false };
+    }
+    if (d.result !== 'SUCCESS') {
+      return { ...base, decision: 'IGNORE', reason: `the push did not succeed (result ${d.result})`, loadTest: false };
+    }
+    if (!image.tag) {
+      return { ...base, decision: 'IGNORE', reason: 'untagged push: tag filters cannot match', loadTest: false };
+    }
+    return decide(config, base, image.tag, false);
+  }
+  const m = parsed.input;
+  const image = {
+    repository: m.repository,
+    ...(m.tag ? { tag: m.tag } : {}),
+    ...(m.digest ? { digest: m.digest } : {}),
+  };
+  const trigger = {
+    type: 'manual' as const,
+    ...(m.reason ? { reason: m.reason } : {}),
+    ...(m.force ? { force: true } : {}),
+  };
+  return decide(config, { execution, trigger, image: { ...image, display: displayImage(image) } }, m.tag, true);
+}
+
+function decide(
+  config: RollgateConfig,
+  base: Pick<Job, 'execution' | 'trigger' | 'image'>,
+  tag: string | undefined,
+  manual: boolean,
+): Job {
+  const repo = base.image.repository;
+  const candidates = config.targets.filter((t) => t.repository === repo);
+  if (candidates.length === 0) {
+    return {
+      ...base,
+      decision: 'IGNORE',
+      reason: `no target for repository ${repo} (configured: ${config.targets.map((t) => t.repository).join(', ')})`,
+      loadTest: false,
+    };
+  }
+  // A manual run by digest has no tag to filter on: the operator named the image explicitly.
+  const target =
+    tag === undefined && manual
+      ? candidates[0]
+      : candidates.find(
+          (t) =>
+            tag !== undefined &&
+            t.tags.some((g) => matchesGlob(tag, g)) &&
+            !t.excludeTags.some((g) => matchesGlob(tag, g)),
+        );
+  if (!target) {
+    const filters = candidates.map((t) => `${t.name}: ${t.tags.join(', ')}${t.excludeTags.length ? ` except ${t.excludeTags.join(', ')}` : ''}`);
+    return {
+      ...base,
+      decision: 'IGNORE',
+      reason: `tag ${tag} matches no target's tag filters (${filters.join('; ')})`,
+      loadTest: false,
+    };
+  }
+  const loadTest = target.load !== undefined && (tag === undefined || target.load.tags.some((g) => matchesGlob(tag, g)));
+  return {
+    ...base,
+    decision: 'DEPLOY',
+    reason: `deploy ${base.image.display} to ${target.cluster}/${target.service} (${target.name})`,
+    target,
+    loadTest,
+  };
+}

@@ -1,0 +1,38 @@
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { RolloutSpec } from '../config/schema.ts';
+import { type RolloutWatch, updateService } from './deploy.ts';
+import { describeService, primaryDeployment } from './ecs.ts';
+
+export interface RollbackParams {
+  readonly ecs: ECSClient;
+  readonly cluster: string;
+  readonly service: string;
+  /** The backed-up revision (`$.backup.taskDefinitionArn`). */
+  readonly taskDefinitionArn: string;
+  readonly rollout: RolloutSpec;
+  readonly now?: () => Date;
+}
+
+/**
+ * Points the service back at the backed-up revision. When ECS's circuit breaker already started that rollback,
+ * the existing deployment is followed instead of starting a second one.
+ */
+export async function rollback(params: RollbackParams): Promise<RolloutWatch> {
+  const { ecs, cluster, service, taskDefinitionArn, rollout } = params;
+  const svc = await describeService(ecs, cluster, service);
+  const primary = primaryDeployment(svc);
+  if (primary?.taskDefinition === taskDefinitionArn && primary.rolloutState !== 'FAILED') {
+    const now = params.now?.() ?? new Date();
+    return {
+      cluster,
+      service,
+      taskDefinitionArn,
+      ...(primary.id ? { deploymentId: primary.id } : {}),
+      startedAt: now.toISOString(),
+      deadline: new Date(now.getTime() + rollout.deadlineSeconds * 1000).toISOString(),
+      waitSeconds: rollout.initialWaitSeconds,
+      attempt: 0,
+    };
+  }
+  return updateService(params);
+}

@@ -1,0 +1,16 @@
+import middy from '@middy/core';
+import { type ExecutionState, type RecordPath, record, type Summary } from '../core/record.ts';
+import { s3 } from '../runtime/clients.ts';
+import { getRequiredEnv } from '../runtime/env.ts';
+
+const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
+
+/** Each Record* state passes its terminal path and the whole execution state. */
+export interface RecordInput {
+  readonly path: RecordPath;
+  readonly state: ExecutionState;
+}
+
+export const handler = middy<RecordInput, Summary>().handler(async ({ path, state }) =>
+  record({ s3, bucket, path, state }),
+);

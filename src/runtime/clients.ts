@@ -1,0 +1,18 @@
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { S3Client } from '@aws-sdk/client-s3';
+
+/**
+ * The SDK clients, built once per Lambda container with default config, so that `AWS_ENDPOINT_URL_ECS` and
+ * `AWS_ENDPOINT_URL_S3` point them at the local cloud and nothing else differs between local and AWS.
+ */
+export const ecs = new ECSClient({});
+
+/**
+ * Checksums only when an operation requires them: S3-compatible servers such as s3rver otherwise store streamed
+ * uploads with their aws-chunked framing. Real S3 accepts both.
+ */
+export const s3 = new S3Client({
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED',
+  forcePathStyle: process.env.AWS_ENDPOINT_URL_S3 !== undefined,
+});
