@@ -19,7 +19,10 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
       const got = value === undefined ? 'missing' : `got ${JSON.stringify(value)}`;
       const where = path || '(top level)';
       if (issue.code === 'unrecognized_keys') return `${where}: unknown field(s) ${issue.keys.join(', ')}`;
-      return `${where}: ${got}, expected ${issue.message.replace(/^Invalid input: expected /, '')}`;
+      // zod says "Invalid input: expected string" or "Too small: expected number to be >=1": keep the expectation
+      const at = issue.message.indexOf('expected ');
+      const expected = at >= 0 ? issue.message.slice(at) : `expected ${issue.message}`;
+      return `${where}: ${got}, ${expected}`;
     })
     .join('\n');
 }

@@ -73,3 +73,19 @@ export function matchesGlob(value: string, glob: string): boolean {
   const pattern = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
   return new RegExp(`^${pattern}$`).test(value);
 }
+
+/**
+ * A readable, unique Step Functions execution name: `<repository>-<tag>-<digest8>-<yyyymmddThhmmssZ>-<rand4>`,
+ * restricted to the characters and 80-character length Step Functions allows.
+ */
+export function executionName(image: ImageRef, at: Date, random: () => number = Math.random): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const digest = image.digest ? image.digest.replace(/^sha256:/, '').slice(0, 8) : undefined;
+  const suffix = Math.floor(random() * 0x10000)
+    .toString(16)
+    .padStart(4, '0');
+  const parts = [image.repository.replace(/\//g, '.'), image.tag, digest].filter((p): p is string => Boolean(p));
+  const head = parts.join('-').replace(/[^A-Za-z0-9_.-]/g, '_');
+  const tail = `-${stamp}-${suffix}`;
+  return `${head.slice(0, 80 - tail.length)}${tail}`;
+}

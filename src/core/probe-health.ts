@@ -75,8 +75,9 @@ async function probeOnce(doFetch: typeof fetch, health: HealthSpec, expectVersio
     }
     return undefined;
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string } };
+    const e = err as Error & { cause?: { code?: string; message?: string } };
     if (e.name === 'TimeoutError') return `timed out after ${health.timeoutMs} ms`;
-    return e.cause?.code ?? messageOf(err);
+    // fetch wraps network errors: "fetch failed" with the useful part (ECONNREFUSED, ...) in its cause
+    return e.cause?.code ?? (e.cause?.message ? `${e.message}: ${e.cause.message}` : messageOf(err));
   }
 }

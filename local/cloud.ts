@@ -1,0 +1,123 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { RollgateConfig } from '../src/config/schema.ts';
+import { ConfigError } from '../src/core/errors.ts';
+import { startEcs } from './ecs/server.ts';
+import { LocalRegistry } from './registry.ts';
+import { type LocalS3, startS3 } from './s3.ts';
+import type { LocalCloudSpec } from './types.ts';
+
+/** The bucket the local cloud creates for backups, audit records and reports (ARTIFACTS_BUCKET). */
+export const LOCAL_BUCKET = 'rollgate-artifacts';
+
+type Ecs = Awaited<ReturnType<typeof startEcs>>;
+
+/** The running local cloud: S3, ECS with its tasks and load balancers, the image registry. */
+export interface LocalCloud {
+  readonly stateDir: string;
+  readonly spec: LocalCloudSpec;
+  readonly s3: LocalS3;
+  readonly ecs: Ecs;
+  readonly registry: LocalRegistry;
+  /** The environment the handlers run with: endpoints, dummy credentials, bucket, config. */
+  readonly env: Readonly<Record<string, string>>;
+  stop(): Promise<void>;
+}
+
+/** The local section of the config, or a ConfigError saying it is needed. */
+export function localSpec(config: RollgateConfig, source: string): LocalCloudSpec {
+  if (!config.local) {
+    throw new ConfigError(`${source} has no "local:" section: the local cloud needs the images and services to start`);
+  }
+  const { region, accountId, images, clusters } = config.local;
+  return {
+    region,
+    accountId,
+    images,
+    clusters: clusters.map((c) => ({
+      name: c.name,
+      services: c.services.map(({ executionRoleArn, taskRoleArn, ...s }) => ({
+        ...s,
+        ...(executionRoleArn ? { executionRoleArn } : {}),
+        ...(taskRoleArn ? { taskRoleArn } : {}),
+      })),
+    })),
+  };
+}
+
+/** `.rollgate/cloud.pid` while a local cloud runs on a state directory: one at a time. */
+function lockFile(stateDir: string): string {
+  return path.join(stateDir, 'cloud.pid');
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** The pid of the rollgate process running a local cloud on this state directory, if any. */
+export function runningCloudPid(stateDir: string): number | undefined {
+  const file = lockFile(stateDir);
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid) ? pid : undefined;
+}
+
+/**
+ * Starts the local cloud on a state directory: s3rver, the ECS endpoint (which restores its services and starts
+ * their tasks and load balancers), and the local image registry. Everything it starts, `stop()` releases.
+ */
+export async function startLocalCloud(options: {
+  readonly config: RollgateConfig;
+  readonly configSource: string;
+  readonly stateDir: string;
+  readonly log?: (line: string) => void;
+}): Promise<LocalCloud> {
+  const { config, configSource, stateDir } = options;
+  const spec = localSpec(config, configSource);
+  const other = runningCloudPid(stateDir);
+  if (other !== undefined) {
+    throw new ConfigError(
+      `another rollgate (pid ${other}) is running the local cloud on ${stateDir}; wait for it or stop it first`,
+    );
+  }
+  await mkdir(stateDir, { recursive: true });
+  await writeFile(lockFile(stateDir), String(process.pid));
+  const started: { close(): Promise<void> }[] = [];
+  const stop = async () => {
+    for (const part of started.reverse()) await part.close().catch(() => undefined);
+    started.length = 0;
+    await rm(lockFile(stateDir), { force: true });
+  };
+  try {
+    const s3 = await startS3({ directory: path.join(stateDir, 's3'), buckets: [LOCAL_BUCKET] });
+    started.push(s3);
+    const registryFile = path.join(stateDir, 'registry.json');
+    const ecs = await startEcs({
+      spec,
+      stateDir: path.join(stateDir, 'ecs'),
+      registryFile,
+      port: 0,
+      ...(options.log ? { log: options.log } : {}),
+    });
+    started.push(ecs);
+    const env = {
+      AWS_REGION: spec.region,
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_ENDPOINT_URL_ECS: ecs.endpoint,
+      ARTIFACTS_BUCKET: LOCAL_BUCKET,
+      ROLLGATE_CONFIG: JSON.stringify(config),
+    };
+    return { stateDir, spec, s3, ecs, registry: new LocalRegistry(registryFile), env, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,186 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { RollgateConfig } from '../src/config/schema.ts';
+import { auditKey, executionName } from '../src/core/naming.ts';
+import { parseInput } from '../src/core/normalize.ts';
+import type { AuditRecord, Outcome } from '../src/core/record.ts';
+import { type LocalCloud, LOCAL_BUCKET, startLocalCloud } from './cloud.ts';
+import { writeJsonAtomic } from './registry.ts';
+import { type ExecutionEvent, type ExecutionResult, LocalStateMachine } from './state-machine.ts';
+
+/** The files the local runner uses, relative to the repository root. */
+export const ASL_FILE = 'statemachines/deploy.asl.json';
+export const SERVERLESS_FILE = 'serverless.yml';
+
+/**
+ * What `rollgate run --json` prints and `rollgate history` lists: one line of the audit trail.
+ * Built from the audit record the execution wrote to S3, so local and AWS history read the same thing.
+ */
+export interface RunSummary {
+  readonly executionName: string;
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly image: string;
+  readonly trigger: string;
+  readonly status: ExecutionResult['status'];
+  readonly error?: string;
+  readonly target?: string;
+  readonly service?: string;
+  readonly previousImage?: string;
+  readonly report?: string;
+  readonly backupKey?: string;
+  readonly auditKey?: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly durationMs: number;
+}
+
+/** One execution as persisted under `.rollgate/executions/<name>.json`: the summary, the event log, input, output. */
+export interface StoredExecution extends ExecutionResult {
+  readonly summary: RunSummary;
+}
+
+function executionsDir(stateDir: string): string {
+  return path.join(stateDir, 'executions');
+}
+
+/** Local executions, newest first. */
+export function listExecutions(stateDir: string): StoredExecution[] {
+  let files: string[];
+  try {
+    files = readdirSync(executionsDir(stateDir)).filter((f) => f.endsWith('.json'));
+  } catch {
+    return [];
+  }
+  return files
+    .map((f) => JSON.parse(readFileSync(path.join(executionsDir(stateDir), f), 'utf8')) as StoredExecution)
+    .sort((a, b) => b.startDate.localeCompare(a.startDate));
+}
+
+/** The execution name for an input: readable, unique (repository, tag, short digest, time). */
+export function nameFor(input: unknown, at: Date): string {
+  const parsed = parseInput(input);
+  if (parsed.kind === 'push') {
+    const d = parsed.event.detail;
+    return executionName({ repository: d['repository-name'], tag: d['image-tag'], digest: d['image-digest'] }, at);
+  }
+  return executionName(parsed.input, at);
+}
+
+/** A local cloud plus the state machine, ready to run executions one after the other. */
+export class LocalRunner {
+  readonly cloud: LocalCloud;
+  readonly machine: LocalStateMachine;
+  private readonly s3: S3Client;
+
+  private constructor(cloud: LocalCloud, machine: LocalStateMachine) {
+    this.cloud = cloud;
+    this.machine = machine;
+    this.s3 = new S3Client({
+      endpoint: cloud.s3.endpoint,
+      region: cloud.spec.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: cloud.s3.accessKeyId, secretAccessKey: cloud.s3.secretAccessKey },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  /**
+   * Starts the local cloud and loads the state machine. The handlers read their environment at import (cold
+   * start), so it is set on this process first: this is the only difference between local and AWS.
+   */
+  static async open(options: {
+    readonly config: RollgateConfig;
+    readonly configSource: string;
+    readonly stateDir: string;
+    readonly log?: (line: string) => void;
+  }): Promise<LocalRunner> {
+    const cloud = await startLocalCloud(options);
+    try {
+      delete process.env.AWS_PROFILE;
+      delete process.env.AWS_SESSION_TOKEN;
+      Object.assign(process.env, cloud.env);
+      const machine = await LocalStateMachine.load({ aslFile: ASL_FILE, serverlessFile: SERVERLESS_FILE });
+      return new LocalRunner(cloud, machine);
+    } catch (err) {
+      await cloud.stop();
+      throw err;
+    }
+  }
+
+  /**
+   * Runs one execution. For an ECR push event the pushed image is first recorded in the local registry (the local
+   * ECR), with the event's digest, so the task can start from it.
+   */
+  async run(input: unknown, options: { readonly onEvent?: (e: ExecutionEvent) => void; readonly name?: string } = {}) {
+    const parsed = parseInput(input);
+    if (parsed.kind === 'push') {
+      const d = parsed.event.detail;
+      if (d['action-type'] === 'PUSH' && d.result === 'SUCCESS' && d['image-tag']) {
+        await this.cloud.registry.pushImage(d['repository-name'], d['image-tag'], d['image-digest']);
+      }
+    }
+    const name = options.name ?? nameFor(input, new Date());
+    const result = await this.machine.run(input, {
+      name,
+      region: this.cloud.spec.region,
+      accountId: this.cloud.spec.accountId,
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
+    const audit = await this.readAudit(result.startDate, name);
+    const stored: StoredExecution = { ...result, summary: summarize(result, audit) };
+    await mkdir(executionsDir(this.cloud.stateDir), { recursive: true });
+    await writeJsonAtomic(path.join(executionsDir(this.cloud.stateDir), `${name}.json`), stored);
+    return stored;
+  }
+
+  /** The audit record an execution wrote, read back from S3. */
+  async readAudit(startedAt: string, name: string): Promise<AuditRecord | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: auditKey(startedAt, name) }));
+      return JSON.parse((await out.Body?.transformToString()) ?? '') as AuditRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Reads an object from the local artifacts bucket (backups, reports). */
+  async readObject(key: string): Promise<string> {
+    const out = await this.s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: key }));
+    return (await out.Body?.transformToString()) ?? '';
+  }
+
+  async close(): Promise<void> {
+    this.s3.destroy();
+    await this.cloud.stop();
+  }
+}
+
+/** The summary of an execution: from its audit record, or from the execution's own end when none was written. */
+export function summarize(result: ExecutionResult, audit: AuditRecord | undefined): RunSummary {
+  const outcome: Outcome =
+    audit?.outcome ??
+    (result.status === 'SUCCEEDED' ? 'DEPLOYED' : result.error === 'DeploymentRolledBack' ? 'ROLLED_BACK' : 'FAILED');
+  const error = audit?.error ?? result.error;
+  return {
+    executionName: result.name,
+    outcome,
+    reason: audit?.reason ?? result.cause ?? result.error ?? '',
+    image: audit?.image?.display ?? '?',
+    trigger: audit?.trigger.type ?? 'unknown',
+    status: result.status,
+    ...(error ? { error } : {}),
+    ...(audit?.target ? { target: audit.target } : {}),
+    ...(audit?.service ? { service: `${audit.cluster}/${audit.service}` } : {}),
+    ...(audit?.previousImage ? { previousImage: audit.previousImage } : {}),
+    ...(audit?.reportKey ? { report: audit.reportKey } : {}),
+    ...(audit?.backupKey ? { backupKey: audit.backupKey } : {}),
+    ...(audit ? { auditKey: auditKey(audit.startedAt, audit.executionName) } : {}),
+    startedAt: result.startDate,
+    endedAt: result.stopDate,
+    durationMs: Date.parse(result.stopDate) - Date.parse(result.startDate),
+  };
+}

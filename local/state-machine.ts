@@ -1,0 +1,218 @@
+import './polyfills.ts';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { parse as parseYaml } from 'yaml';
+
+/** A Lambda handler as the local runner calls it. */
+export type LocalHandler = (input: unknown) => Promise<unknown>;
+
+/** One entry of an execution's event log, as persisted under .rollgate/executions/. */
+export interface ExecutionEvent {
+  readonly type: string;
+  readonly timestamp: string;
+  readonly state?: string;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/** The end of a local execution, shaped like DescribeExecution's answer. */
+export interface ExecutionResult {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly status: 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
+  readonly startDate: string;
+  readonly stopDate: string;
+  readonly input: unknown;
+  readonly output?: unknown;
+  readonly error?: string;
+  readonly cause?: string;
+  /** The names of the states entered, in order (Map iterations included). */
+  readonly statesEntered: string[];
+  readonly events: ExecutionEvent[];
+}
+
+export interface RunOptions {
+  readonly name: string;
+  /** Milliseconds to wait in the named Wait states instead of their Seconds/SecondsPath (tests only). */
+  readonly waitOverridesMs?: Readonly<Record<string, number>>;
+  /** Milliseconds between Retry attempts instead of the ASL's back-off (tests only). */
+  readonly retryOverridesMs?: Readonly<Record<string, number>>;
+  /** Called as each event happens: progress display. */
+  readonly onEvent?: (event: ExecutionEvent) => void;
+  readonly region?: string;
+  readonly accountId?: string;
+}
+
+type Json = Parameters<StateMachine['run']>[0];
+/** The library's event log entry (its type is not exported). */
+type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+
+/** Serverless's logical id of a function: `checkRollout` -> `CheckRolloutLambdaFunction`. */
+export function logicalId(functionName: string): string {
+  const normalized = functionName.replace(/-/g, 'Dash').replace(/_/g, 'Underscore');
+  return `${normalized.charAt(0).toUpperCase()}${normalized.slice(1)}LambdaFunction`;
+}
+
+/** `handler: src/handlers/backup.handler` per function, from serverless.yml. */
+export function readFunctions(serverlessFile: string): Record<string, { file: string; exportName: string }> {
+  const doc = parseYaml(readFileSync(serverlessFile, 'utf8')) as { functions?: Record<string, { handler?: string }> };
+  const out: Record<string, { file: string; exportName: string }> = {};
+  for (const [name, fn] of Object.entries(doc.functions ?? {})) {
+    const handler = fn.handler;
+    if (!handler) throw new Error(`serverless.yml: function ${name} has no handler`);
+    const dot = handler.lastIndexOf('.');
+    out[logicalId(name)] = {
+      file: path.resolve(path.dirname(serverlessFile), `${handler.slice(0, dot)}.ts`),
+      exportName: handler.slice(dot + 1),
+    };
+  }
+  return out;
+}
+
+interface TaskRef {
+  readonly state: string;
+  readonly logicalId: string;
+}
+
+/** Every Task state (Map iterators included) whose Resource is `{"Fn::GetAtt": [X, "Arn"]}`; rewrites it to an ARN. */
+function collectTasks(states: Record<string, Record<string, unknown>>, arnOf: (id: string) => string, out: TaskRef[]) {
+  for (const [name, state] of Object.entries(states)) {
+    const resource = state.Resource as { 'Fn::GetAtt'?: [string, string] } | string | undefined;
+    if (state.Type === 'Task' && resource && typeof resource === 'object' && resource['Fn::GetAtt']) {
+      const id = resource['Fn::GetAtt'][0];
+      out.push({ state: name, logicalId: id });
+      state.Resource = arnOf(id);
+    }
+    const nested = (state.ItemProcessor ?? state.Iterator) as { States?: Record<string, Record<string, unknown>> } | undefined;
+    if (nested?.States) collectTasks(nested.States, arnOf, out);
+    for (const branch of (state.Branches as { States: Record<string, Record<string, unknown>> }[] | undefined) ?? []) {
+      collectTasks(branch.States, arnOf, out);
+    }
+  }
+}
+
+/**
+ * The deploy state machine, run in-process by aws-local-stepfunctions: the very same ASL file as on AWS, each
+ * `Fn::GetAtt` Lambda mapped to its handler from serverless.yml, called with a JSON round trip as Lambda does.
+ */
+export class LocalStateMachine {
+  private readonly machine: StateMachine;
+  private readonly handlers: Record<string, LocalHandler>;
+
+  private constructor(machine: StateMachine, handlers: Record<string, LocalHandler>) {
+    this.machine = machine;
+    this.handlers = handlers;
+  }
+
+  /**
+   * Builds the machine (validation costs ~100 ms: build once, run many). Handler modules are imported here, so the
+   * environment they read at cold start (ARTIFACTS_BUCKET, ROLLGATE_CONFIG, AWS_ENDPOINT_URL_*) must be set before.
+   */
+  static async load(options: {
+    readonly aslFile: string;
+    readonly serverlessFile: string;
+    /** Replace a function's handler (by logical id), e.g. to inject a fault in a test. */
+    readonly overrides?: Readonly<Record<string, LocalHandler>>;
+  }): Promise<LocalStateMachine> {
+    const definition = JSON.parse(readFileSync(options.aslFile, 'utf8')) as {
+      States: Record<string, Record<string, unknown>>;
+    };
+    const functions = readFunctions(options.serverlessFile);
+    const tasks: TaskRef[] = [];
+    collectTasks(definition.States, (id) => `arn:aws:lambda:us-east-1:000000000000:function:rollgate-local-${id}`, tasks);
+    const byFunction = new Map<string, LocalHandler>();
+    const handlers: Record<string, LocalHandler> = {};
+    for (const task of tasks) {
+      let fn = options.overrides?.[task.logicalId] ?? byFunction.get(task.logicalId);
+      if (!fn) {
+        const ref = functions[task.logicalId];
+        if (!ref) throw new Error(`state ${task.state}: function ${task.logicalId} is not defined in serverless.yml`);
+        const mod = (await import(pathToFileURL(ref.file).href)) as Record<string, unknown>;
+        const exported = mod[ref.exportName];
+        if (typeof exported !== 'function') throw new Error(`${ref.file} does not export ${ref.exportName}`);
+        fn = lambdaInvoker(task.logicalId, exported as (event: unknown, context: unknown) => Promise<unknown>);
+        byFunction.set(task.logicalId, fn);
+      }
+      handlers[task.state] = fn;
+    }
+    const machine = new StateMachine(definition as unknown as StateMachineDefinition);
+    return new LocalStateMachine(machine, handlers);
+  }
+
+  /** Runs one execution to its end; never throws for a failed execution (see `status`). */
+  async run(input: unknown, options: RunOptions): Promise<ExecutionResult> {
+    const region = options.region ?? 'us-east-1';
+    const account = options.accountId ?? '000000000000';
+    const executionArn = `arn:aws:states:${region}:${account}:execution:rollgate-deploy-local:${options.name}`;
+    const startDate = new Date().toISOString();
+    const taskResourceLocalHandlers = Object.fromEntries(
+      Object.entries(this.handlers).map(([state, fn]) => [state, (i: unknown) => fn(i) as Promise<Json>]),
+    );
+    const execution = this.machine.run(input as Json, {
+      overrides: {
+        taskResourceLocalHandlers,
+        ...(options.waitOverridesMs ? { waitTimeOverrides: { ...options.waitOverridesMs } } : {}),
+        ...(options.retryOverridesMs ? { retryIntervalOverrides: { ...options.retryOverridesMs } } : {}),
+      },
+      context: {
+        Execution: { Id: executionArn, Name: options.name, Input: input as Json, StartTime: startDate },
+        StateMachine: { Id: executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''), Name: 'rollgate-deploy-local' },
+      },
+    });
+    const events: ExecutionEvent[] = [];
+    const statesEntered: string[] = [];
+    const drain = (async () => {
+      for await (const ev of execution.eventLogs) {
+        const e = toEvent(ev);
+        events.push(e);
+        if (ev.type === 'StateEntered') statesEntered.push(ev.state.name);
+        options.onEvent?.(e);
+      }
+    })();
+    let result: Omit<ExecutionResult, 'events' | 'statesEntered'>;
+    const base = { executionArn, name: options.name, startDate, input };
+    try {
+      const output = await execution.result;
+      result = { ...base, status: 'SUCCEEDED', stopDate: new Date().toISOString(), output };
+    } catch (err) {
+      const failure = (err as { cause?: { name?: string; message?: string } }).cause;
+      const name = (err as Error).name;
+      result = {
+        ...base,
+        status: name === 'ExecutionAbortedError' ? 'ABORTED' : name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED',
+        stopDate: new Date().toISOString(),
+        error: failure?.name ?? name,
+        cause: failure?.message ?? (err as Error).message,
+      };
+    }
+    await drain;
+    return { ...result, statesEntered, events };
+  }
+}
+
+function toEvent(ev: EventLog): ExecutionEvent {
+  const base = { type: ev.type, timestamp: new Date(ev.timestamp).toISOString() };
+  const state = 'state' in ev ? { state: ev.state.name } : {};
+  const error = 'Error' in ev ? { error: ev.Error, cause: String(ev.Cause) } : {};
+  return { ...base, ...state, ...error };
+}
+
+/** Calls a Lambda handler as the Lambda service would: JSON in, JSON out, a context object, errors by name. */
+function lambdaInvoker(functionName: string, handler: (event: unknown, context: unknown) => Promise<unknown>): LocalHandler {
+  return async (input) => {
+    const started = Date.now();
+    const context = {
+      functionName,
+      functionVersion: '$LATEST',
+      awsRequestId: crypto.randomUUID(),
+      invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+      memoryLimitInMB: '1024',
+      callbackWaitsForEmptyEventLoop: true,
+      getRemainingTimeInMillis: () => Math.max(0, 900_000 - (Date.now() - started)),
+    };
+    const output = await handler(JSON.parse(JSON.stringify(input)), context);
+    return output === undefined ? null : JSON.parse(JSON.stringify(output));
+  };
+}

@@ -1,0 +1,96 @@
+import { randomUUID } from 'node:crypto';
+import type { LocalRunner, RunSummary } from '../../local/runner.ts';
+import type { Outcome } from '../core/record.ts';
+import { colour, duration, outcomeColour, progressPrinter, table } from './output.ts';
+
+/** One demo step: push an image, expect an outcome (and what the reason must mention). */
+export interface Scenario {
+  readonly title: string;
+  readonly repository: string;
+  readonly tag: string;
+  readonly expect: Outcome;
+  readonly because: RegExp;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  { title: 'good version', repository: 'demo-app', tag: 'v2', expect: 'DEPLOYED', because: /rollout completed/ },
+  { title: 'fails its health check', repository: 'demo-app', tag: 'v3-unhealthy', expect: 'ROLLED_BACK', because: /^health check failed/ },
+  { title: 'crashes on start', repository: 'demo-app', tag: 'v3-crash', expect: 'ROLLED_BACK', because: /^rollout failed/ },
+];
+
+/** An EventBridge "ECR Image Action" push event, exactly as ECR sends it, for an image pushed to the local registry. */
+export function pushEvent(runner: LocalRunner, repository: string, tag: string, digest: string): Record<string, unknown> {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'ECR Image Action',
+    source: 'aws.ecr',
+    account: runner.cloud.spec.accountId,
+    time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+    region: runner.cloud.spec.region,
+    resources: [],
+    detail: { result: 'SUCCESS', 'repository-name': repository, 'image-digest': digest, 'action-type': 'PUSH', 'image-tag': tag },
+  };
+}
+
+/**
+ * The demo: push each scenario's image to the local registry, let the pipeline run on the push event, and print
+ * a table. Exit 0 when every scenario ended as expected.
+ */
+export async function runDemo(runner: LocalRunner, options: { readonly quiet: boolean }): Promise<number> {
+  const out = (s: string) => process.stdout.write(`${s}\n`);
+  const lb = runner.cloud.spec.clusters[0]?.services[0];
+  out(colour.bold('rollgate demo: the deploy pipeline on a local cloud (no AWS account needed)'));
+  out(
+    colour.dim(
+      `  ECS endpoint ${runner.cloud.ecs.endpoint}, S3 ${runner.cloud.s3.endpoint}${lb ? `, load balancer http://127.0.0.1:${lb.loadBalancerPort}/` : ''}`,
+    ),
+  );
+  const results: { scenario: Scenario; summary: RunSummary; ok: boolean }[] = [];
+  for (const scenario of SCENARIOS) {
+    const image = `${scenario.repository}:${scenario.tag}`;
+    out(`\n${colour.bold(`push ${image}`)} (${scenario.title}; expect ${scenario.expect})`);
+    const digest = await runner.cloud.registry.pushImage(scenario.repository, scenario.tag);
+    const stored = await runner.run(pushEvent(runner, scenario.repository, scenario.tag, digest), {
+      onEvent: progressPrinter(scenario.tag.padEnd(13), options.quiet),
+    });
+    const s = stored.summary;
+    const ok = s.outcome === scenario.expect && scenario.because.test(s.reason);
+    results.push({ scenario, summary: s, ok });
+    out(`  ${outcomeColour(s.outcome)} ${ok ? colour.green('as expected') : colour.red(`expected ${scenario.expect}`)}: ${s.reason}`);
+  }
+  out('');
+  out(
+    table(
+      ['scenario', 'image', 'outcome', 'reason', 'duration'],
+      results.map(({ scenario, summary, ok }) => [
+        scenario.title,
+        summary.image,
+        `${summary.outcome}${ok ? '' : ' (UNEXPECTED)'}`,
+        summary.reason,
+        duration(summary.durationMs),
+      ]),
+      90,
+    ),
+  );
+  const serving = lb ? await servingVersion(lb.loadBalancerPort) : undefined;
+  if (serving) out(`\nthe service now serves ${colour.bold(serving)} (http://127.0.0.1:${lb?.loadBalancerPort}/)`);
+  out(colour.dim('audit trail: npx rollgate history; backups, audit records and reports: .rollgate/s3/rollgate-artifacts/'));
+  const failed = results.filter((r) => !r.ok);
+  if (failed.length > 0) {
+    out(colour.red(`\n${failed.length} scenario(s) did not end as expected: ${failed.map((f) => f.scenario.title).join(', ')}`));
+    return 1;
+  }
+  out(colour.green(`\nall ${results.length} scenarios ended as expected`));
+  return 0;
+}
+
+async function servingVersion(port: number): Promise<string | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
+    const body = (await res.json()) as { version?: string };
+    return body.version;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,118 @@
+import {
+  type Deployment,
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+  type TaskDefinition,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import { GetObjectCommand, HeadObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { OLD_TD, service, taskDefinition } from '../unit/aws-fixtures.ts';
+
+/** How the fake ECS treats the next rollouts. */
+export interface EcsBehaviour {
+  /** Checks a rollout stays IN_PROGRESS before it settles. */
+  checksToSettle: number;
+  /** The outcome of a rollout to a new revision: COMPLETED, FAILED (circuit breaker), or ECS rolling it back itself. */
+  newRollout: 'COMPLETED' | 'FAILED' | 'ECS_ROLLBACK';
+  /** Make UpdateService back to the old revision fail (a rollback that cannot happen). */
+  rollbackRejects: boolean;
+  /** Errors thrown by the next DescribeServices calls made while a rollout is in progress, in order. */
+  describeErrors: Error[];
+  /** Make writing the backup object fail. */
+  backupWriteFails: boolean;
+}
+
+/**
+ * A stateful stand-in for ECS and S3 behind aws-sdk-client-mock, so the state machine's handlers run unmodified
+ * with their real SDK clients: revisions, deployments that settle after a few checks, an object store.
+ */
+export function fakeAws() {
+  const ecsMock = mockClient(ECSClient);
+  const s3Mock = mockClient(S3Client);
+  const objects = new Map<string, string>();
+  const behaviour: EcsBehaviour = { checksToSettle: 1, newRollout: 'COMPLETED', rollbackRejects: false, describeErrors: [], backupWriteFails: false };
+  const revisions: TaskDefinition[] = [taskDefinition()];
+  let deployments: Deployment[] = [];
+  let checks = 0;
+  let counter = 1000;
+
+  const reset = () => {
+    ecsMock.reset();
+    s3Mock.reset();
+    objects.clear();
+    Object.assign(behaviour, { checksToSettle: 1, newRollout: 'COMPLETED', rollbackRejects: false, describeErrors: [], backupWriteFails: false });
+    revisions.splice(1);
+    deployments = [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: OLD_TD, desiredCount: 2, runningCount: 2, rolloutState: 'COMPLETED' }];
+    checks = 0;
+
+    s3Mock.on(PutObjectCommand).callsFake((i) => {
+      if (behaviour.backupWriteFails && i.Key?.startsWith('backups/')) {
+        throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
+      }
+      objects.set(i.Key, String(i.Body));
+      return {};
+    });
+    s3Mock.on(GetObjectCommand).callsFake((i) => {
+      const body = objects.get(i.Key);
+      if (body === undefined) throw new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} });
+      return { Body: { transformToString: async () => body } } as never;
+    });
+    s3Mock.on(HeadObjectCommand).callsFake((i) => {
+      if (!objects.has(i.Key)) throw Object.assign(new Error('NotFound'), { name: 'NotFound' });
+      return {};
+    });
+
+    ecsMock.on(DescribeTaskDefinitionCommand).callsFake((i) => ({
+      taskDefinition: revisions.find((t) => t.taskDefinitionArn === i.taskDefinition),
+      tags: [],
+    }));
+    ecsMock.on(RegisterTaskDefinitionCommand).callsFake((i) => {
+      const arn = OLD_TD.replace(/:\d+$/, `:${7 + revisions.length}`);
+      revisions.push({ ...i, taskDefinitionArn: arn, revision: 7 + revisions.length });
+      return { taskDefinition: { taskDefinitionArn: arn } };
+    });
+    ecsMock.on(UpdateServiceCommand).callsFake((i) => {
+      if (i.taskDefinition === OLD_TD && behaviour.rollbackRejects) {
+        throw Object.assign(new Error('User is not authorized to perform ecs:UpdateService'), { name: 'AccessDeniedException' });
+      }
+      for (const d of deployments) d.status = 'ACTIVE';
+      deployments.unshift({ id: `ecs-svc/${++counter}`, status: 'PRIMARY', taskDefinition: i.taskDefinition, desiredCount: 2, runningCount: 0, rolloutState: 'IN_PROGRESS' });
+      checks = 0;
+      return { service: service(structuredClone(deployments)) };
+    });
+    ecsMock.on(DescribeServicesCommand).callsFake(() => {
+      const primary = deployments[0];
+      const err = primary?.rolloutState === 'IN_PROGRESS' ? behaviour.describeErrors.shift() : undefined;
+      if (err) throw err;
+      if (primary?.rolloutState === 'IN_PROGRESS' && ++checks >= behaviour.checksToSettle) {
+        const outcome = primary.taskDefinition === OLD_TD ? 'COMPLETED' : behaviour.newRollout;
+        if (outcome === 'COMPLETED') {
+          Object.assign(primary, { rolloutState: 'COMPLETED', runningCount: 2 });
+          deployments = [primary];
+        } else if (outcome === 'FAILED') {
+          Object.assign(primary, { rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.', failedTasks: 3 });
+        } else {
+          Object.assign(primary, { status: 'ACTIVE', rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1' });
+          deployments.unshift({ id: `ecs-svc/${++counter}`, status: 'PRIMARY', taskDefinition: OLD_TD, desiredCount: 2, runningCount: 2, rolloutState: 'COMPLETED' });
+        }
+      }
+      return { services: [service(structuredClone(deployments))] };
+    });
+  };
+  reset();
+
+  return {
+    ecsMock,
+    s3Mock,
+    objects,
+    behaviour,
+    reset,
+    /** The task definition the service's PRIMARY deployment runs now. */
+    current: () => deployments.find((d) => d.status === 'PRIMARY')?.taskDefinition,
+    updateServiceCalls: () => ecsMock.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input.taskDefinition),
+    registered: () => revisions.slice(1),
+  };
+}
