@@ -9,5 +9,6 @@ export default defineConfig({
     // and so the 2-core machine is not oversubscribed.
     fileParallelism: false,
     setupFiles: ['test/setup.ts'],
+    env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });

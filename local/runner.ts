@@ -6,7 +6,7 @@ import type { RollgateConfig } from '../src/config/schema.ts';
 import { auditKey, executionName } from '../src/core/naming.ts';
 import { parseInput } from '../src/core/normalize.ts';
 import type { AuditRecord, Outcome } from '../src/core/record.ts';
-import { type LocalCloud, LOCAL_BUCKET, startLocalCloud } from './cloud.ts';
+import { LOCAL_BUCKET, type LocalCloud, startLocalCloud } from './cloud.ts';
 import { writeJsonAtomic } from './registry.ts';
 import { type ExecutionEvent, type ExecutionResult, LocalStateMachine } from './state-machine.ts';
 

@@ -85,7 +85,9 @@ function collectTasks(states: Record<string, Record<string, unknown>>, arnOf: (i
       out.push({ state: name, logicalId: id });
       state.Resource = arnOf(id);
     }
-    const nested = (state.ItemProcessor ?? state.Iterator) as { States?: Record<string, Record<string, unknown>> } | undefined;
+    const nested = (state.ItemProcessor ?? state.Iterator) as
+      | { States?: Record<string, Record<string, unknown>> }
+      | undefined;
     if (nested?.States) collectTasks(nested.States, arnOf, out);
     for (const branch of (state.Branches as { States: Record<string, Record<string, unknown>> }[] | undefined) ?? []) {
       collectTasks(branch.States, arnOf, out);
@@ -121,7 +123,11 @@ export class LocalStateMachine {
     };
     const functions = readFunctions(options.serverlessFile);
     const tasks: TaskRef[] = [];
-    collectTasks(definition.States, (id) => `arn:aws:lambda:us-east-1:000000000000:function:rollgate-local-${id}`, tasks);
+    collectTasks(
+      definition.States,
+      (id) => `arn:aws:lambda:us-east-1:000000000000:function:rollgate-local-${id}`,
+      tasks,
+    );
     const byFunction = new Map<string, LocalHandler>();
     const handlers: Record<string, LocalHandler> = {};
     for (const task of tasks) {
@@ -158,7 +164,10 @@ export class LocalStateMachine {
       },
       context: {
         Execution: { Id: executionArn, Name: options.name, Input: input as Json, StartTime: startDate },
-        StateMachine: { Id: executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''), Name: 'rollgate-deploy-local' },
+        StateMachine: {
+          Id: executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
+          Name: 'rollgate-deploy-local',
+        },
       },
     });
     const events: ExecutionEvent[] = [];
@@ -181,7 +190,8 @@ export class LocalStateMachine {
       const name = (err as Error).name;
       result = {
         ...base,
-        status: name === 'ExecutionAbortedError' ? 'ABORTED' : name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED',
+        status:
+          name === 'ExecutionAbortedError' ? 'ABORTED' : name === 'ExecutionTimeoutError' ? 'TIMED_OUT' : 'FAILED',
         stopDate: new Date().toISOString(),
         error: failure?.name ?? name,
         cause: failure?.message ?? (err as Error).message,
@@ -200,7 +210,10 @@ function toEvent(ev: EventLog): ExecutionEvent {
 }
 
 /** Calls a Lambda handler as the Lambda service would: JSON in, JSON out, a context object, errors by name. */
-function lambdaInvoker(functionName: string, handler: (event: unknown, context: unknown) => Promise<unknown>): LocalHandler {
+function lambdaInvoker(
+  functionName: string,
+  handler: (event: unknown, context: unknown) => Promise<unknown>,
+): LocalHandler {
   return async (input) => {
     const started = Date.now();
     const context = {

@@ -28,7 +28,7 @@ function allStates(states: Record<string, State>): [string, State][] {
 }
 
 const errorClasses = new Set(
-  Object.values(errors)
+  (Object.values(errors) as unknown[])
     .filter((v): v is new (m: string) => Error => typeof v === 'function' && v.prototype instanceof Error)
     .map((cls) => new cls('x').name),
 );
@@ -68,7 +68,10 @@ describe.each(files)('%s', (file) => {
       const retried = (s.Retry ?? []).flatMap((r) => r.ErrorEquals);
       expect(retried, name).toContain('Lambda.ServiceException');
       expect(retried, name).toContain('ThrottlingException');
-      expect((s.Catch ?? []).some((c) => c.ErrorEquals.includes('States.ALL')), name).toBe(true);
+      expect(
+        (s.Catch ?? []).some((c) => c.ErrorEquals.includes('States.ALL')),
+        name,
+      ).toBe(true);
     }
   });
 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../src/config/load.ts';
-import type { RollgateConfig } from '../src/config/schema.ts';
+import type { RollgateConfig, Target } from '../src/config/schema.ts';
 
 /** An ECR event fixture from test/fixtures/events/ecr, as a fresh object to derive variants from. */
 export function ecrEvent(name: 'push' | 'push-failed' | 'delete'): Record<string, unknown> & {
@@ -10,7 +10,9 @@ export function ecrEvent(name: 'push' | 'push-failed' | 'delete'): Record<string
 }
 
 /** A minimal valid config with one target (demo-app -> demo/demo-app, container web), overridable per test. */
-export function testConfig(overrides: { health?: Record<string, unknown>; target?: Record<string, unknown> } = {}): RollgateConfig {
+export function testConfig(
+  overrides: { health?: Record<string, unknown>; target?: Record<string, unknown> } = {},
+): RollgateConfig {
   return parseConfig({
     version: 1,
     targets: [
@@ -36,4 +38,11 @@ export function testConfig(overrides: { health?: Record<string, unknown>; target
       },
     ],
   });
+}
+
+/** The one target of testConfig(). */
+export function testTarget(overrides: Parameters<typeof testConfig>[0] = {}): Target {
+  const target = testConfig(overrides).targets[0];
+  if (!target) throw new Error('testConfig has no target');
+  return target;
 }

@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runningCloudPid } from '../../local/cloud.ts';
-import { listExecutions, LocalRunner, type RunSummary } from '../../local/runner.ts';
+import { LocalRunner, listExecutions, type RunSummary } from '../../local/runner.ts';
 import { DEFAULT_CONFIG_FILE, loadConfigFile } from '../config/load.ts';
 import type { RollgateConfig } from '../config/schema.ts';
 import { ConfigError, InvalidInputError } from '../core/errors.ts';
@@ -82,7 +82,9 @@ function readInput(file: string): unknown {
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read event file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new UsageError(
+      `cannot read event file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   try {
     return JSON.parse(text);
@@ -121,7 +123,8 @@ async function cmdRun(argv: string[]): Promise<number> {
     parseArgs({ args: argv, options: { ...commonOptions, event: { type: 'string' } }, strict: true }),
   );
   if (values.help) return usage();
-  if (!values.event) throw new UsageError('run needs --event FILE (an ECR push event or {"repository","tag"} JSON; - for stdin)');
+  if (!values.event)
+    throw new UsageError('run needs --event FILE (an ECR push event or {"repository","tag"} JSON; - for stdin)');
   const input = readInput(values.event);
   parseInput(input); // invalid input: exit 2 before anything starts
   const c = common(values);
@@ -142,11 +145,16 @@ async function cmdRun(argv: string[]): Promise<number> {
 
 async function cmdHistory(argv: string[]): Promise<number> {
   const { values } = usageErrors(() =>
-    parseArgs({ args: argv, options: { ...commonOptions, service: { type: 'string' }, limit: { type: 'string' } }, strict: true }),
+    parseArgs({
+      args: argv,
+      options: { ...commonOptions, service: { type: 'string' }, limit: { type: 'string' } },
+      strict: true,
+    }),
   );
   if (values.help) return usage();
   const limit = values.limit === undefined ? 50 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1) throw new UsageError(`--limit must be a whole number >= 1, got "${values.limit}"`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new UsageError(`--limit must be a whole number >= 1, got "${values.limit}"`);
   const c = common(values);
   const wanted = values.service;
   const rows = listExecutions(c.stateDir)
@@ -164,16 +172,21 @@ async function cmdHistory(argv: string[]): Promise<number> {
   process.stdout.write(
     `${table(
       ['started', 'trigger', 'image', 'outcome', 'reason', 'duration'],
-      rows.map((s) => [s.startedAt.replace('T', ' ').slice(0, 19), s.trigger, s.image, s.outcome, s.reason, duration(s.durationMs)]),
+      rows.map((s) => [
+        s.startedAt.replace('T', ' ').slice(0, 19),
+        s.trigger,
+        s.image,
+        s.outcome,
+        s.reason,
+        duration(s.durationMs),
+      ]),
     )}\n`,
   );
   return EXIT.ok;
 }
 
 async function cmdValidate(argv: string[]): Promise<number> {
-  const { values } = usageErrors(() =>
-    parseArgs({ args: argv, options: commonOptions, strict: true }),
-  );
+  const { values } = usageErrors(() => parseArgs({ args: argv, options: commonOptions, strict: true }));
   if (values.help) return usage();
   const c = common(values);
   const config = loadConfigFile(c.configFile);
@@ -191,22 +204,20 @@ async function cmdValidate(argv: string[]): Promise<number> {
 }
 
 async function cmdReset(argv: string[]): Promise<number> {
-  const { values } = usageErrors(() =>
-    parseArgs({ args: argv, options: commonOptions, strict: true }),
-  );
+  const { values } = usageErrors(() => parseArgs({ args: argv, options: commonOptions, strict: true }));
   if (values.help) return usage();
   const c = common(values);
   const pid = runningCloudPid(c.stateDir);
   if (pid !== undefined) throw new UsageError(`a rollgate (pid ${pid}) is using ${c.stateDir}; stop it before reset`);
   await rm(c.stateDir, { recursive: true, force: true });
-  process.stdout.write(`removed ${c.stateDir}: the next command starts a fresh local cloud (services at their initial image)\n`);
+  process.stdout.write(
+    `removed ${c.stateDir}: the next command starts a fresh local cloud (services at their initial image)\n`,
+  );
   return EXIT.ok;
 }
 
 async function cmdDemo(argv: string[]): Promise<number> {
-  const { values } = usageErrors(() =>
-    parseArgs({ args: argv, options: commonOptions, strict: true }),
-  );
+  const { values } = usageErrors(() => parseArgs({ args: argv, options: commonOptions, strict: true }));
   if (values.help) return usage();
   const c = common(values);
   const config = loadConfigFile(c.configFile);
@@ -253,5 +264,3 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.error;
   }
 }
-
-

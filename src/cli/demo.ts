@@ -14,12 +14,29 @@ export interface Scenario {
 
 export const SCENARIOS: readonly Scenario[] = [
   { title: 'good version', repository: 'demo-app', tag: 'v2', expect: 'DEPLOYED', because: /rollout completed/ },
-  { title: 'fails its health check', repository: 'demo-app', tag: 'v3-unhealthy', expect: 'ROLLED_BACK', because: /^health check failed/ },
-  { title: 'crashes on start', repository: 'demo-app', tag: 'v3-crash', expect: 'ROLLED_BACK', because: /^rollout failed/ },
+  {
+    title: 'fails its health check',
+    repository: 'demo-app',
+    tag: 'v3-unhealthy',
+    expect: 'ROLLED_BACK',
+    because: /^health check failed/,
+  },
+  {
+    title: 'crashes on start',
+    repository: 'demo-app',
+    tag: 'v3-crash',
+    expect: 'ROLLED_BACK',
+    because: /^rollout failed/,
+  },
 ];
 
 /** An EventBridge "ECR Image Action" push event, exactly as ECR sends it, for an image pushed to the local registry. */
-export function pushEvent(runner: LocalRunner, repository: string, tag: string, digest: string): Record<string, unknown> {
+export function pushEvent(
+  runner: LocalRunner,
+  repository: string,
+  tag: string,
+  digest: string,
+): Record<string, unknown> {
   return {
     version: '0',
     id: randomUUID(),
@@ -29,7 +46,13 @@ export function pushEvent(runner: LocalRunner, repository: string, tag: string, 
     time: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
     region: runner.cloud.spec.region,
     resources: [],
-    detail: { result: 'SUCCESS', 'repository-name': repository, 'image-digest': digest, 'action-type': 'PUSH', 'image-tag': tag },
+    detail: {
+      result: 'SUCCESS',
+      'repository-name': repository,
+      'image-digest': digest,
+      'action-type': 'PUSH',
+      'image-tag': tag,
+    },
   };
 }
 
@@ -57,7 +80,9 @@ export async function runDemo(runner: LocalRunner, options: { readonly quiet: bo
     const s = stored.summary;
     const ok = s.outcome === scenario.expect && scenario.because.test(s.reason);
     results.push({ scenario, summary: s, ok });
-    out(`  ${outcomeColour(s.outcome)} ${ok ? colour.green('as expected') : colour.red(`expected ${scenario.expect}`)}: ${s.reason}`);
+    out(
+      `  ${outcomeColour(s.outcome)} ${ok ? colour.green('as expected') : colour.red(`expected ${scenario.expect}`)}: ${s.reason}`,
+    );
   }
   out('');
   out(
@@ -75,10 +100,18 @@ export async function runDemo(runner: LocalRunner, options: { readonly quiet: bo
   );
   const serving = lb ? await servingVersion(lb.loadBalancerPort) : undefined;
   if (serving) out(`\nthe service now serves ${colour.bold(serving)} (http://127.0.0.1:${lb?.loadBalancerPort}/)`);
-  out(colour.dim('audit trail: npx rollgate history; backups, audit records and reports: .rollgate/s3/rollgate-artifacts/'));
+  out(
+    colour.dim(
+      'audit trail: npx rollgate history; backups, audit records and reports: .rollgate/s3/rollgate-artifacts/',
+    ),
+  );
   const failed = results.filter((r) => !r.ok);
   if (failed.length > 0) {
-    out(colour.red(`\n${failed.length} scenario(s) did not end as expected: ${failed.map((f) => f.scenario.title).join(', ')}`));
+    out(
+      colour.red(
+        `\n${failed.length} scenario(s) did not end as expected: ${failed.map((f) => f.scenario.title).join(', ')}`,
+      ),
+    );
     return 1;
   }
   out(colour.green(`\nall ${results.length} scenarios ended as expected`));

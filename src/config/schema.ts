@@ -81,7 +81,14 @@ export const targetSchema = z
     service: z.string().min(1).max(255),
     /** The container in the task definition whose image is replaced. */
     container: z.string().min(1).max(255),
-    rollout: rolloutSchema.default({ deadlineSeconds: 900, initialWaitSeconds: 5, maxWaitSeconds: 30, backoffRate: 1.5 }),
+    /** IAM role ARNs the task definition uses (taskRoleArn, executionRoleArn): RegisterTaskDefinition passes them. */
+    passRoles: z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN')).default([]),
+    rollout: rolloutSchema.default({
+      deadlineSeconds: 900,
+      initialWaitSeconds: 5,
+      maxWaitSeconds: 30,
+      backoffRate: 1.5,
+    }),
     health: healthSchema,
     load: loadSchema.optional(),
   })
@@ -111,7 +118,10 @@ const localServiceSchema = z
 export const localSchema = z
   .object({
     region: z.string().default('us-east-1'),
-    accountId: z.string().regex(/^\d{12}$/, 'a 12-digit AWS account id').default('000000000000'),
+    accountId: z
+      .string()
+      .regex(/^\d{12}$/, 'a 12-digit AWS account id')
+      .default('000000000000'),
     images: z.record(z.string(), z.object({ command: z.array(z.string()).min(1) }).strict()),
     clusters: z.array(z.object({ name, services: z.array(localServiceSchema).min(1) }).strict()).min(1),
   })

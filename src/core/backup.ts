@@ -1,7 +1,7 @@
 import type { ECSClient, Service, Tag, TaskDefinition } from '@aws-sdk/client-ecs';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { BackupFailedError, messageOf } from './errors.ts';
 import { containerImage, describeService, describeTaskDefinition } from './ecs.ts';
+import { BackupFailedError, messageOf } from './errors.ts';
 import { backupKey } from './naming.ts';
 
 /** What Backup writes to S3 (`backups/<cluster>/<service>/<execution>.json`). */

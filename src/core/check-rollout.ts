@@ -48,10 +48,15 @@ export async function checkRollout({ ecs, watch, rollout, now }: CheckRolloutPar
   const failed = (reason: string): RolloutCheck => ({ ...next, status: 'FAILED', reason });
 
   if (!ours) {
+    const now = primary?.taskDefinition ?? svc.taskDefinition;
+    // ECS drops a failed deployment once its own rollback completes; the service events keep why it failed.
+    const why = watch.deploymentId
+      ? svc.events?.find((e) => e.message?.includes(`(deployment ${watch.deploymentId}) deployment failed`))?.message
+      : undefined;
     return failed(
-      `deployment ${watch.deploymentId ?? watch.taskDefinitionArn} is gone; the service now runs ${
-        primary?.taskDefinition ?? svc.taskDefinition
-      } (superseded or rolled back by ECS)`,
+      why
+        ? `ECS failed deployment ${watch.deploymentId} (${why.replace(/^.*deployment failed: /, '').replace(/\.$/, '')}) and rolled back to ${now?.split('/').pop()} itself`
+        : `deployment ${watch.deploymentId ?? watch.taskDefinitionArn} is gone; the service now runs ${now} (superseded or rolled back by ECS)`,
     );
   }
   if (ours.rolloutState === 'FAILED') {
@@ -65,7 +70,11 @@ export async function checkRollout({ ecs, watch, rollout, now }: CheckRolloutPar
     );
   }
   if (ours.rolloutState === 'COMPLETED') {
-    return { ...next, status: 'COMPLETED', reason: `${ours.runningCount ?? '?'} tasks running ${watch.taskDefinitionArn}` };
+    return {
+      ...next,
+      status: 'COMPLETED',
+      reason: `${ours.runningCount ?? '?'} tasks running ${watch.taskDefinitionArn}`,
+    };
   }
   if (at.getTime() > Date.parse(watch.deadline)) {
     return failed(

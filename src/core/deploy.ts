@@ -32,7 +32,7 @@ export interface DeployParams {
 
 /** Points the service at the new revision (rolling update) after checking that the backup exists. */
 export async function deploy(params: DeployParams): Promise<RolloutWatch> {
-  const { ecs, s3, cluster, service, taskDefinitionArn, backup } = params;
+  const { s3, backup } = params;
   try {
     await s3.send(new HeadObjectCommand({ Bucket: backup.bucket, Key: backup.key }));
   } catch (err) {
@@ -41,7 +41,7 @@ export async function deploy(params: DeployParams): Promise<RolloutWatch> {
       { cause: err },
     );
   }
-  return updateService({ ...params, taskDefinitionArn });
+  return updateService(params);
 }
 
 /** UpdateService to a task definition and the watch that CheckRollout follows; shared by Deploy and Rollback. */

@@ -35,6 +35,13 @@ export function displayImage(image: ImageRef): string {
   return `${image.repository}@${image.digest ?? '?'}`;
 }
 
+/** A short form of an image reference for messages: `host/team/web@sha256:0123456789ab...` -> `team/web@sha256:0123456789ab`. */
+export function shortImage(image: string): string {
+  const host = registryHost(image);
+  const rest = host ? image.slice(host.length + 1) : image;
+  return rest.replace(/@sha256:([a-f0-9]{12})[a-f0-9]*$/, '@sha256:$1');
+}
+
 /**
  * The registry host of an image reference, by Docker's rule: the first path component is a host when it has a dot,
  * a colon, or is `localhost`. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1` -> that host; `web:1` -> undefined.
@@ -70,7 +77,10 @@ export function tagOf(image: string): string | undefined {
 
 /** Glob match for tags: `*` any run of characters, `?` exactly one; everything else literal. */
 export function matchesGlob(value: string, glob: string): boolean {
-  const pattern = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const pattern = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${pattern}$`).test(value);
 }
 
@@ -79,7 +89,10 @@ export function matchesGlob(value: string, glob: string): boolean {
  * restricted to the characters and 80-character length Step Functions allows.
  */
 export function executionName(image: ImageRef, at: Date, random: () => number = Math.random): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   const digest = image.digest ? image.digest.replace(/^sha256:/, '').slice(0, 8) : undefined;
   const suffix = Math.floor(random() * 0x10000)
     .toString(16)

@@ -179,7 +179,9 @@ function decide(
             !t.excludeTags.some((g) => matchesGlob(tag, g)),
         );
   if (!target) {
-    const filters = candidates.map((t) => `${t.name}: ${t.tags.join(', ')}${t.excludeTags.length ? ` except ${t.excludeTags.join(', ')}` : ''}`);
+    const filters = candidates.map(
+      (t) => `${t.name}: ${t.tags.join(', ')}${t.excludeTags.length ? ` except ${t.excludeTags.join(', ')}` : ''}`,
+    );
     return {
       ...base,
       decision: 'IGNORE',
@@ -187,7 +189,8 @@ function decide(
       loadTest: false,
     };
   }
-  const loadTest = target.load !== undefined && (tag === undefined || target.load.tags.some((g) => matchesGlob(tag, g)));
+  const loadTest =
+    target.load !== undefined && (tag === undefined || target.load.tags.some((g) => matchesGlob(tag, g)));
   return {
     ...base,
     decision: 'DEPLOY',

@@ -59,7 +59,11 @@ export async function probeHealth(params: ProbeParams): Promise<ProbeResult> {
 }
 
 /** One probe: undefined when it passed, else what was wrong. */
-async function probeOnce(doFetch: typeof fetch, health: HealthSpec, expectVersion?: string): Promise<string | undefined> {
+async function probeOnce(
+  doFetch: typeof fetch,
+  health: HealthSpec,
+  expectVersion?: string,
+): Promise<string | undefined> {
   try {
     const res = await doFetch(health.url, {
       signal: AbortSignal.timeout(health.timeoutMs),

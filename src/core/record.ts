@@ -1,10 +1,10 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { BackupResult } from './backup.ts';
 import type { RolloutCheck } from './check-rollout.ts';
+import { auditKey, shortImage } from './naming.ts';
 import type { Job } from './normalize.ts';
 import type { ProbeResult } from './probe-health.ts';
 import type { RegisterResult } from './register.ts';
-import { auditKey } from './naming.ts';
 
 /** The outcome of an execution, as the CLI, the audit trail and the exit codes use it. */
 export type Outcome = 'DEPLOYED' | 'ROLLED_BACK' | 'IGNORED' | 'FAILED';
@@ -120,7 +120,7 @@ export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Da
     case 'ROLLED_BACK':
       outcome = 'ROLLED_BACK';
       error = state.failure?.Error;
-      reason = `${describeFailure(state.failure)}; rolled back to ${state.backup?.image ?? 'the previous revision'}`;
+      reason = `${describeFailure(state.failure)}; rolled back to ${state.backup ? shortImage(state.backup.image) : 'the previous revision'}`;
       break;
     case 'ROLLBACK_FAILED':
       outcome = 'FAILED';
@@ -173,7 +173,12 @@ export async function record(params: RecordParams): Promise<Summary> {
   const rec = buildRecord(path, state, params.now?.() ?? new Date());
   const key = auditKey(rec.startedAt, rec.executionName);
   await s3.send(
-    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(rec, null, 2), ContentType: 'application/json' }),
+    new PutObjectCommand({
+      Bucket: bucket,
+      Key: key,
+      Body: JSON.stringify(rec, null, 2),
+      ContentType: 'application/json',
+    }),
   );
   return {
     executionName: rec.executionName,

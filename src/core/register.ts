@@ -75,7 +75,9 @@ export async function register(params: RegisterParams): Promise<RegisterResult> 
     ...doc.tags.filter((t) => t.key && t.value !== undefined && !t.key.startsWith('rollgate:')),
     { key: 'rollgate:execution', value: executionName },
   ].map((t) => ({ key: String(t.key), value: String(t.value) }));
-  const out = await ecs.send(new RegisterTaskDefinitionCommand(registerInput(doc.taskDefinition, container, uri, tags)));
+  const out = await ecs.send(
+    new RegisterTaskDefinitionCommand(registerInput(doc.taskDefinition, container, uri, tags)),
+  );
   const arn = out.taskDefinition?.taskDefinitionArn;
   if (!arn) throw new TargetNotFoundError('RegisterTaskDefinition returned no task definition ARN');
   return {

@@ -10,6 +10,4 @@ export interface RegisterInput {
   readonly executionName: string;
 }
 
-export const handler = middy<RegisterInput, RegisterResult>().handler(async (input) =>
-  register({ ecs, s3, ...input }),
-);
+export const handler = middy<RegisterInput, RegisterResult>().handler(async (input) => register({ ecs, s3, ...input }));

@@ -29,14 +29,19 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
   const port = (health.address() as AddressInfo).port;
-  const config = testConfig({ health: { url: `http://127.0.0.1:${port}/health`, deadlineSeconds: 1, intervalSeconds: 0.1 } });
+  const config = testConfig({
+    health: { url: `http://127.0.0.1:${port}/health`, deadlineSeconds: 1, intervalSeconds: 0.1 },
+  });
   process.env.ARTIFACTS_BUCKET = 'artifacts';
   process.env.ROLLGATE_CONFIG = JSON.stringify(config);
   process.env.AWS_REGION = 'us-east-1';
   process.env.AWS_ACCESS_KEY_ID = 'test';
   process.env.AWS_SECRET_ACCESS_KEY = 'test';
   const { LocalStateMachine } = await import('../../local/state-machine.ts');
-  machine = await LocalStateMachine.load({ aslFile: 'statemachines/deploy.asl.json', serverlessFile: process.env.SLS_TMP ?? 'serverless.yml' });
+  machine = await LocalStateMachine.load({
+    aslFile: 'statemachines/deploy.asl.json',
+    serverlessFile: 'serverless.yml',
+  });
 });
 
 afterAll(async () => {
@@ -54,7 +59,11 @@ beforeEach(() => {
 let n = 0;
 function run(input: unknown): Promise<ExecutionResult> {
   n++;
-  return machine.run(input, { name: `test-${n}`, waitOverridesMs: noWaits, retryOverridesMs: { CheckRollout: 0, Backup: 0, Rollback: 0 } });
+  return machine.run(input, {
+    name: `test-${n}`,
+    waitOverridesMs: noWaits,
+    retryOverridesMs: { CheckRollout: 0, Backup: 0, Rollback: 0 },
+  });
 }
 
 function summaryOf(result: ExecutionResult): Record<string, unknown> {
@@ -68,8 +77,26 @@ function auditOf(result: ExecutionResult): Record<string, unknown> {
   return JSON.parse(aws.objects.get(key) ?? '{}');
 }
 
-const deployPath = ['Start', 'Normalize', 'ShouldDeploy', 'Backup', 'Register', 'Deploy', 'WaitForRollout', 'CheckRollout', 'RolloutDone'];
-const rollbackPath = ['Rollback', 'WaitForRollback', 'CheckRollback', 'RollbackDone', 'ProbeRollback', 'RecordRolledBack', 'RolledBack'];
+const deployPath = [
+  'Start',
+  'Normalize',
+  'ShouldDeploy',
+  'Backup',
+  'Register',
+  'Deploy',
+  'WaitForRollout',
+  'CheckRollout',
+  'RolloutDone',
+];
+const rollbackPath = [
+  'Rollback',
+  'WaitForRollback',
+  'CheckRollback',
+  'RollbackDone',
+  'ProbeRollback',
+  'RecordRolledBack',
+  'RolledBack',
+];
 
 describe('deploy state machine', () => {
   it('deploys a good push: backup, register, deploy, wait, probe, record', async () => {
@@ -77,20 +104,40 @@ describe('deploy state machine', () => {
     const result = await run(ecrEvent('push'));
     expect(result.status).toBe('SUCCEEDED');
     expect(result.statesEntered).toEqual([
-      ...deployPath, 'WaitForRollout', 'CheckRollout', 'RolloutDone', 'Settle', 'ProbeHealth', 'RecordDeployed', 'Deployed',
+      ...deployPath,
+      'WaitForRollout',
+      'CheckRollout',
+      'RolloutDone',
+      'Settle',
+      'ProbeHealth',
+      'RecordDeployed',
+      'Deployed',
     ]);
-    expect(summaryOf(result)).toMatchObject({ outcome: 'DEPLOYED', image: 'demo-app:v2 (sha256:7f5b2640fe6f)', target: 'demo-app' });
+    expect(summaryOf(result)).toMatchObject({
+      outcome: 'DEPLOYED',
+      image: 'demo-app:v2 (sha256:7f5b2640fe6f)',
+      target: 'demo-app',
+    });
     expect(aws.current()).toBe(NEW_TD);
     expect(aws.updateServiceCalls()).toEqual([NEW_TD]);
     expect(aws.registered()[0]?.containerDefinitions?.[0]?.image).toBe(
       '123456789012.dkr.ecr.us-west-2.amazonaws.com/demo-app@sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678',
     );
     expect(aws.objects.has(`backups/demo/demo-app/${result.name}.json`)).toBe(true);
-    expect(auditOf(result)).toMatchObject({ outcome: 'DEPLOYED', previousTaskDefinitionArn: OLD_TD, newTaskDefinitionArn: NEW_TD, trigger: { type: 'push' } });
+    expect(auditOf(result)).toMatchObject({
+      outcome: 'DEPLOYED',
+      previousTaskDefinitionArn: OLD_TD,
+      newTaskDefinitionArn: NEW_TD,
+      trigger: { type: 'push' },
+    });
   });
 
   it.each([
-    ['an unknown repository', { ...ecrEvent('push'), detail: { ...ecrEvent('push').detail, 'repository-name': 'nope' } }, 'no target for repository nope'],
+    [
+      'an unknown repository',
+      { ...ecrEvent('push'), detail: { ...ecrEvent('push').detail, 'repository-name': 'nope' } },
+      'no target for repository nope',
+    ],
     ['a tag outside the filters', { repository: 'demo-app', tag: 'latest' }, 'tag latest matches no target'],
     ['a failed push', ecrEvent('push-failed'), 'the push did not succeed'],
   ])('ignores %s, touching nothing, and records why', async (_what, input, reason) => {
@@ -131,7 +178,11 @@ describe('deploy state machine', () => {
     expect(result.statesEntered).toEqual([...deployPath, 'Settle', 'ProbeHealth', ...rollbackPath]);
     expect(result.cause).toMatch(/^health check failed: http:\/\/127\.0\.0\.1:\d+\/health was not healthy within 1 s/);
     expect(aws.current()).toBe(OLD_TD);
-    expect(auditOf(result)).toMatchObject({ outcome: 'ROLLED_BACK', error: 'HealthCheckFailedError', trigger: { type: 'manual', reason: 'manual test' } });
+    expect(auditOf(result)).toMatchObject({
+      outcome: 'ROLLED_BACK',
+      error: 'HealthCheckFailedError',
+      trigger: { type: 'manual', reason: 'manual test' },
+    });
   });
 
   it('ends in RollbackFailed when the rollback itself fails', async () => {
@@ -141,7 +192,9 @@ describe('deploy state machine', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('RollbackFailed');
     expect(result.statesEntered.slice(-3)).toEqual(['Rollback', 'RecordRollbackFailed', 'RollbackFailed']);
-    expect(result.cause).toMatch(/^rollback failed: AccessDeniedException: User is not authorized.*original failure: health check failed/);
+    expect(result.cause).toMatch(
+      /^rollback failed: AccessDeniedException: User is not authorized.*original failure: health check failed/,
+    );
     expect(auditOf(result)).toMatchObject({ outcome: 'FAILED', error: 'RollbackFailed' });
   });
 
@@ -158,7 +211,9 @@ describe('deploy state machine', () => {
     const result = await run(ecrEvent('push'));
     expect(result.error).toBe('DeploymentRolledBack');
     expect(result.statesEntered).toEqual([...deployPath.slice(0, -1), ...rollbackPath]);
-    expect(result.cause).toBe('SyntaxError: Unexpected token < in JSON; rolled back to 123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-app:v1');
+    expect(result.cause).toBe(
+      'SyntaxError: Unexpected token < in JSON; rolled back to demo-app:v1',
+    );
     expect(auditOf(result)).toMatchObject({ outcome: 'ROLLED_BACK', error: 'SyntaxError' });
   });
 

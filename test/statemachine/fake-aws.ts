@@ -33,7 +33,13 @@ export function fakeAws() {
   const ecsMock = mockClient(ECSClient);
   const s3Mock = mockClient(S3Client);
   const objects = new Map<string, string>();
-  const behaviour: EcsBehaviour = { checksToSettle: 1, newRollout: 'COMPLETED', rollbackRejects: false, describeErrors: [], backupWriteFails: false };
+  const behaviour: EcsBehaviour = {
+    checksToSettle: 1,
+    newRollout: 'COMPLETED',
+    rollbackRejects: false,
+    describeErrors: [],
+    backupWriteFails: false,
+  };
   const revisions: TaskDefinition[] = [taskDefinition()];
   let deployments: Deployment[] = [];
   let checks = 0;
@@ -43,9 +49,24 @@ export function fakeAws() {
     ecsMock.reset();
     s3Mock.reset();
     objects.clear();
-    Object.assign(behaviour, { checksToSettle: 1, newRollout: 'COMPLETED', rollbackRejects: false, describeErrors: [], backupWriteFails: false });
+    Object.assign(behaviour, {
+      checksToSettle: 1,
+      newRollout: 'COMPLETED',
+      rollbackRejects: false,
+      describeErrors: [],
+      backupWriteFails: false,
+    });
     revisions.splice(1);
-    deployments = [{ id: 'ecs-svc/1', status: 'PRIMARY', taskDefinition: OLD_TD, desiredCount: 2, runningCount: 2, rolloutState: 'COMPLETED' }];
+    deployments = [
+      {
+        id: 'ecs-svc/1',
+        status: 'PRIMARY',
+        taskDefinition: OLD_TD,
+        desiredCount: 2,
+        runningCount: 2,
+        rolloutState: 'COMPLETED',
+      },
+    ];
     checks = 0;
 
     s3Mock.on(PutObjectCommand).callsFake((i) => {
@@ -76,10 +97,19 @@ export function fakeAws() {
     });
     ecsMock.on(UpdateServiceCommand).callsFake((i) => {
       if (i.taskDefinition === OLD_TD && behaviour.rollbackRejects) {
-        throw Object.assign(new Error('User is not authorized to perform ecs:UpdateService'), { name: 'AccessDeniedException' });
+        throw Object.assign(new Error('User is not authorized to perform ecs:UpdateService'), {
+          name: 'AccessDeniedException',
+        });
       }
       for (const d of deployments) d.status = 'ACTIVE';
-      deployments.unshift({ id: `ecs-svc/${++counter}`, status: 'PRIMARY', taskDefinition: i.taskDefinition, desiredCount: 2, runningCount: 0, rolloutState: 'IN_PROGRESS' });
+      deployments.unshift({
+        id: `ecs-svc/${++counter}`,
+        status: 'PRIMARY',
+        taskDefinition: i.taskDefinition,
+        desiredCount: 2,
+        runningCount: 0,
+        rolloutState: 'IN_PROGRESS',
+      });
       checks = 0;
       return { service: service(structuredClone(deployments)) };
     });
@@ -93,10 +123,25 @@ export function fakeAws() {
           Object.assign(primary, { rolloutState: 'COMPLETED', runningCount: 2 });
           deployments = [primary];
         } else if (outcome === 'FAILED') {
-          Object.assign(primary, { rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.', failedTasks: 3 });
+          Object.assign(primary, {
+            rolloutState: 'FAILED',
+            rolloutStateReason: 'ECS deployment circuit breaker: tasks failed to start.',
+            failedTasks: 3,
+          });
         } else {
-          Object.assign(primary, { status: 'ACTIVE', rolloutState: 'FAILED', rolloutStateReason: 'ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1' });
-          deployments.unshift({ id: `ecs-svc/${++counter}`, status: 'PRIMARY', taskDefinition: OLD_TD, desiredCount: 2, runningCount: 2, rolloutState: 'COMPLETED' });
+          Object.assign(primary, {
+            status: 'ACTIVE',
+            rolloutState: 'FAILED',
+            rolloutStateReason: 'ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/1',
+          });
+          deployments.unshift({
+            id: `ecs-svc/${++counter}`,
+            status: 'PRIMARY',
+            taskDefinition: OLD_TD,
+            desiredCount: 2,
+            runningCount: 2,
+            rolloutState: 'COMPLETED',
+          });
         }
       }
       return { services: [service(structuredClone(deployments))] };

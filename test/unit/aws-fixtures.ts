@@ -4,7 +4,10 @@ export const OLD_TD = 'arn:aws:ecs:us-east-1:123456789012:task-definition/demo-a
 export const NEW_TD = 'arn:aws:ecs:us-east-1:123456789012:task-definition/demo-app:8';
 
 /** A task definition as DescribeTaskDefinition returns it, read-only fields included. */
-export function taskDefinition(arn = OLD_TD, image = '123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-app:v1'): TaskDefinition {
+export function taskDefinition(
+  arn = OLD_TD,
+  image = '123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-app:v1',
+): TaskDefinition {
   return {
     taskDefinitionArn: arn,
     family: 'demo-app',
@@ -21,7 +24,13 @@ export function taskDefinition(arn = OLD_TD, image = '123456789012.dkr.ecr.us-ea
     registeredAt: new Date('2026-01-01T00:00:00Z'),
     registeredBy: 'arn:aws:iam::123456789012:user/ci',
     containerDefinitions: [
-      { name: 'web', image, essential: true, portMappings: [{ containerPort: 8080 }], environment: [{ name: 'A', value: '1' }] },
+      {
+        name: 'web',
+        image,
+        essential: true,
+        portMappings: [{ containerPort: 8080 }],
+        environment: [{ name: 'A', value: '1' }],
+      },
       { name: 'sidecar', image: 'public.ecr.aws/aws-observability/aws-otel-collector:v0.40.0', essential: false },
     ],
   };

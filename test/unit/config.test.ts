@@ -43,9 +43,15 @@ describe('parseConfig', () => {
 
   it.each([
     [{ ...target, rollout: { initialWaitSeconds: 60, maxWaitSeconds: 10 } }, 'targets[0].rollout.maxWaitSeconds'],
-    [{ ...target, repository: 'Not A Repo' }, 'targets[0].repository: got "Not A Repo", expected an ECR repository name'],
+    [
+      { ...target, repository: 'Not A Repo' },
+      'targets[0].repository: got "Not A Repo", expected an ECR repository name',
+    ],
     [{ ...target, colour: 'blue' }, 'targets[0]: unknown field(s) colour'],
-    [{ ...target, health: { url: 'http://x/h', consecutiveSuccesses: 0 } }, 'targets[0].health.consecutiveSuccesses: got 0'],
+    [
+      { ...target, health: { url: 'http://x/h', consecutiveSuccesses: 0 } },
+      'targets[0].health.consecutiveSuccesses: got 0',
+    ],
   ])('rejects a bad target (%#)', (bad, expected) => {
     expect(errorOf(() => parseConfig({ version: 1, targets: [bad] })).message).toContain(expected);
   });
@@ -74,7 +80,9 @@ describe('loadConfigFile', () => {
   });
 
   it('names the file when it is missing or not YAML', () => {
-    expect(errorOf(() => loadConfigFile(path.join(dir, 'nope.yml'))).message).toMatch(/cannot read config file .*nope\.yml: ENOENT/);
+    expect(errorOf(() => loadConfigFile(path.join(dir, 'nope.yml'))).message).toMatch(
+      /cannot read config file .*nope\.yml: ENOENT/,
+    );
     const bad = path.join(dir, 'bad.yml');
     writeFileSync(bad, 'version: 1\ntargets: [\n');
     expect(errorOf(() => loadConfigFile(bad)).message).toContain(`${bad} is not valid YAML`);

@@ -3,7 +3,11 @@ import { InvalidInputError } from '../../src/core/errors.ts';
 import { normalize } from '../../src/core/normalize.ts';
 import { ecrEvent, testConfig } from '../helpers.ts';
 
-const execution = { id: 'arn:aws:states:us-east-1:1:execution:m:e1', name: 'e1', startedAt: '2026-11-22T10:00:00.000Z' };
+const execution = {
+  id: 'arn:aws:states:us-east-1:1:execution:m:e1',
+  name: 'e1',
+  startedAt: '2026-11-22T10:00:00.000Z',
+};
 const config = testConfig();
 
 function withDetail(overrides: Record<string, unknown>) {
@@ -24,7 +28,11 @@ describe('normalize', () => {
       registry: '123456789012.dkr.ecr.us-west-2.amazonaws.com',
       display: 'demo-app:v2 (sha256:7f5b2640fe6f)',
     });
-    expect(job.trigger).toEqual({ type: 'push', eventId: '13cde686-328b-6117-af20-0e5566167482', eventTime: '2019-11-16T01:54:34Z' });
+    expect(job.trigger).toEqual({
+      type: 'push',
+      eventId: '13cde686-328b-6117-af20-0e5566167482',
+      eventTime: '2019-11-16T01:54:34Z',
+    });
     expect(job.execution).toEqual(execution);
   });
 
@@ -43,7 +51,11 @@ describe('normalize', () => {
   });
 
   it('accepts a manual input by tag, with reason and force', () => {
-    const job = normalize({ config, input: { repository: 'demo-app', tag: 'v7', reason: 're-run', force: true }, execution });
+    const job = normalize({
+      config,
+      input: { repository: 'demo-app', tag: 'v7', reason: 're-run', force: true },
+      execution,
+    });
     expect(job.decision).toBe('DEPLOY');
     expect(job.trigger).toEqual({ type: 'manual', reason: 're-run', force: true });
     expect(job.image.display).toBe('demo-app:v7');
@@ -60,8 +72,12 @@ describe('normalize', () => {
     const withLoad = testConfig({
       target: { load: { url: 'http://127.0.0.1:9/', rate: 10, durationSeconds: 1, tags: ['v*-perf', 'v4*'] } },
     });
-    expect(normalize({ config: withLoad, input: { repository: 'demo-app', tag: 'v4-slow' }, execution }).loadTest).toBe(true);
-    expect(normalize({ config: withLoad, input: { repository: 'demo-app', tag: 'v2' }, execution }).loadTest).toBe(false);
+    expect(normalize({ config: withLoad, input: { repository: 'demo-app', tag: 'v4-slow' }, execution }).loadTest).toBe(
+      true,
+    );
+    expect(normalize({ config: withLoad, input: { repository: 'demo-app', tag: 'v2' }, execution }).loadTest).toBe(
+      false,
+    );
     expect(normalize({ config, input: { repository: 'demo-app', tag: 'v4' }, execution }).loadTest).toBe(false);
   });
 
@@ -69,10 +85,18 @@ describe('normalize', () => {
     ['null', null, 'execution input must be a JSON object'],
     ['an array', [], 'got an array'],
     ['a string', 'deploy please', 'got string'],
-    ['a manual input without tag or digest', { repository: 'demo-app' }, 'tag: missing, expected a "tag" or a "digest"'],
+    [
+      'a manual input without tag or digest',
+      { repository: 'demo-app' },
+      'tag: missing, expected a "tag" or a "digest"',
+    ],
     ['a manual input with a typo', { repository: 'demo-app', tga: 'v2' }, 'unknown field(s) tga'],
     ['a bad digest', { repository: 'demo-app', digest: 'md5:1' }, 'expected a digest "sha256:<hex>"'],
-    ['an event from another source', { ...ecrEvent('push'), source: 'aws.s3' }, 'source: got "aws.s3", expected "aws.ecr"'],
+    [
+      'an event from another source',
+      { ...ecrEvent('push'), source: 'aws.s3' },
+      'source: got "aws.s3", expected "aws.ecr"',
+    ],
     ['an event without detail', { ...ecrEvent('push'), detail: undefined }, 'detail: missing'],
   ])('rejects %s with a named error saying what is wrong', (_what, input, message) => {
     let caught: unknown;

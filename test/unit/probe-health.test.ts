@@ -33,8 +33,19 @@ function spec(path: string, overrides: Partial<HealthSpec> = {}): HealthSpec {
     version: 1,
     targets: [
       {
-        name: 't', repository: 'r', cluster: 'c', service: 's', container: 'c',
-        health: { url: `${base}${path}`, intervalSeconds: 0.1, consecutiveSuccesses: 3, deadlineSeconds: 2, timeoutMs: 200, ...overrides },
+        name: 't',
+        repository: 'r',
+        cluster: 'c',
+        service: 's',
+        container: 'c',
+        health: {
+          url: `${base}${path}`,
+          intervalSeconds: 0.1,
+          consecutiveSuccesses: 3,
+          deadlineSeconds: 2,
+          timeoutMs: 200,
+          ...overrides,
+        },
       },
     ],
   });
@@ -58,7 +69,9 @@ describe('probeHealth', () => {
   it('fails at the deadline with what it saw', async () => {
     await expect(probeHealth({ health: spec('/bad', { deadlineSeconds: 1 }) })).rejects.toMatchObject({
       name: 'HealthCheckFailedError',
-      message: expect.stringMatching(/was not healthy within 1 s: 0\/3 consecutive successes .*last failure: HTTP 500 \(expected 200\)/),
+      message: expect.stringMatching(
+        /was not healthy within 1 s: 0\/3 consecutive successes .*last failure: HTTP 500 \(expected 200\)/,
+      ),
     });
   });
 
@@ -69,7 +82,9 @@ describe('probeHealth', () => {
   });
 
   it('checks the served version when a version header is configured', async () => {
-    await expect(probeHealth({ health: spec('/ok', { versionHeader: 'x-app-version' }), expectVersion: 'v2' })).resolves.toMatchObject({ status: 'HEALTHY' });
+    await expect(
+      probeHealth({ health: spec('/ok', { versionHeader: 'x-app-version' }), expectVersion: 'v2' }),
+    ).resolves.toMatchObject({ status: 'HEALTHY' });
     await expect(
       probeHealth({ health: spec('/ok', { versionHeader: 'x-app-version', deadlineSeconds: 1 }), expectVersion: 'v3' }),
     ).rejects.toMatchObject({ message: expect.stringContaining('x-app-version is "v2" (expected "v3")') });

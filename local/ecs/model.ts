@@ -1,0 +1,165 @@
+/**
+ * The local ECS's persisted state, its in-memory tasks, ARNs, and the views the API returns (field names exactly as
+ * the ECS API's; timestamps stored as epoch milliseconds, returned as epoch seconds).
+ */
+import { createHash } from 'node:crypto';
+
+export type RolloutState = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
+
+export interface Tag {
+  key: string;
+  value: string;
+}
+
+export interface TaskDefinitionRecord {
+  taskDefinitionArn: string;
+  family: string;
+  revision: number;
+  status: 'ACTIVE' | 'INACTIVE';
+  /** epoch ms */
+  registeredAt: number;
+  deregisteredAt?: number;
+  /** The registered input minus `family` and `tags`: containerDefinitions, roles, networkMode, cpu, memory, ... */
+  body: Record<string, unknown>;
+  tags: Tag[];
+}
+
+export interface DeploymentRecord {
+  /** `ecs-svc/` + 19 digits. */
+  id: string;
+  status: 'PRIMARY' | 'ACTIVE';
+  taskDefinition: string;
+  failedTasks: number;
+  createdAt: number;
+  updatedAt: number;
+  rolloutState: RolloutState;
+  rolloutStateReason: string;
+}
+
+export interface ServiceLoadBalancer {
+  targetGroupArn: string;
+  containerName: string;
+  containerPort: number;
+  /** Port of the local load balancer on 127.0.0.1. */
+  port: number;
+  healthCheckPath: string;
+}
+
+export interface DeploymentConfigurationRecord {
+  minimumHealthyPercent: number;
+  maximumPercent: number;
+  deploymentCircuitBreaker: { enable: boolean; rollback: boolean };
+}
+
+export interface ServiceEventRecord {
+  id: string;
+  createdAt: number;
+  message: string;
+}
+
+export interface ServiceRecord {
+  serviceName: string;
+  serviceArn: string;
+  clusterName: string;
+  status: 'ACTIVE';
+  desiredCount: number;
+  createdAt: number;
+  deploymentConfiguration: DeploymentConfigurationRecord;
+  loadBalancer?: ServiceLoadBalancer;
+  /** PRIMARY first. */
+  deployments: DeploymentRecord[];
+  /** Newest first, at most {@link MAX_EVENTS}. */
+  events: ServiceEventRecord[];
+  /** What a circuit-breaker rollback goes back to. */
+  lastCompleted?: { deploymentId: string; taskDefinition: string };
+  tags: Tag[];
+}
+
+export interface ClusterRecord {
+  clusterName: string;
+  clusterArn: string;
+  createdAt: number;
+  tags: Tag[];
+  services: Record<string, ServiceRecord>;
+}
+
+/** The whole persisted state (`<stateDir>/ecs-state.json`). Tasks are processes and are not persisted. */
+export interface EcsState {
+  schema: 'rollgate.local-ecs.v1';
+  region: string;
+  accountId: string;
+  deploymentCounter: number;
+  clusters: Record<string, ClusterRecord>;
+  /** family -> revisions in order (index = revision - 1). */
+  taskDefinitions: Record<string, TaskDefinitionRecord[]>;
+}
+
+export type TaskStatus = 'PROVISIONING' | 'PENDING' | 'RUNNING' | 'DEACTIVATING' | 'STOPPING' | 'STOPPED';
+
+/** A task of a service: in memory only; its process is in `local/tasks.ts`. */
+export interface TaskRecord {
+  id: string;
+  taskArn: string;
+  clusterName: string;
+  serviceName: string;
+  deploymentId: string;
+  taskDefinitionArn: string;
+  containerName: string;
+  image: string;
+  imageTag?: string;
+  imageDigest?: string;
+  lastStatus: TaskStatus;
+  desiredStatus: 'RUNNING' | 'STOPPED';
+  createdAt: number;
+  startedAt?: number;
+  stoppingAt?: number;
+  stoppedAt?: number;
+  stopCode?: 'TaskFailedToStart' | 'EssentialContainerExited' | 'ServiceSchedulerInitiated' | 'UserInitiated';
+  stoppedReason?: string;
+  /** Set when the task failed before RUNNING; becomes the stoppedReason. */
+  failure?: string;
+  exitCode?: number;
+  port?: number;
+  pid?: number;
+  /** Reached RUNNING at some point. */
+  ran: boolean;
+  registered: boolean;
+  version: number;
+}
+
+export const MAX_EVENTS = 100;
+export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
+
+export const clusterArn = (region: string, account: string, cluster: string): string =>
+  `arn:aws:ecs:${region}:${account}:cluster/${cluster}`;
+export const serviceArn = (region: string, account: string, cluster: string, service: string): string =>
+  `arn:aws:ecs:${region}:${account}:service/${cluster}/${service}`;
+export const taskDefinitionArn = (region: string, account: string, family: string, revision: number): string =>
+  `arn:aws:ecs:${region}:${account}:task-definition/${family}:${revision}`;
+export const taskArn = (region: string, account: string, cluster: string, id: string): string =>
+  `arn:aws:ecs:${region}:${account}:task/${cluster}/${id}`;
+export const containerArn = (region: string, account: string, cluster: string, taskId: string, name: string): string =>
+  `arn:aws:ecs:${region}:${account}:container/${cluster}/${taskId}/${stableHex(`${taskId}/${name}`, 8)}-${stableHex(name, 4)}`;
+export const targetGroupArn = (region: string, account: string, cluster: string, service: string): string =>
+  `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/${`${cluster}-${service}`.slice(0, 32)}/${stableHex(`${cluster}/${service}`, 16)}`;
+
+export function stableHex(seed: string, length: number): string {
+  return createHash('sha256').update(seed).digest('hex').slice(0, length);
+}
+
+/** The last path segment of a name-or-ARN (`arn:...:cluster/x` -> `x`, `arn:...:service/c/s` -> `s`). */
+export function nameFromArn(nameOrArn: string): string {
+  if (!nameOrArn.startsWith('arn:')) return nameOrArn;
+  const resource = nameOrArn.split(':').slice(5).join(':');
+  return resource.split('/').at(-1) ?? resource;
+}
+
+/** ECS timestamps travel as epoch seconds. */
+export const seconds = (ms: number): number => ms / 1000;
+
+/** Drops undefined values so the JSON carries only what is set. */
+export function compact<T extends Record<string, unknown>>(value: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  return out as T;
+}

@@ -1,0 +1,327 @@
+/**
+ * The ECS operations the local endpoint implements: input checks, a call into the engine, the ECS-shaped output.
+ * Anything not listed answers UnknownOperationException.
+ */
+import type { EcsEngine } from './engine.ts';
+import { clientError, type EcsError, invalidParameter } from './errors.ts';
+import { nameFromArn, type Tag, type TaskRecord } from './model.ts';
+import { clusterView, serviceView, taskDefinitionView, taskView, type ViewContext } from './views.ts';
+
+type Input = Record<string, unknown>;
+export type Operation = (engine: EcsEngine, input: Input) => unknown | Promise<unknown>;
+
+function optString(input: Input, key: string): string | undefined {
+  const v = input[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string') throw invalidParameter(`${key} must be a string.`);
+  return v;
+}
+
+function reqString(input: Input, key: string, fault: (message: string) => EcsError = invalidParameter): string {
+  const v = optString(input, key);
+  if (v === undefined || v === '') throw fault(`${key} must be specified.`);
+  return v;
+}
+
+function optInt(input: Input, key: string): number | undefined {
+  const v = input[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidParameter(`${key} must be an integer.`);
+  return v;
+}
+
+function optBool(input: Input, key: string): boolean | undefined {
+  const v = input[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw invalidParameter(`${key} must be a boolean.`);
+  return v;
+}
+
+function stringList(input: Input, key: string): string[] {
+  const v = input[key];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
+    throw invalidParameter(`${key} must be a list of strings.`);
+  return v as string[];
+}
+
+function tags(input: Input): Tag[] {
+  const v = input.tags;
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw invalidParameter('tags must be a list.');
+  return v.map((t) => {
+    const tag = t as { key?: unknown; value?: unknown };
+    if (typeof tag.key !== 'string' || tag.key === '') throw invalidParameter('Tag keys must be non-empty strings.');
+    return { key: tag.key, value: typeof tag.value === 'string' ? tag.value : '' };
+  });
+}
+
+function ctx(engine: EcsEngine): ViewContext {
+  return { region: engine.region, accountId: engine.accountId };
+}
+
+/** Pages a list the way ECS does: maxResults (1..100, default 100) and an opaque nextToken. */
+function page<T>(items: T[], input: Input): { items: T[]; nextToken?: string } {
+  const max = optInt(input, 'maxResults') ?? 100;
+  if (max < 1 || max > 100) throw invalidParameter('maxResults must be between 1 and 100.');
+  const token = optString(input, 'nextToken');
+  let start = 0;
+  if (token !== undefined) {
+    start = Number(Buffer.from(token, 'base64url').toString('utf8'));
+    if (!Number.isInteger(start) || start < 0) throw invalidParameter('Invalid nextToken.');
+  }
+  const slice = items.slice(start, start + max);
+  const next = start + max < items.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
+  return next === undefined ? { items: slice } : { items: slice, nextToken: next };
+}
+
+function deploymentConfiguration(input: Input):
+  | {
+      minimumHealthyPercent?: number;
+      maximumPercent?: number;
+      deploymentCircuitBreaker?: { enable: boolean; rollback: boolean };
+    }
+  | undefined {
+  const v = input.deploymentConfiguration;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object') throw invalidParameter('deploymentConfiguration must be an object.');
+  const dc = v as Input;
+  const min = optInt(dc, 'minimumHealthyPercent');
+  const max = optInt(dc, 'maximumPercent');
+  if (min !== undefined && (min < 0 || min > 100)) {
+    throw invalidParameter('minimumHealthyPercent must be between 0 and 100.');
+  }
+  if (max !== undefined && (max < 100 || max > 200)) {
+    throw invalidParameter('maximumPercent must be between 100 and 200.');
+  }
+  const cb = dc.deploymentCircuitBreaker as Input | undefined;
+  return {
+    ...(min === undefined ? {} : { minimumHealthyPercent: min }),
+    ...(max === undefined ? {} : { maximumPercent: max }),
+    ...(cb === undefined || cb === null
+      ? {}
+      : {
+          deploymentCircuitBreaker: {
+            enable: optBool(cb, 'enable') ?? false,
+            rollback: optBool(cb, 'rollback') ?? false,
+          },
+        }),
+  };
+}
+
+const describeServices: Operation = (engine, input) => {
+  const cluster = engine.getCluster(optString(input, 'cluster'));
+  const names = stringList(input, 'services');
+  if (names.length === 0) throw invalidParameter('Services cannot be empty.');
+  if (names.length > 10) throw invalidParameter('Services cannot contain more than 10 elements.');
+  const includeTags = stringList(input, 'include').includes('TAGS');
+  const services: unknown[] = [];
+  const failures: unknown[] = [];
+  for (const name of names) {
+    const svc = engine.findService(cluster, name);
+    if (svc === undefined) {
+      // ECS reports an unknown service as a failure, not an error.
+      failures.push({
+        arn: name.startsWith('arn:') ? name : `${cluster.clusterArn.replace(':cluster/', ':service/')}/${name}`,
+        reason: 'MISSING',
+      });
+    } else {
+      services.push(
+        serviceView(ctx(engine), cluster, svc, engine.tasksOf(cluster.clusterName, svc.serviceName), includeTags),
+      );
+    }
+  }
+  return { services, failures };
+};
+
+const describeTaskDefinition: Operation = (engine, input) => {
+  const ref = reqString(input, 'taskDefinition', clientError);
+  const td = engine.findTaskDefinition(ref);
+  if (td === undefined) throw clientError('Unable to describe task definition.');
+  const includeTags = stringList(input, 'include').includes('TAGS');
+  return { taskDefinition: taskDefinitionView(ctx(engine), td), ...(includeTags ? { tags: td.tags } : {}) };
+};
+
+const registerTaskDefinition: Operation = (engine, input) => {
+  const family = optString(input, 'family');
+  if (family === undefined) throw clientError('Family must be specified.');
+  const { family: _family, tags: _tags, ...body } = input;
+  const td = engine.registerTaskDefinition({ family, body, tags: tags(input) });
+  return { taskDefinition: taskDefinitionView(ctx(engine), td), tags: td.tags };
+};
+
+const deregisterTaskDefinition: Operation = (engine, input) => {
+  const td = engine.deregisterTaskDefinition(reqString(input, 'taskDefinition', clientError));
+  return { taskDefinition: taskDefinitionView(ctx(engine), td) };
+};
+
+const listTaskDefinitions: Operation = (engine, input) => {
+  const prefix = optString(input, 'familyPrefix');
+  const status = optString(input, 'status') ?? 'ACTIVE';
+  const sort = optString(input, 'sort') ?? 'ASC';
+  let arns = Object.values(engine.state.taskDefinitions)
+    .flat()
+    .filter((td) => (prefix === undefined || td.family === prefix) && (status === 'ALL' || td.status === status))
+    .sort((a, b) => a.family.localeCompare(b.family) || a.revision - b.revision)
+    .map((td) => td.taskDefinitionArn);
+  if (sort === 'DESC') arns = arns.reverse();
+  const { items, nextToken } = page(arns, input);
+  return { taskDefinitionArns: items, ...(nextToken === undefined ? {} : { nextToken }) };
+};
+
+const updateService: Operation = (engine, input) => {
+  const cluster = optString(input, 'cluster');
+  const service = reqString(input, 'service');
+  const taskDefinition = optString(input, 'taskDefinition');
+  const desiredCount = optInt(input, 'desiredCount');
+  const forceNewDeployment = optBool(input, 'forceNewDeployment');
+  const dc = deploymentConfiguration(input);
+  const svc = engine.updateService({
+    cluster: cluster ?? 'default',
+    service,
+    ...(taskDefinition === undefined ? {} : { taskDefinition }),
+    ...(desiredCount === undefined ? {} : { desiredCount }),
+    ...(forceNewDeployment === undefined ? {} : { forceNewDeployment }),
+    ...(dc === undefined ? {} : { deploymentConfiguration: dc }),
+  });
+  const clusterRecord = engine.getCluster(svc.clusterName);
+  return {
+    service: serviceView(ctx(engine), clusterRecord, svc, engine.tasksOf(svc.clusterName, svc.serviceName), false),
+  };
+};
+
+const createService: Operation = async (engine, input) => {
+  const clusterRecord = engine.getCluster(optString(input, 'cluster'));
+  const serviceName = reqString(input, 'serviceName');
+  if (!/^[a-zA-Z0-9_-]{1,255}$/.test(serviceName)) throw invalidParameter('Invalid service name.');
+  const taskDefinition = reqString(input, 'taskDefinition');
+  const desiredCount = optInt(input, 'desiredCount') ?? 0;
+  if (desiredCount < 0) throw invalidParameter('desiredCount must be non-negative.');
+  const dc = deploymentConfiguration(input);
+  const lbs = input.loadBalancers;
+  let loadBalancer: { containerName: string; containerPort: number; port: number; healthCheckPath: string } | undefined;
+  if (Array.isArray(lbs) && lbs.length > 0) {
+    const first = lbs[0] as Input;
+    loadBalancer = {
+      containerName: reqString(first, 'containerName'),
+      containerPort: optInt(first, 'containerPort') ?? 8080,
+      // A service created through the API gets a load balancer on a free port; loadBalancerUrl() tells which.
+      port: 0,
+      healthCheckPath: '/health',
+    };
+  }
+  const svc = await engine.createService({
+    cluster: clusterRecord.clusterName,
+    serviceName,
+    taskDefinition,
+    desiredCount,
+    deploymentConfiguration: {
+      minimumHealthyPercent: dc?.minimumHealthyPercent ?? 100,
+      maximumPercent: dc?.maximumPercent ?? 200,
+      deploymentCircuitBreaker: dc?.deploymentCircuitBreaker ?? { enable: false, rollback: false },
+    },
+    ...(loadBalancer === undefined ? {} : { loadBalancer }),
+    tags: tags(input),
+  });
+  return {
+    service: serviceView(ctx(engine), clusterRecord, svc, engine.tasksOf(svc.clusterName, svc.serviceName), true),
+  };
+};
+
+const listServices: Operation = (engine, input) => {
+  const cluster = engine.getCluster(optString(input, 'cluster'));
+  const arns = Object.values(cluster.services).map((s) => s.serviceArn);
+  const { items, nextToken } = page(arns, input);
+  return { serviceArns: items, ...(nextToken === undefined ? {} : { nextToken }) };
+};
+
+const createCluster: Operation = (engine, input) => {
+  const name = optString(input, 'clusterName') ?? 'default';
+  if (!/^[a-zA-Z0-9_-]{1,255}$/.test(name)) throw invalidParameter('Invalid cluster name.');
+  const cluster = engine.createCluster(name, tags(input));
+  return { cluster: clusterView(cluster, engine.tasksOf(cluster.clusterName)) };
+};
+
+const describeClusters: Operation = (engine, input) => {
+  const names = stringList(input, 'clusters');
+  const clusters: unknown[] = [];
+  const failures: unknown[] = [];
+  for (const name of names.length === 0 ? ['default'] : names) {
+    const cluster = engine.state.clusters[nameFromArn(name)];
+    if (cluster === undefined) {
+      failures.push({
+        arn: name.startsWith('arn:') ? name : `arn:aws:ecs:${engine.region}:${engine.accountId}:cluster/${name}`,
+        reason: 'MISSING',
+      });
+    } else {
+      clusters.push(clusterView(cluster, engine.tasksOf(cluster.clusterName)));
+    }
+  }
+  return { clusters, failures };
+};
+
+const listTasks: Operation = (engine, input) => {
+  const cluster = engine.getCluster(optString(input, 'cluster'));
+  const serviceName = optString(input, 'serviceName');
+  if (serviceName !== undefined) engine.getService(cluster, serviceName);
+  const family = optString(input, 'family');
+  const startedBy = optString(input, 'startedBy');
+  const desiredStatus = optString(input, 'desiredStatus') ?? 'RUNNING';
+  if (!['RUNNING', 'PENDING', 'STOPPED'].includes(desiredStatus)) {
+    throw invalidParameter('desiredStatus must be RUNNING, PENDING or STOPPED.');
+  }
+  const matches = (t: TaskRecord): boolean => {
+    if (serviceName !== undefined && t.serviceName !== nameFromArn(serviceName)) return false;
+    if (family !== undefined && !t.taskDefinitionArn.includes(`:task-definition/${family}:`)) return false;
+    if (startedBy !== undefined && t.deploymentId !== startedBy) return false;
+    // ECS's desiredStatus filter: PENDING is a RUNNING desire with a pending lastStatus.
+    if (desiredStatus === 'PENDING') return t.desiredStatus === 'RUNNING' && t.lastStatus !== 'RUNNING';
+    return t.desiredStatus === desiredStatus;
+  };
+  const arns = engine
+    .tasksOf(cluster.clusterName)
+    .filter(matches)
+    .map((t) => t.taskArn);
+  const { items, nextToken } = page(arns, input);
+  return { taskArns: items, ...(nextToken === undefined ? {} : { nextToken }) };
+};
+
+const describeTasks: Operation = (engine, input) => {
+  const cluster = engine.getCluster(optString(input, 'cluster'));
+  const refs = stringList(input, 'tasks');
+  if (refs.length === 0) throw invalidParameter('Tasks cannot be empty.');
+  if (refs.length > 100) throw invalidParameter('Tasks cannot contain more than 100 elements.');
+  const all = engine.tasksOf(cluster.clusterName);
+  const tasks: unknown[] = [];
+  const failures: unknown[] = [];
+  for (const ref of refs) {
+    const task = all.find((t) => t.taskArn === ref || t.id === ref);
+    if (task === undefined) {
+      failures.push({
+        arn: ref.startsWith('arn:')
+          ? ref
+          : `arn:aws:ecs:${engine.region}:${engine.accountId}:task/${cluster.clusterName}/${ref}`,
+        reason: 'MISSING',
+      });
+    } else {
+      tasks.push(taskView(ctx(engine), cluster, task, engine.findTaskDefinition(task.taskDefinitionArn)));
+    }
+  }
+  return { tasks, failures };
+};
+
+/** Operation name (the part after `AmazonEC2ContainerServiceV20141113.`) -> handler. */
+export const operations: Readonly<Record<string, Operation>> = {
+  DescribeServices: describeServices,
+  DescribeTaskDefinition: describeTaskDefinition,
+  RegisterTaskDefinition: registerTaskDefinition,
+  DeregisterTaskDefinition: deregisterTaskDefinition,
+  ListTaskDefinitions: listTaskDefinitions,
+  UpdateService: updateService,
+  CreateService: createService,
+  ListServices: listServices,
+  CreateCluster: createCluster,
+  DescribeClusters: describeClusters,
+  ListTasks: listTasks,
+  DescribeTasks: describeTasks,
+};

@@ -1,0 +1,225 @@
+/**
+ * rollgate's local ECS: an HTTP endpoint on 127.0.0.1 speaking the AWS JSON 1.1 protocol
+ * (`X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>`), so `@aws-sdk/client-ecs` pointed at it (or
+ * `AWS_ENDPOINT_URL_ECS`) works unchanged. Tasks are real processes; each service has a load balancer.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TargetInfo } from '../lb.ts';
+import { LocalRegistry } from '../registry.ts';
+import { killAllSync } from '../tasks.ts';
+import type { LocalCloudSpec } from '../types.ts';
+import { EcsEngine, type LocalTaskInfo } from './engine.ts';
+import { EcsError } from './errors.ts';
+import { ECS_TARGET_PREFIX } from './model.ts';
+import { operations } from './operations.ts';
+
+export type { LocalTaskInfo } from './engine.ts';
+export { circuitBreakerThreshold } from './engine.ts';
+export { EcsError } from './errors.ts';
+
+export interface StartEcsOptions {
+  spec: LocalCloudSpec;
+  /** ECS state (`ecs-state.json`) and task logs (`tasks/<cluster>/<service>/<task-id>.log`) live here. */
+  stateDir: string;
+  /** The local registry's JSON file (see local/registry.ts). */
+  registryFile: string;
+  /** Port of the ECS endpoint on 127.0.0.1; 0 (default) picks a free one. */
+  port?: number;
+  log?: (line: string) => void;
+  /** Working directory of task processes. Default: the repository root. */
+  cwd?: string;
+  /** A task that has not opened its port by then failed to start. Default 10000. */
+  taskStartTimeoutMs?: number;
+  /** SIGTERM -> SIGKILL grace when stopping a task. Default 3000. */
+  stopGraceMs?: number;
+  /** Upper bound on draining a target from its load balancer before its task stops. Default 5000. */
+  deregistrationDelayMs?: number;
+  /** Load balancer health check interval. Default 500. */
+  healthCheckIntervalMs?: number;
+  /** startEcs rejects when a service is not steady by then. Default 60000. */
+  readyTimeoutMs?: number;
+  /** Tags must have been pushed (like ECR). Default false: any tag of a known repository resolves. */
+  requirePush?: boolean;
+}
+
+/** One call received by the endpoint. */
+export interface EcsCall {
+  /** e.g. `UpdateService` */
+  op: string;
+  input: unknown;
+  /** epoch ms */
+  at: number;
+}
+
+export interface LocalEcs {
+  /** `http://127.0.0.1:<port>`: the value for `AWS_ENDPOINT_URL_ECS` or a client's `endpoint`. */
+  endpoint: string;
+  /** Every call received, oldest first (at most the last 10000). */
+  calls: EcsCall[];
+  /** The URL of a service's load balancer, e.g. `http://127.0.0.1:18080`. Throws for an unknown service. */
+  loadBalancerUrl(cluster: string, service: string): string;
+  /** The targets a service's load balancer knows, with their health. */
+  targets(cluster: string, service: string): TargetInfo[];
+  /** Tasks with their process id and port (stopped ones included, the last 50 per service). */
+  tasks(cluster?: string, service?: string): LocalTaskInfo[];
+  /** Resolves when the service's PRIMARY deployment is COMPLETED and steady (or FAILED); rejects after timeoutMs. */
+  waitForSteadyState(cluster: string, service: string, timeoutMs?: number): Promise<void>;
+  /** The registry the tasks pull from. */
+  registry: LocalRegistry;
+  /** Stops every task (no orphans), the load balancers and the endpoint; writes the state. Idempotent. */
+  close(): Promise<void>;
+}
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const MAX_BODY = 1024 * 1024;
+const MAX_CALLS = 10_000;
+
+/**
+ * Starts the local ECS: restores (or creates from `spec`) the clusters, services and task definitions, starts every
+ * service's load balancer and tasks, then the endpoint; resolves when every service is steady.
+ */
+export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
+  const log = options.log ?? (() => undefined);
+  const registry = new LocalRegistry(options.registryFile, { requirePush: options.requirePush ?? false });
+  // A parent that exits without close() still takes its tasks along (a SIGKILLed one relies on their stdin).
+  process.on('exit', killAllSync);
+  let engine: EcsEngine;
+  try {
+    engine = await EcsEngine.open(
+      {
+        spec: options.spec,
+        stateDir: options.stateDir,
+        registry,
+        cwd: options.cwd ?? REPO_ROOT,
+        log,
+        taskStartTimeoutMs: options.taskStartTimeoutMs ?? 10_000,
+        stopGraceMs: options.stopGraceMs ?? 3000,
+        deregistrationDelayMs: options.deregistrationDelayMs ?? 5000,
+        healthCheckIntervalMs: options.healthCheckIntervalMs ?? 500,
+      },
+      options.readyTimeoutMs ?? 60_000,
+    );
+  } catch (error) {
+    process.off('exit', killAllSync);
+    throw error;
+  }
+
+  const calls: EcsCall[] = [];
+  const server = createServer((req, res) => {
+    void handle(engine, calls, log, req, res);
+  });
+  try {
+    await listen(server, options.port ?? 0);
+  } catch (error) {
+    await engine.close();
+    process.off('exit', killAllSync);
+    throw new Error(`cannot start the local ECS endpoint on 127.0.0.1:${options.port}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  log(`ecs: endpoint ${endpoint}`);
+
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint,
+    calls,
+    registry,
+    loadBalancerUrl: (cluster, service) => engine.loadBalancerUrl(cluster, service),
+    targets: (cluster, service) => engine.loadBalancer(cluster, service)?.targets() ?? [],
+    tasks: (cluster, service) => engine.localTasks(cluster, service),
+    waitForSteadyState: (cluster, service, timeoutMs = 60_000) => engine.waitForSteady(cluster, service, timeoutMs),
+    close: () => {
+      closing ??= (async () => {
+        const closed = new Promise<void>((done) => server.close(() => done()));
+        server.closeAllConnections();
+        await closed;
+        await engine.close();
+        process.off('exit', killAllSync);
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, port: number): Promise<void> {
+  return new Promise((done, fail) => {
+    server.once('error', fail);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', fail);
+      done();
+    });
+  });
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(payload),
+    'x-amzn-requestid': randomUUID(),
+  });
+  res.end(payload);
+}
+
+function replyError(res: ServerResponse, error: EcsError): void {
+  res.setHeader('x-amzn-errortype', error.name);
+  reply(res, error.status, { __type: error.name, message: error.message });
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new EcsError('SerializationException', 'Request body too large.');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function handle(
+  engine: EcsEngine,
+  calls: EcsCall[],
+  log: (line: string) => void,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  try {
+    if (req.method !== 'POST') throw new EcsError('UnknownOperationException', `${req.method} is not supported.`);
+    const target = req.headers['x-amz-target'];
+    if (typeof target !== 'string' || !target.startsWith(ECS_TARGET_PREFIX)) {
+      throw new EcsError('UnknownOperationException', `Unknown X-Amz-Target: ${String(target)}`);
+    }
+    const op = target.slice(ECS_TARGET_PREFIX.length);
+    const text = await readBody(req);
+    let input: unknown;
+    try {
+      input = text.trim() === '' ? {} : JSON.parse(text);
+    } catch {
+      throw new EcsError('SerializationException', 'Request body is not valid JSON.');
+    }
+    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+      throw new EcsError('SerializationException', 'Request body must be a JSON object.');
+    }
+    calls.push({ op, input, at: Date.now() });
+    if (calls.length > MAX_CALLS) calls.splice(0, calls.length - MAX_CALLS);
+    const operation = operations[op];
+    if (operation === undefined) {
+      throw new EcsError('UnknownOperationException', `The local ECS does not implement ${op}.`);
+    }
+    const output = await operation(engine, input as Record<string, unknown>);
+    reply(res, 200, output);
+  } catch (error) {
+    if (error instanceof EcsError) {
+      replyError(res, error);
+    } else {
+      log(`ecs: internal error: ${(error as Error).stack ?? String(error)}`);
+      replyError(res, new EcsError('ServerException', (error as Error).message));
+    }
+  }
+}

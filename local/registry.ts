@@ -1,0 +1,184 @@
+/**
+ * The local "ECR": a JSON file of pushed images, and the resolution of an image URI (as a task definition names it)
+ * to the command that starts it. No bytes are stored: a local image is a repository name (mapped to a command by the
+ * config's `images`) plus a tag (passed to the process as IMAGE_TAG).
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { LocalImageSpec } from './types.ts';
+
+/** One push, as recorded in the registry file. */
+export interface PushedImage {
+  repository: string;
+  tag: string;
+  /** `sha256:` + 64 hex. */
+  digest: string;
+  /** ISO 8601. */
+  pushedAt: string;
+}
+
+interface RegistryFile {
+  images: PushedImage[];
+}
+
+/** An image URI split into its parts: `[host/]repo:tag` or `[host/]repo@sha256:...` (no tag means `latest`). */
+export interface ImageReference {
+  /** e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com`; absent for `demo-app:v1`. */
+  registry?: string;
+  /** The path after the host, e.g. `demo-app` or `team/demo-app`. */
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+export type ResolvedImage =
+  | { ok: true; repository: string; tag: string; digest?: string; command: string[] }
+  /** `reason` is worded like ECS's stoppedReason, e.g. `CannotPullContainerError: ...`. */
+  | { ok: false; reason: string };
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** The digest a local push of `repository:tag` gets: deterministic, so a re-push of the same tag is a no-op. */
+export function imageDigest(repository: string, tag: string): string {
+  return `sha256:${createHash('sha256').update(`${repository}:${tag}`).digest('hex')}`;
+}
+
+/**
+ * Parses an image URI the way Docker does: the first path component is a registry host when it contains a `.` or a
+ * `:` or is `localhost`. Returns undefined when the URI is not an image reference at all.
+ */
+export function parseImageUri(uri: string): ImageReference | undefined {
+  const trimmed = uri.trim();
+  if (trimmed === '' || /\s/.test(trimmed)) return undefined;
+  let rest = trimmed;
+  let registry: string | undefined;
+  const slash = rest.indexOf('/');
+  if (slash > 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes('.') || first.includes(':') || first === 'localhost') {
+      registry = first;
+      rest = rest.slice(slash + 1);
+    }
+  }
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!DIGEST.test(digest)) return undefined;
+  }
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(':');
+  if (colon >= 0) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return undefined;
+  }
+  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(rest)) return undefined;
+  return {
+    repository: rest,
+    ...(registry === undefined ? {} : { registry }),
+    ...(tag === undefined ? {} : { tag }),
+    ...(digest === undefined ? {} : { digest }),
+  };
+}
+
+export interface LocalRegistryOptions {
+  /**
+   * When true, a tag resolves only after it was pushed (like ECR). When false (default), any tag of a repository in
+   * the images map resolves, as if every tag existed; digests always need a push.
+   */
+  requirePush?: boolean;
+}
+
+/** The registry file plus resolution. Reads the file on every call, so pushes from another process are seen. */
+export class LocalRegistry {
+  readonly file: string;
+  readonly #requirePush: boolean;
+  #writing: Promise<unknown> = Promise.resolve();
+
+  constructor(file: string, options: LocalRegistryOptions = {}) {
+    this.file = file;
+    this.#requirePush = options.requirePush ?? false;
+  }
+
+  /** All pushes, oldest first. */
+  async list(): Promise<PushedImage[]> {
+    try {
+      const parsed = JSON.parse(await readFile(this.file, 'utf8')) as Partial<RegistryFile>;
+      return Array.isArray(parsed.images) ? parsed.images : [];
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  /**
+   * Records a push of `repository:tag` and returns its digest: `digest` when given (e.g. from an ECR event),
+   * otherwise {@link imageDigest}. A re-push moves the tag (newest push wins).
+   */
+  pushImage(repository: string, tag: string, digest: string = imageDigest(repository, tag)): Promise<string> {
+    if (!DIGEST.test(digest)) return Promise.reject(new Error(`invalid image digest ${digest}: want sha256:<64 hex>`));
+    if (parseImageUri(`${repository}:${tag}`)?.repository !== repository) {
+      return Promise.reject(new Error(`invalid image reference ${repository}:${tag}`));
+    }
+    const run = this.#writing.then(async () => {
+      const images = (await this.list()).filter((i) => !(i.repository === repository && i.tag === tag));
+      images.push({ repository, tag, digest, pushedAt: new Date().toISOString() });
+      await writeJsonAtomic(this.file, { images } satisfies RegistryFile);
+      return digest;
+    });
+    this.#writing = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Resolves a task definition's image to the command that starts it, or explains (ECS-style) why it cannot. */
+  async resolveImage(imageUri: string, images: Record<string, LocalImageSpec>): Promise<ResolvedImage> {
+    const ref = parseImageUri(imageUri);
+    if (ref === undefined) {
+      return { ok: false, reason: `CannotPullContainerError: invalid reference format: ${imageUri}` };
+    }
+    const spec = images[ref.repository];
+    if (spec === undefined) {
+      return {
+        ok: false,
+        reason: `CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref ${imageUri}: repository ${ref.repository} not found in the local registry`,
+      };
+    }
+    const pushed = (await this.list()).filter((i) => i.repository === ref.repository);
+    if (ref.digest !== undefined) {
+      const match = pushed.filter((i) => i.digest === ref.digest).at(-1);
+      if (match === undefined) {
+        return {
+          ok: false,
+          reason: `CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref ${imageUri}: not found`,
+        };
+      }
+      return { ok: true, repository: ref.repository, tag: match.tag, digest: match.digest, command: spec.command };
+    }
+    const tag = ref.tag ?? 'latest';
+    const match = pushed.filter((i) => i.tag === tag).at(-1);
+    if (match === undefined && this.#requirePush) {
+      return {
+        ok: false,
+        reason: `CannotPullContainerError: pull image manifest has been retried 1 time(s): failed to resolve ref ${imageUri}: not found`,
+      };
+    }
+    return {
+      ok: true,
+      repository: ref.repository,
+      tag,
+      ...(match === undefined ? {} : { digest: match.digest }),
+      command: spec.command,
+    };
+  }
+}
+
+/** Writes JSON to a temp file next to `file` and renames it over `file`, so readers never see a half-written file. */
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  await rename(tmp, file);
+}

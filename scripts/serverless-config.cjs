@@ -1,0 +1,161 @@
+'use strict';
+/**
+ * Serverless variable source for rollgate.config.yml: serverless.yml reads `${file(./scripts/serverless-config.cjs):X}`.
+ *
+ * The config is loaded and validated once, through the same TypeScript loader the CLI and the Lambdas use
+ * (src/config/load.ts, run with tsx), from ROLLGATE_CONFIG_FILE or rollgate.config.yml in the working directory.
+ * A bad config fails packaging with the ConfigError message (one line per bad field: path, value, expectation).
+ *
+ * Every value is plain data or CloudFormation intrinsics (`Fn::Join`, `Ref` to pseudo parameters): never a `${...}`
+ * string, which serverless would try to resolve as one of its own variables.
+ *
+ * Exports (each a function serverless calls with `{ options }`):
+ * - `json`: the validated config (without the `local` section) as a JSON string, for ROLLGATE_CONFIG.
+ * - `repositories`: the unique ECR repository names, for the EventBridge rule's `detail.repository-name`.
+ * - `serviceArns`: the targets' ECS service ARNs.
+ * - `passRoleArns`: the unique IAM role ARNs the targets' task definitions pass (`targets[].passRoles`).
+ * - `targetStatements`: the IAM statements scoped to those services and roles (the PassRole one only when any).
+ */
+
+const path = require('node:path');
+
+/** The config file when ROLLGATE_CONFIG_FILE is not set, relative to the working directory (the service dir). */
+const DEFAULT_CONFIG_FILE = 'rollgate.config.yml';
+
+/**
+ * Lambda allows 4 KB for all of a function's environment variables together (keys and values). Keep a margin for
+ * the others Normalize gets (ARTIFACTS_BUCKET, NODE_OPTIONS) and warn well before the wall.
+ */
+const LAMBDA_ENV_LIMIT_BYTES = 4096;
+const OTHER_ENV_RESERVE_BYTES = 512;
+const WARN_RATIO = 0.75;
+
+/** The config file this process uses, absolute. */
+function configFile(env = process.env) {
+  const file = env.ROLLGATE_CONFIG_FILE?.trim() || DEFAULT_CONFIG_FILE;
+  return path.resolve(process.cwd(), file);
+}
+
+/**
+ * An error serverless prints as a clean message: it appends `error.stack` to its own text, so the stack is replaced
+ * by the message (the trace of a config mistake only hides the line that matters).
+ */
+function cleanError(message) {
+  const err = new Error(message);
+  err.name = 'ConfigError';
+  err.stack = message;
+  return err;
+}
+
+function loadTsModule(relative) {
+  // tsx's CommonJS API compiles the .ts module (and its .ts imports) on the fly; osls itself is CommonJS.
+  const { require: tsxRequire } = require('tsx/cjs/api');
+  return tsxRequire(relative, __filename);
+}
+
+/** Loads and validates the config; throws an error whose message names the file and every bad field. */
+function loadConfig(file = configFile()) {
+  const { loadConfigFile } = loadTsModule('../src/config/load.ts');
+  try {
+    return loadConfigFile(file);
+  } catch (err) {
+    if (err && err.name === 'ConfigError') {
+      throw cleanError(`rollgate config: ${err.message}`);
+    }
+    throw err;
+  }
+}
+
+const unique = (values) => [...new Set(values)];
+
+/** `{ Fn::Join }` for `arn:<partition>:<service>:<region>:<account>:<resource>` in the stack's own account/region. */
+function arnInStack(service, resource) {
+  return {
+    'Fn::Join': [
+      '',
+      [
+        'arn:',
+        { Ref: 'AWS::Partition' },
+        `:${service}:`,
+        { Ref: 'AWS::Region' },
+        ':',
+        { Ref: 'AWS::AccountId' },
+        `:${resource}`,
+      ],
+    ],
+  };
+}
+
+/**
+ * The ECS service ARN of a target. Long ARN format (`service/<cluster>/<service>`, the default since 2021); a
+ * `service` given as a full ARN is used as is. Services are expected in the stack's account and region.
+ */
+function serviceArn(target) {
+  if (target.service.startsWith('arn:')) return target.service;
+  return arnInStack('ecs', `service/${target.cluster}/${target.service}`);
+}
+
+/** The values serverless.yml reads, derived from one validated config. */
+function derive(config) {
+  const { local: _local, ...deployed } = config;
+  const json = JSON.stringify(deployed);
+  const envBytes = Buffer.byteLength('ROLLGATE_CONFIG', 'utf8') + Buffer.byteLength(json, 'utf8');
+  const budget = LAMBDA_ENV_LIMIT_BYTES - OTHER_ENV_RESERVE_BYTES;
+  if (envBytes > budget) {
+    throw cleanError(
+      `rollgate config: ROLLGATE_CONFIG would be ${envBytes} bytes, over the ${budget} bytes left of Lambda's ` +
+        `${LAMBDA_ENV_LIMIT_BYTES}-byte environment limit (${config.targets.length} targets). ` +
+        'Remove unused optional fields (defaults need not be written) or split the targets over several stages.',
+    );
+  }
+  const warning =
+    envBytes > budget * WARN_RATIO
+      ? `rollgate config: ROLLGATE_CONFIG is ${envBytes} of ${budget} bytes available in Lambda's environment`
+      : undefined;
+
+  const repositories = unique(config.targets.map((t) => t.repository));
+  const serviceArns = config.targets.map(serviceArn);
+  const passRoleArns = unique(config.targets.flatMap((t) => t.passRoles ?? []));
+
+  const targetStatements = [
+    {
+      Sid: 'UpdateTargetServices',
+      Effect: 'Allow',
+      Action: ['ecs:DescribeServices', 'ecs:UpdateService'],
+      Resource: serviceArns,
+    },
+  ];
+  if (passRoleArns.length > 0) {
+    targetStatements.push({
+      Sid: 'PassTaskRoles',
+      Effect: 'Allow',
+      Action: 'iam:PassRole',
+      Resource: passRoleArns,
+      Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+    });
+  }
+
+  return { json, envBytes, warning, repositories, serviceArns, passRoleArns, targetStatements };
+}
+
+let cached;
+/** Loaded once per process (serverless resolves several addresses of this file). */
+function current() {
+  if (!cached) {
+    cached = derive(loadConfig());
+    if (cached.warning) process.stderr.write(`Warning: ${cached.warning}\n`);
+  }
+  return cached;
+}
+
+module.exports = {
+  json: () => current().json,
+  repositories: () => current().repositories,
+  serviceArns: () => current().serviceArns,
+  passRoleArns: () => current().passRoleArns,
+  targetStatements: () => current().targetStatements,
+  // For scripts/package.js and tests: not read by serverless.yml.
+  configFile,
+  loadConfig,
+  derive,
+};

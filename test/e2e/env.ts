@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parse, stringify } from 'yaml';
+
+/**
+ * An isolated local cloud for one test file: a temp state dir, a config copied from rollgate.config.yml with the
+ * load balancer on a free port, and a marker in the environment every task process inherits, so the file can check
+ * that none of its processes outlived it.
+ */
+export async function e2eEnv(mutate?: (config: Record<string, unknown>) => void) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rollgate-e2e-'));
+  const port = await freePort();
+  const doc = parse(readFileSync('rollgate.config.yml', 'utf8'));
+  doc.targets[0].health.url = `http://127.0.0.1:${port}/health`;
+  doc.local.clusters[0].services[0].loadBalancerPort = port;
+  mutate?.(doc);
+  const configFile = path.join(dir, 'rollgate.config.yml');
+  writeFileSync(configFile, stringify(doc));
+  const marker = randomUUID();
+  process.env.ROLLGATE_TEST_MARKER = marker;
+  return { dir, stateDir: path.join(dir, 'state'), configFile, port, marker };
+}
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** PIDs of live processes whose environment carries the marker (Linux /proc), this process excluded. */
+export function processesWithMarker(marker: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (environ.includes(`ROLLGATE_TEST_MARKER=${marker}`) && !/\) Z /.test(stat)) pids.push(pid);
+    } catch {
+      // the process ended while we looked, or is not ours to read
+    }
+  }
+  return pids;
+}
+
+/** True when something accepts connections on the port. */
+export function portInUse(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.once('error', () => resolve(true));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+  });
+}

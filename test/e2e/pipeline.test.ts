@@ -1,0 +1,138 @@
+import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRunner as Runner } from '../../local/runner.ts';
+import { pushEvent } from '../../src/cli/demo.ts';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { e2eEnv, portInUse, processesWithMarker } from './env.ts';
+
+/**
+ * The whole pipeline on the real local cloud: s3rver, the ECS endpoint with real task processes, the load
+ * balancer, the state machine from statemachines/deploy.asl.json with the real handlers.
+ */
+
+let env: Awaited<ReturnType<typeof e2eEnv>>;
+let runner: Runner;
+let ecs: ECSClient;
+
+beforeAll(async () => {
+  env = await e2eEnv();
+  const { LocalRunner } = await import('../../local/runner.ts');
+  runner = await LocalRunner.open({
+    config: loadConfigFile(env.configFile),
+    configSource: env.configFile,
+    stateDir: env.stateDir,
+  });
+  ecs = new ECSClient({
+    endpoint: runner.cloud.ecs.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  ecs?.destroy();
+  await runner?.close();
+  // every task process and the load balancer's port are released
+  expect(processesWithMarker(env.marker)).toEqual([]);
+  expect(await portInUse(env.port)).toBe(false);
+}, 60_000);
+
+async function push(tag: string) {
+  const digest = await runner.cloud.registry.pushImage('demo-app', tag);
+  return runner.run(pushEvent(runner, 'demo-app', tag, digest));
+}
+
+/** The version the load balancer serves, from /health (which the -errors fault leaves alone). */
+async function served(): Promise<{ version: string }> {
+  const res = await fetch(`http://127.0.0.1:${env.port}/health`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as { version: string };
+}
+
+async function runningTaskDefinition(): Promise<string> {
+  const out = await ecs.send(new DescribeServicesCommand({ cluster: 'demo', services: ['demo-app'] }));
+  return out.services?.[0]?.taskDefinition ?? '';
+}
+
+/** After a rollback: the old version serves, and the backup equals the task definition that was running. */
+async function expectRestored(before: string, stored: Awaited<ReturnType<typeof push>>, version: string) {
+  expect(await runningTaskDefinition()).toBe(before);
+  expect((await served()).version).toBe(version);
+  const backup = JSON.parse(await runner.readObject(stored.summary.backupKey ?? ''));
+  const running = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: before }));
+  expect(backup.taskDefinition.taskDefinitionArn).toBe(before);
+  expect(backup.taskDefinition.containerDefinitions).toEqual(
+    JSON.parse(JSON.stringify(running.taskDefinition?.containerDefinitions)),
+  );
+  expect(backup.taskDefinition.revision).toBe(running.taskDefinition?.revision);
+}
+
+describe('the pipeline on the local cloud', () => {
+  it('deploys a good version with zero failed requests during the rolling update', async () => {
+    expect((await served()).version).toBe('v1');
+    let total = 0;
+    const failures: string[] = [];
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        const started = Date.now();
+        total++;
+        try {
+          const res = await fetch(`http://127.0.0.1:${env.port}/`, { signal: AbortSignal.timeout(2000) });
+          await res.arrayBuffer();
+          if (res.status !== 200) failures.push(`HTTP ${res.status}`);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+        await new Promise((r) => setTimeout(r, Math.max(0, 10 - (Date.now() - started))));
+      }
+    })();
+    const stored = await push('v2');
+    polling = false;
+    await poller;
+    expect(stored.summary).toMatchObject({
+      outcome: 'DEPLOYED',
+      trigger: 'push',
+      image: expect.stringMatching(/^demo-app:v2 \(sha256:/),
+    });
+    expect(stored.statesEntered).toContain('ProbeHealth');
+    expect((await served()).version).toBe('v2');
+    expect(failures).toEqual([]);
+    expect(total).toBeGreaterThan(100);
+  });
+
+  it('rolls back an image that fails its health check, to the version that ran', async () => {
+    const before = await runningTaskDefinition();
+    const stored = await push('v3-unhealthy');
+    expect(stored.summary).toMatchObject({ outcome: 'ROLLED_BACK', error: 'HealthCheckFailedError' });
+    expect(stored.summary.reason).toMatch(/^health check failed: .*HTTP 500/);
+    await expectRestored(before, stored, 'v2');
+  });
+
+  it('rolls back an image that crashes on start (ECS circuit breaker)', async () => {
+    const before = await runningTaskDefinition();
+    const stored = await push('v3-crash');
+    expect(stored.summary).toMatchObject({ outcome: 'ROLLED_BACK', error: 'RolloutFailed' });
+    expect(stored.summary.reason).toMatch(/^rollout failed: .*tasks failed to start/);
+    await expectRestored(before, stored, 'v2');
+  });
+
+  it.each([
+    ['v3-slow', 'slower, but /health answers fast'],
+    ['v3-errors', '10% errors on /, but /health is fine'],
+  ])('deploys %s: the health gate alone cannot see it (%s)', async (tag) => {
+    const stored = await push(tag);
+    expect(stored.summary.outcome).toBe('DEPLOYED');
+    expect((await served()).version).toBe(tag);
+  });
+
+  it('ignores a push outside the tag filters without touching the service', async () => {
+    const before = await runningTaskDefinition();
+    const stored = await push('latest');
+    expect(stored.summary).toMatchObject({
+      outcome: 'IGNORED',
+      reason: expect.stringContaining('tag latest matches no target'),
+    });
+    expect(await runningTaskDefinition()).toBe(before);
+  });
+});

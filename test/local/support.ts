@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ECSClient } from '@aws-sdk/client-ecs';
+import { type StartEcsOptions, startEcs } from '../../local/ecs/server.ts';
+import type { LocalCloudSpec, LocalServiceSpec } from '../../local/types.ts';
+
+/** A one-service local cloud spec (cluster `demo`, service `demo-app`, container `web`), overridable per test. */
+export function demoSpec(service: Partial<LocalServiceSpec> = {}): LocalCloudSpec {
+  return {
+    region: 'us-east-1',
+    accountId: '123456789012',
+    images: { 'demo-app': { command: ['node', 'examples/demo-app/server.js'] } },
+    clusters: [
+      {
+        name: 'demo',
+        services: [
+          {
+            name: 'demo-app',
+            taskDefinitionFamily: 'demo-app',
+            container: 'web',
+            image: 'demo-app:v1',
+            desiredCount: 2,
+            // 0: a free port each start, so test files never collide.
+            loadBalancerPort: 0,
+            healthCheckPath: '/health',
+            minimumHealthyPercent: 100,
+            maximumPercent: 200,
+            circuitBreaker: { enable: true, rollback: true },
+            ...service,
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export function tempDir(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rollgate-local-'));
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** startEcs on a state directory with test-friendly timings. */
+export function startTestEcs(dir: string, options: Partial<StartEcsOptions> = {}) {
+  return startEcs({
+    spec: demoSpec(),
+    stateDir: path.join(dir, 'ecs'),
+    registryFile: path.join(dir, 'registry.json'),
+    taskStartTimeoutMs: 5000,
+    stopGraceMs: 2000,
+    deregistrationDelayMs: 2000,
+    readyTimeoutMs: 20_000,
+    ...options,
+  });
+}
+
+export function ecsClient(endpoint: string): ECSClient {
+  return new ECSClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Polls `check` every 50 ms until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 20_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -1,0 +1,448 @@
+import { execFile } from 'node:child_process';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { logicalId } from '../local/state-machine.ts';
+
+/**
+ * `npm run package` (osls + serverless-esbuild + serverless-step-functions) run once, offline, on a copy of the
+ * service in a temp dir (serverless-esbuild always writes .esbuild/ and .serverless/ in the service dir, so packaging
+ * in place could collide with a developer's own run), with a config of its own: two targets, two repositories,
+ * task roles to pass. Then assertions over the CloudFormation template it wrote.
+ */
+
+const execFileAsync = promisify(execFile);
+const require = createRequire(import.meta.url);
+const ROOT = path.resolve(import.meta.dirname, '..');
+
+type Json = Record<string, unknown>;
+interface Resource {
+  Type: string;
+  Properties: Json;
+  DependsOn?: string[];
+  Condition?: string;
+}
+interface Template {
+  Resources: Record<string, Resource>;
+  Outputs: Record<string, { Value: unknown }>;
+}
+interface Statement {
+  Sid?: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Json;
+}
+interface Derived {
+  json: string;
+  envBytes: number;
+  warning?: string;
+  repositories: string[];
+  serviceArns: unknown[];
+  passRoleArns: string[];
+  targetStatements: Statement[];
+}
+interface ServerlessConfigModule {
+  loadConfig(file?: string): Json;
+  derive(config: Json): Derived;
+}
+const resolver = require('../scripts/serverless-config.cjs') as ServerlessConfigModule;
+
+const ROLES = {
+  web: 'arn:aws:iam::123456789012:role/web-task',
+  execution: 'arn:aws:iam::123456789012:role/ecsTaskExecutionRole',
+};
+
+function target(name: string, repository: string, service: string, passRoles: string[]) {
+  return {
+    name,
+    repository,
+    cluster: 'prod',
+    service,
+    container: 'app',
+    passRoles,
+    health: { url: `https://${name}.example.com/health` },
+  };
+}
+
+const FIXTURE_CONFIG = {
+  version: 1,
+  targets: [
+    target('web', 'demo-app', 'web', [ROLES.web, ROLES.execution]),
+    target('api', 'team/api', 'api', [ROLES.execution]),
+  ],
+};
+
+const asArray = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+const ofType = (t: Template, type: string) => Object.entries(t.Resources).filter(([, r]) => r.Type === type);
+
+/** The resource with that logical id; fails the test when the template has none. */
+function resource(t: Template, id: string): Resource {
+  const r = t.Resources[id];
+  if (!r) throw new Error(`template has no resource ${id}`);
+  return r;
+}
+
+/** The template's only resource of that type. */
+function only(t: Template, type: string): [string, Resource] {
+  const found = ofType(t, type);
+  if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
+  return found[0] as [string, Resource];
+}
+
+/** Every statement of every IAM role (inline policies) and IAM policy in the template. */
+function allStatements(t: Template): { where: string; statement: Statement }[] {
+  const out: { where: string; statement: Statement }[] = [];
+  for (const [id, r] of Object.entries(t.Resources)) {
+    const docs: unknown[] = [];
+    if (r.Type === 'AWS::IAM::Role') {
+      for (const p of asArray(r.Properties.Policies as { PolicyDocument: unknown }[])) docs.push(p.PolicyDocument);
+    }
+    if (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') docs.push(r.Properties.PolicyDocument);
+    for (const doc of docs) {
+      for (const statement of asArray((doc as { Statement: Statement | Statement[] }).Statement)) {
+        out.push({ where: id, statement });
+      }
+    }
+  }
+  return out;
+}
+
+/** Drops the `QueryLanguage: "JSONPath"` serverless-step-functions adds to every state (the default anyway). */
+function withoutDefaultQueryLanguage(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutDefaultQueryLanguage);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value)
+      .filter(([k, v]) => !(k === 'QueryLanguage' && v === 'JSONPath'))
+      .map(([k, v]) => [k, withoutDefaultQueryLanguage(v)]),
+  );
+}
+
+/** The packaged definition with each `${placeholder}` Resource replaced by what Fn::Sub maps it to. */
+function resolveSub(value: unknown, map: Json): unknown {
+  if (typeof value === 'string') {
+    const m = /^\$\{(\w+)\}$/.exec(value);
+    return m?.[1] !== undefined && m[1] in map ? map[m[1]] : value;
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveSub(v, map));
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveSub(v, map)]));
+}
+
+function stateNames(states: Record<string, Json>): string[] {
+  return Object.entries(states).flatMap(([name, s]) => {
+    const nested = (s.ItemProcessor ?? s.Iterator) as { States: Record<string, Json> } | undefined;
+    const branches = (s.Branches as { States: Record<string, Json> }[] | undefined) ?? [];
+    return [name, ...(nested ? stateNames(nested.States) : []), ...branches.flatMap((b) => stateNames(b.States))];
+  });
+}
+
+describe('npm run package (osls, offline)', () => {
+  let dir: string;
+  let template: Template;
+  let stdout: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rollgate-package-'));
+    for (const entry of ['serverless.yml', 'package.json', 'tsconfig.json', 'scripts', 'statemachines', 'src']) {
+      cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
+    }
+    symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
+    writeFileSync(path.join(dir, 'rollgate.config.yml'), stringifyYaml(FIXTURE_CONFIG));
+    const env = { ...process.env };
+    delete env.ROLLGATE_CONFIG_FILE;
+    ({ stdout } = await execFileAsync(process.execPath, ['scripts/package.js'], {
+      cwd: dir,
+      env,
+      timeout: 180_000,
+      maxBuffer: 10 * 1024 * 1024,
+    }));
+    const file = path.join(dir, '.serverless', 'cloudformation-template-update-stack.json');
+    template = JSON.parse(readFileSync(file, 'utf8')) as Template;
+  }, 200_000);
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('prints where the template is', () => {
+    expect(stdout).toContain('.serverless/cloudformation-template-update-stack.json');
+  });
+
+  describe('the ECR push rule', () => {
+    it('matches successful pushes to the configured repositories on the default bus and starts the state machine', () => {
+      const [, rule] = only(template, 'AWS::Events::Rule');
+      const props = rule.Properties as {
+        EventBusName?: unknown;
+        EventPattern: { source: string[]; 'detail-type': string[]; detail: Record<string, string[]> };
+        Targets: { Arn: unknown; RoleArn: { 'Fn::GetAtt': [string, string] } }[];
+      };
+      expect(props.EventBusName).toBeUndefined();
+      expect(props.EventPattern.source).toEqual(['aws.ecr']);
+      expect(props.EventPattern['detail-type']).toEqual(['ECR Image Action']);
+      expect(props.EventPattern.detail['action-type']).toEqual(['PUSH']);
+      expect(props.EventPattern.detail.result).toEqual(['SUCCESS']);
+      expect([...(props.EventPattern.detail['repository-name'] ?? [])].sort()).toEqual(['demo-app', 'team/api']);
+
+      const [machineId] = only(template, 'AWS::StepFunctions::StateMachine');
+      expect(props.Targets).toHaveLength(1);
+      expect(props.Targets[0]?.Arn).toEqual({ Ref: machineId });
+      const roleId = props.Targets[0]?.RoleArn['Fn::GetAtt'][0] ?? '';
+      const statements = allStatements(template).filter((s) => s.where === roleId);
+      expect(statements.map((s) => s.statement)).toEqual([
+        { Effect: 'Allow', Action: ['states:StartExecution'], Resource: { Ref: machineId } },
+      ]);
+    });
+  });
+
+  describe('the state machine', () => {
+    const asl = JSON.parse(readFileSync(path.join(ROOT, 'statemachines/deploy.asl.json'), 'utf8')) as {
+      States: Record<string, Json>;
+    };
+
+    it('is the STANDARD rollgate-deploy-<stage> machine', () => {
+      const [, machine] = only(template, 'AWS::StepFunctions::StateMachine');
+      expect(machine.Properties.StateMachineType).toBe('STANDARD');
+      expect(machine.Properties.StateMachineName).toBe('rollgate-deploy-dev');
+    });
+
+    it('runs the ASL file, each Fn::GetAtt resolved to a Lambda function of this stack', () => {
+      const [, machine] = only(template, 'AWS::StepFunctions::StateMachine');
+      const sub = (machine.Properties.DefinitionString as { 'Fn::Sub': [string, Json] })['Fn::Sub'];
+      const [body, map] = sub;
+      const packaged = resolveSub(JSON.parse(body), map) as { States: Record<string, Json> };
+
+      expect(stateNames(packaged.States).sort()).toEqual(stateNames(asl.States).sort());
+      expect(withoutDefaultQueryLanguage(packaged)).toEqual(asl);
+      const functionIds = Object.values(map).map((v) => (v as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+      expect(functionIds.length).toBeGreaterThan(0);
+      for (const id of functionIds) expect(template.Resources[id]?.Type, id).toBe('AWS::Lambda::Function');
+    });
+
+    it('logs every event with execution data to its own log group', () => {
+      const [, machine] = only(template, 'AWS::StepFunctions::StateMachine');
+      const logging = machine.Properties.LoggingConfiguration as {
+        Level: string;
+        IncludeExecutionData: boolean;
+        Destinations: { CloudWatchLogsLogGroup: { LogGroupArn: { 'Fn::GetAtt': [string, string] } } }[];
+      };
+      expect(logging.Level).toBe('ALL');
+      expect(logging.IncludeExecutionData).toBe(true);
+      const groupId = logging.Destinations[0]?.CloudWatchLogsLogGroup.LogGroupArn['Fn::GetAtt'][0] ?? '';
+      expect(template.Resources[groupId]?.Type).toBe('AWS::Logs::LogGroup');
+      expect(template.Resources[groupId]?.Properties.RetentionInDays).toBeGreaterThan(0);
+    });
+  });
+
+  describe('the Lambdas', () => {
+    const serverless = parseYaml(readFileSync(path.join(ROOT, 'serverless.yml'), 'utf8')) as {
+      functions: Record<string, { handler: string }>;
+    };
+
+    it('are the functions of serverless.yml, on nodejs22.x arm64', () => {
+      const lambdas = ofType(template, 'AWS::Lambda::Function');
+      expect(lambdas.map(([id]) => id).sort()).toEqual(Object.keys(serverless.functions).map(logicalId).sort());
+      for (const [id, fn] of lambdas) {
+        expect(fn.Properties.Runtime, id).toBe('nodejs22.x');
+        expect(fn.Properties.Architectures, id).toEqual(['arm64']);
+      }
+    });
+
+    it('give ProbeHealth a timeout above the longest health deadline (840 s) and within Lambda 900 s', () => {
+      const timeout = template.Resources.ProbeHealthLambdaFunction?.Properties.Timeout as number;
+      expect(timeout).toBeGreaterThan(840);
+      expect(timeout).toBeLessThanOrEqual(900);
+    });
+
+    it('pass Normalize the validated config without its local section, and every function the bucket', () => {
+      const vars = (fn: string) =>
+        (resource(template, fn).Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+      const config = JSON.parse(vars('NormalizeLambdaFunction').ROLLGATE_CONFIG as string) as Json;
+      expect(config).not.toHaveProperty('local');
+      expect((config.targets as { name: string }[]).map((t) => t.name)).toEqual(['web', 'api']);
+      for (const [id] of ofType(template, 'AWS::Lambda::Function')) {
+        expect(vars(id).ARTIFACTS_BUCKET, id).toEqual({ Ref: 'ArtifactsBucket' });
+      }
+    });
+  });
+
+  describe('the artifacts bucket', () => {
+    const bucket = () => template.Resources.ArtifactsBucket as Resource;
+
+    it('is encrypted, versioned, private, and expires noncurrent versions', () => {
+      const p = bucket().Properties as {
+        BucketEncryption: { ServerSideEncryptionConfiguration: { ServerSideEncryptionByDefault: Json }[] };
+        VersioningConfiguration: Json;
+        PublicAccessBlockConfiguration: Json;
+        LifecycleConfiguration: { Rules: Json[] };
+      };
+      expect(bucket().Type).toBe('AWS::S3::Bucket');
+      const sse = p.BucketEncryption.ServerSideEncryptionConfiguration[0]?.ServerSideEncryptionByDefault;
+      expect(['AES256', 'aws:kms']).toContain(sse?.SSEAlgorithm);
+      expect(p.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+      expect(p.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(p.LifecycleConfiguration.Rules.some((r) => r.Status === 'Enabled' && r.NoncurrentVersionExpiration)).toBe(
+        true,
+      );
+    });
+
+    it('denies any request not made over TLS', () => {
+      const policies = ofType(template, 'AWS::S3::BucketPolicy').filter(
+        ([, r]) => JSON.stringify(r.Properties.Bucket) === JSON.stringify({ Ref: 'ArtifactsBucket' }),
+      );
+      expect(policies).toHaveLength(1);
+      const doc = policies[0]?.[1].Properties.PolicyDocument as { Statement: Statement[] };
+      const deny = doc.Statement.find((s) => s.Effect === 'Deny');
+      expect(deny).toMatchObject({
+        Principal: '*',
+        Action: 's3:*',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+      });
+      expect(JSON.stringify(deny?.Resource)).toContain('/*');
+    });
+  });
+
+  describe('IAM', () => {
+    const grants = (s: Statement, action: string) => {
+      const [service] = action.split(':');
+      return asArray(s.Action).some((a) => a === action || a === '*' || a === `${service}:*`);
+    };
+    const onStar = (s: Statement) => asArray(s.Resource).some((r) => r === '*');
+
+    it.each(['ecs:UpdateService', 'ecs:DescribeServices', 'iam:PassRole', 's3:GetObject', 's3:PutObject'])(
+      'grants %s on no "*" resource anywhere',
+      (action) => {
+        const wide = allStatements(template).filter(
+          ({ statement }) => statement.Effect === 'Allow' && grants(statement, action) && onStar(statement),
+        );
+        expect(wide).toEqual([]);
+      },
+    );
+
+    it('grants ecs:UpdateService on exactly the configured services', () => {
+      const update = allStatements(template).filter(
+        ({ statement }) => statement.Effect === 'Allow' && grants(statement, 'ecs:UpdateService'),
+      );
+      expect(update).toHaveLength(1);
+      const arns = asArray(update[0]?.statement.Resource).map((r) => JSON.stringify(r));
+      expect(arns).toHaveLength(2);
+      expect(arns[0]).toContain(':service/prod/web');
+      expect(arns[1]).toContain(':service/prod/api');
+      for (const arn of arns) expect(arn).toContain('"Ref":"AWS::AccountId"');
+    });
+
+    it('grants iam:PassRole on the configured roles only, to ECS tasks only', () => {
+      const pass = allStatements(template).filter(
+        ({ statement }) => statement.Effect === 'Allow' && grants(statement, 'iam:PassRole'),
+      );
+      expect(pass).toHaveLength(1);
+      expect(asArray(pass[0]?.statement.Resource).sort()).toEqual([ROLES.execution, ROLES.web].sort());
+      expect(pass[0]?.statement.Condition).toEqual({
+        StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
+      });
+    });
+
+    it('attaches the target policy to the Lambda role before the state machine exists', () => {
+      const [id, policy] = only(template, 'AWS::IAM::Policy');
+      expect(policy.Properties.Roles).toEqual([{ Ref: 'IamRoleLambdaExecution' }]);
+      const [, machine] = only(template, 'AWS::StepFunctions::StateMachine');
+      expect(machine.DependsOn).toContain(id);
+    });
+  });
+
+  it('outputs the state machine ARN and the bucket name', () => {
+    const [machineId] = only(template, 'AWS::StepFunctions::StateMachine');
+    expect(template.Outputs.DeployStateMachineArn?.Value).toEqual({ Ref: machineId });
+    expect(template.Outputs.ArtifactsBucketName?.Value).toEqual({ Ref: 'ArtifactsBucket' });
+  });
+});
+
+describe('scripts/serverless-config.cjs', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rollgate-package-config-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const write = (name: string, doc: unknown) => {
+    const file = path.join(dir, name);
+    writeFileSync(file, typeof doc === 'string' ? doc : stringifyYaml(doc));
+    return file;
+  };
+
+  it("derives the repository's own rollgate.config.yml", () => {
+    const derived = resolver.derive(resolver.loadConfig(path.join(ROOT, 'rollgate.config.yml')));
+    expect(derived.repositories.length).toBeGreaterThan(0);
+    expect(JSON.parse(derived.json)).not.toHaveProperty('local');
+  });
+
+  it('returns CloudFormation intrinsics, never a dollar-brace string serverless would try to resolve', () => {
+    const derived = resolver.derive(resolver.loadConfig(write('ok.yml', FIXTURE_CONFIG)));
+    expect(JSON.stringify(derived.targetStatements)).not.toContain('${');
+    expect(derived.serviceArns[0]).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          ':ecs:',
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          ':service/prod/web',
+        ],
+      ],
+    });
+    expect(derived.passRoleArns).toEqual([ROLES.web, ROLES.execution]);
+  });
+
+  it('omits the PassRole statement when no target passes a role', () => {
+    const config = { ...FIXTURE_CONFIG, targets: [target('web', 'demo-app', 'web', [])] };
+    const derived = resolver.derive(resolver.loadConfig(write('no-roles.yml', config)));
+    expect(derived.targetStatements.map((s) => s.Sid)).toEqual(['UpdateTargetServices']);
+  });
+
+  it('fails with a message naming the bad field, its value and the expectation', () => {
+    const bad = structuredClone(FIXTURE_CONFIG) as { targets: { health: Json }[] };
+    (bad.targets[1] as { health: Json }).health.expectStatus = 42;
+    const file = write('bad.yml', bad);
+    expect(() => resolver.loadConfig(file)).toThrow(/targets\[1\]\.health\.expectStatus: got 42, expected .*>=100/);
+  });
+
+  it('makes npm run package exit 2 with that message, before osls runs', async () => {
+    const file = write('bad-cluster.yml', {
+      ...FIXTURE_CONFIG,
+      targets: [{ ...target('web', 'demo-app', 'web', []), cluster: 'no spaces' }],
+    });
+    const run = execFileAsync(process.execPath, ['scripts/package.js', '--package', path.join(dir, 'out')], {
+      cwd: ROOT,
+      env: { ...process.env, ROLLGATE_CONFIG_FILE: file },
+      timeout: 60_000,
+    });
+    await expect(run).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('targets[0].cluster: got "no spaces", expected'),
+    });
+    const err = (await run.catch((e: unknown) => e)) as { stderr: string };
+    expect(err.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("refuses a config too large for Lambda's 4 KB environment", () => {
+    const targets = Array.from({ length: 12 }, (_, i) =>
+      target(`service-${i}`, `team/service-${i}`, `service-${i}`, [ROLES.execution]),
+    );
+    const file = write('large.yml', { version: 1, targets });
+    expect(() => resolver.derive(resolver.loadConfig(file))).toThrow(/ROLLGATE_CONFIG would be \d+ bytes/);
+  });
+});
