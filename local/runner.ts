@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RollgateConfig } from '../src/config/schema.ts';
@@ -30,6 +30,8 @@ export interface RunSummary {
   readonly service?: string;
   readonly previousImage?: string;
   readonly report?: string;
+  /** The load test report, downloaded from the local S3 to `<stateDir>/reports/<execution>/report.html`. */
+  readonly reportFile?: string;
   readonly backupKey?: string;
   readonly auditKey?: string;
   readonly startedAt: string;
@@ -131,7 +133,9 @@ export class LocalRunner {
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     const audit = await this.readAudit(result.startDate, name);
-    const stored: StoredExecution = { ...result, summary: summarize(result, audit) };
+    const reportFile = audit?.reportKey ? await this.downloadReport(audit.reportKey, name) : undefined;
+    const summary = summarize(result, audit);
+    const stored: StoredExecution = { ...result, summary: reportFile ? { ...summary, reportFile } : summary };
     await mkdir(executionsDir(this.cloud.stateDir), { recursive: true });
     await writeJsonAtomic(path.join(executionsDir(this.cloud.stateDir), `${name}.json`), stored);
     return stored;
@@ -145,6 +149,21 @@ export class LocalRunner {
     } catch {
       return undefined;
     }
+  }
+
+  /** Copies a load report's files (report.json, report.html, summary.md) out of S3, for a browser to open. */
+  private async downloadReport(reportKey: string, name: string): Promise<string | undefined> {
+    const prefix = reportKey.slice(0, reportKey.lastIndexOf('/') + 1);
+    const dir = path.join(this.cloud.stateDir, 'reports', name);
+    await mkdir(dir, { recursive: true });
+    try {
+      for (const file of ['report.json', 'report.html', 'summary.md']) {
+        await writeFile(path.join(dir, file), await this.readObject(`${prefix}${file}`));
+      }
+    } catch {
+      return undefined;
+    }
+    return path.join(dir, 'report.html');
   }
 
   /** Reads an object from the local artifacts bucket (backups, reports). */

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { LocalRunner, RunSummary } from '../../local/runner.ts';
 import type { Outcome } from '../core/record.ts';
 import { colour, duration, outcomeColour, progressPrinter, table } from './output.ts';
@@ -90,12 +91,12 @@ export async function runDemo(runner: LocalRunner, options: { readonly quiet: bo
       ['scenario', 'image', 'outcome', 'reason', 'duration'],
       results.map(({ scenario, summary, ok }) => [
         scenario.title,
-        summary.image,
+        summary.image.replace(/ \(sha256:.*\)$/, ''),
         `${summary.outcome}${ok ? '' : ' (UNEXPECTED)'}`,
         summary.reason,
         duration(summary.durationMs),
       ]),
-      90,
+      80,
     ),
   );
   const serving = lb ? await servingVersion(lb.loadBalancerPort) : undefined;

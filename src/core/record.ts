@@ -27,7 +27,13 @@ export interface ExecutionState extends Partial<Job> {
   readonly failure?: CaughtError;
   readonly rollback?: RolloutCheck;
   readonly rollbackFailure?: CaughtError;
-  readonly load?: { readonly reportKey?: string; readonly passed?: boolean };
+  /** AggregateLoad's outcome (or, if it failed, the raw worker results: hence all optional). */
+  readonly load?: {
+    readonly reportKey?: string;
+    readonly htmlKey?: string;
+    readonly passed?: boolean;
+    readonly reason?: string;
+  };
   /** On a Normalize failure the raw input is all there is. */
   readonly input?: unknown;
 }
@@ -52,6 +58,7 @@ export interface AuditRecord {
   readonly newTaskDefinitionArn?: string;
   readonly backupKey?: string;
   readonly reportKey?: string;
+  readonly reportHtmlKey?: string;
   readonly startedAt: string;
   readonly endedAt: string;
   readonly durationMs: number;
@@ -110,7 +117,7 @@ export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Da
     case 'DEPLOYED':
       outcome = 'DEPLOYED';
       reason = `rollout completed; ${state.health?.consecutiveSuccesses ?? 0} consecutive health probes passed${
-        state.load?.passed ? '; load test met its SLOs' : ''
+        state.load?.passed && state.load.reason ? `; ${state.load.reason}` : ''
       }`;
       break;
     case 'IGNORED':
@@ -153,6 +160,7 @@ export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Da
         }
       : {}),
     ...(state.load?.reportKey ? { reportKey: state.load.reportKey } : {}),
+    ...(state.load?.htmlKey ? { reportHtmlKey: state.load.htmlKey } : {}),
     startedAt: execution.startedAt,
     endedAt: endedAt.toISOString(),
     durationMs: Math.max(0, endedAt.getTime() - Date.parse(execution.startedAt)),

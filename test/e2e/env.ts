@@ -16,6 +16,7 @@ export async function e2eEnv(mutate?: (config: Record<string, unknown>) => void)
   const doc = parse(readFileSync('rollgate.config.yml', 'utf8'));
   doc.targets[0].health.url = `http://127.0.0.1:${port}/health`;
   doc.local.clusters[0].services[0].loadBalancerPort = port;
+  if (doc.targets[0].load) doc.targets[0].load.url = `http://127.0.0.1:${port}/`;
   mutate?.(doc);
   const configFile = path.join(dir, 'rollgate.config.yml');
   writeFileSync(configFile, stringify(doc));

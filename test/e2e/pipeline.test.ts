@@ -118,12 +118,19 @@ describe('the pipeline on the local cloud', () => {
   });
 
   it.each([
-    ['v3-slow', 'slower, but /health answers fast'],
-    ['v3-errors', '10% errors on /, but /health is fine'],
-  ])('deploys %s: the health gate alone cannot see it (%s)', async (tag) => {
+    ['v3-slow', /^SLO gate failed: p95 latency \d+(\.\d)? ms exceeds 150 ms/],
+    ['v3-errors', /^SLO gate failed: error rate \d+(\.\d+)?% exceeds 2%/],
+  ])('rolls back %s on the load test SLO gate, which the health check alone cannot see', async (tag, reason) => {
+    const before = await runningTaskDefinition();
     const stored = await push(tag);
-    expect(stored.summary.outcome).toBe('DEPLOYED');
-    expect((await served()).version).toBe(tag);
+    expect(stored.summary).toMatchObject({
+      outcome: 'ROLLED_BACK',
+      error: 'SloViolatedError',
+      reason: expect.stringMatching(reason),
+    });
+    expect(stored.statesEntered).toContain('GenerateLoad');
+    expect(stored.summary.reportFile).toMatch(/report\.html$/);
+    await expectRestored(before, stored, 'v2');
   });
 
   it('ignores a push outside the tag filters without touching the service', async () => {

@@ -16,6 +16,8 @@ let machine: Machine;
 let health: Server;
 /** Task definitions whose health endpoint answers 500. */
 const unhealthy = new Set<string>();
+/** Task definitions that answer `/` 300 ms late. */
+const slow = new Set<string>();
 
 const noWaits = {
   WaitForRollout: 0,
@@ -24,13 +26,29 @@ const noWaits = {
 };
 
 beforeAll(async () => {
-  health = createServer((_req, res) => {
-    res.writeHead(unhealthy.has(aws.current() ?? '') ? 500 : 200).end();
+  health = createServer((req, res) => {
+    if (req.url === '/health') {
+      res.writeHead(unhealthy.has(aws.current() ?? '') ? 500 : 200).end();
+      return;
+    }
+    const delay = slow.has(aws.current() ?? '') ? 300 : 0;
+    setTimeout(() => res.writeHead(200).end('ok'), delay);
   });
   await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
   const port = (health.address() as AddressInfo).port;
   const config = testConfig({
     health: { url: `http://127.0.0.1:${port}/health`, deadlineSeconds: 1, intervalSeconds: 0.1 },
+    target: {
+      load: {
+        url: `http://127.0.0.1:${port}/`,
+        rate: 40,
+        durationSeconds: 1,
+        workers: 2,
+        connections: 4,
+        tags: ['v4*'],
+        slo: { p95Ms: 100, maxErrorRate: 0.01 },
+      },
+    },
   });
   process.env.ARTIFACTS_BUCKET = 'artifacts';
   process.env.ROLLGATE_CONFIG = JSON.stringify(config);
@@ -54,6 +72,7 @@ afterAll(async () => {
 beforeEach(() => {
   aws.reset();
   unhealthy.clear();
+  slow.clear();
 });
 
 let n = 0;
@@ -110,6 +129,7 @@ describe('deploy state machine', () => {
       'RolloutDone',
       'Settle',
       'ProbeHealth',
+      'LoadTestWanted',
       'RecordDeployed',
       'Deployed',
     ]);
@@ -211,9 +231,7 @@ describe('deploy state machine', () => {
     const result = await run(ecrEvent('push'));
     expect(result.error).toBe('DeploymentRolledBack');
     expect(result.statesEntered).toEqual([...deployPath.slice(0, -1), ...rollbackPath]);
-    expect(result.cause).toBe(
-      'SyntaxError: Unexpected token < in JSON; rolled back to demo-app:v1',
-    );
+    expect(result.cause).toBe('SyntaxError: Unexpected token < in JSON; rolled back to demo-app:v1');
     expect(auditOf(result)).toMatchObject({ outcome: 'ROLLED_BACK', error: 'SyntaxError' });
   });
 
@@ -242,5 +260,51 @@ describe('deploy state machine', () => {
     expect(result.cause).toContain('(nothing was changed)');
     expect(aws.updateServiceCalls()).toEqual([]);
     expect(aws.registered()).toEqual([]);
+  });
+
+  it('load tests a matching tag after the health check and deploys when the SLOs hold, with the report in S3', async () => {
+    const result = await run({ repository: 'demo-app', tag: 'v4' });
+    expect(result.status).toBe('SUCCEEDED');
+    expect(result.statesEntered.slice(-10)).toEqual([
+      'ProbeHealth',
+      'LoadTestWanted',
+      'PlanLoad',
+      'GenerateLoad',
+      'Generate',
+      'Generate',
+      'AggregateLoad',
+      'LoadPassed',
+      'RecordDeployed',
+      'Deployed',
+    ]);
+    const summary = summaryOf(result);
+    expect(summary).toMatchObject({ outcome: 'DEPLOYED', reason: expect.stringContaining('load test met its SLOs') });
+    const reportKey = `reports/demo/demo-app/${result.name}/report.json`;
+    expect(summary.report).toBe(reportKey);
+    const report = JSON.parse(aws.objects.get(reportKey) ?? '{}');
+    expect(report).toMatchObject({ schema: 'rollgate.loadtest.v1', workers: 2, slo: { passed: true } });
+    expect(report.requests.total).toBeGreaterThanOrEqual(30);
+    expect(aws.objects.get(`reports/demo/demo-app/${result.name}/report.html`)).toContain('<html');
+    expect(auditOf(result)).toMatchObject({
+      reportKey,
+      reportHtmlKey: `reports/demo/demo-app/${result.name}/report.html`,
+    });
+  });
+
+  it('rolls back when the load test violates the SLOs, with the violations as the cause', async () => {
+    slow.add(NEW_TD);
+    const result = await run({ repository: 'demo-app', tag: 'v4-slow' });
+    expect(result.status).toBe('FAILED');
+    expect(result.error).toBe('DeploymentRolledBack');
+    expect(result.statesEntered).toContain('SloViolated');
+    expect(result.statesEntered.slice(-7)).toEqual(rollbackPath);
+    // 4 connections at 300 ms each cannot carry 40 req/s: the open model reports the queueing too (p95 >= 300 ms)
+    expect(result.cause).toMatch(/^SLO gate failed: p95 latency \d{3,}(\.\d)? ms exceeds 100 ms/);
+    expect(aws.current()).toBe(OLD_TD);
+    expect(auditOf(result)).toMatchObject({
+      outcome: 'ROLLED_BACK',
+      error: 'SloViolatedError',
+      reportKey: expect.stringContaining('report.json'),
+    });
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * HdrHistogram helpers: one histogram configuration for every worker so encoded histograms merge exactly.
+ * Values are integer MICROSECONDS.
+ */
+import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import type { PercentilesMs } from './types.ts';
+
+/** 3 significant digits: a recorded value is within 0.1% of the true one. */
+const SIGNIFICANT_DIGITS = 3;
+/** 60 s initial range; autoResize grows it if a value is higher. */
+const INITIAL_HIGHEST_US = 60_000_000;
+
+export function createHistogram(): Histogram {
+  return build({
+    bitBucketSize: 32,
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: INITIAL_HIGHEST_US,
+    numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
+    autoResize: true,
+  });
+}
+
+/** Records a duration given in (fractional) milliseconds as integer microseconds, clamped at 0. */
+export function recordMs(histogram: Histogram, ms: number): void {
+  histogram.recordValue(ms > 0 ? Math.round(ms * 1000) : 0);
+}
+
+export function encodeHistogram(histogram: Histogram): string {
+  return encodeIntoCompressedBase64(histogram);
+}
+
+export function decodeHistogram(encoded: string): Histogram {
+  const histogram = decodeFromCompressedBase64(encoded, 32, false);
+  histogram.autoResize = true;
+  return histogram;
+}
+
+/** Merges encoded histograms exactly (bucket counts added), never by averaging percentiles. */
+export function mergeEncoded(encoded: readonly string[]): Histogram {
+  const merged = createHistogram();
+  for (const e of encoded) merged.add(decodeHistogram(e));
+  return merged;
+}
+
+const round3 = (n: number): number => Math.round(n * 1000) / 1000;
+
+/** Percentiles of a microsecond histogram, in milliseconds rounded to the microsecond. All 0 for an empty one. */
+export function percentilesMs(histogram: Histogram): PercentilesMs {
+  if (histogram.totalCount === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 };
+  const at = (p: number): number => round3(histogram.getValueAtPercentile(p) / 1000);
+  return {
+    min: round3(histogram.minNonZeroValue === Number.MAX_SAFE_INTEGER ? 0 : histogram.minNonZeroValue / 1000),
+    mean: round3(histogram.mean / 1000),
+    p50: at(50),
+    p90: at(90),
+    p95: at(95),
+    p99: at(99),
+    p999: at(99.9),
+    max: round3(histogram.maxValue / 1000),
+  };
+}
+
+/**
+ * Points of the percentile distribution for plotting on a log "1/(1-p)" axis, as HdrHistogram's plotter does:
+ * `{ percentile, ms }` from p0 up to the max, denser near the tail.
+ */
+export function percentileCurve(histogram: Histogram): Array<{ percentile: number; ms: number }> {
+  if (histogram.totalCount === 0) return [];
+  const points: Array<{ percentile: number; ms: number }> = [];
+  // 0, 50, 75, 87.5, ... halving the distance to 100 each step, 6 points per halving, until one sample is left.
+  const maxNines = Math.log10(histogram.totalCount) + 0.3;
+  for (let i = 0; ; i++) {
+    const nines = i / 20;
+    if (nines > maxNines) break;
+    const percentile = 100 * (1 - 10 ** -nines);
+    points.push({ percentile, ms: round3(histogram.getValueAtPercentile(percentile) / 1000) });
+  }
+  points.push({ percentile: 100, ms: round3(histogram.maxValue / 1000) });
+  return points;
+}

@@ -1,0 +1,152 @@
+/**
+ * `rollgate loadtest`'s runner: the pipeline's load test on one machine. Shards the load like the Map state does, runs
+ * each shard in a worker thread (so N workers use N cores), merges the results with the same `aggregate`, and writes
+ * the report files when `outDir` is given.
+ */
+import { Worker } from 'node:worker_threads';
+import { aggregate } from './aggregate.ts';
+import { runWorker } from './engine.ts';
+import { LoadInputError } from './errors.ts';
+import { splitShards } from './plan.ts';
+import { type ReportPaths, writeReportFiles } from './report.ts';
+import type { LoadReport, ProgressSnapshot, SloSpec, WorkerResult, WorkerShard } from './types.ts';
+import { resolveShard } from './validate.ts';
+import type { FromWorker, ToWorker } from './worker-thread.ts';
+
+export interface LoadTestOptions {
+  url: string;
+  /** Total target rate, req/s, split evenly over the workers. */
+  rate: number;
+  durationSec: number;
+  /** Total connections, split over the workers. Default 10. */
+  connections?: number;
+  /** Worker threads. Default 1. */
+  workers?: number;
+  timeoutMs?: number;
+  warmupSec?: number;
+  method?: string;
+  headers?: Record<string, string>;
+  slo?: SloSpec;
+  /** Where report.json, report.html and summary.md go; nothing is written when absent. */
+  outDir?: string;
+  /** Called about once a second with the workers' snapshots merged. */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Aborting stops every worker; the report then covers what was measured (`aborted: true`). */
+  signal?: AbortSignal;
+  /** Run the shards in this thread instead of worker threads (tests, debugging). Default false. */
+  inProcess?: boolean;
+}
+
+/** The merged progress of all workers. */
+export interface LoadProgress {
+  elapsedSec: number;
+  durationSec: number;
+  sent: number;
+  completed: number;
+  errors: number;
+  dropped: number;
+  inFlight: number;
+  /** Requests sent per second so far. */
+  achievedRate: number;
+  /** Highest of the workers' last-second p99, ms. */
+  p99Ms: number;
+}
+
+export interface LoadTestResult {
+  report: LoadReport;
+  /** Present when `outDir` was given. */
+  paths?: ReportPaths;
+}
+
+const BOOTSTRAP = new URL('./worker-bootstrap.mjs', import.meta.url);
+
+function runInThread(shard: WorkerShard, onProgress: (p: ProgressSnapshot) => void, signal?: AbortSignal) {
+  return new Promise<WorkerResult>((resolve, reject) => {
+    // execArgv []: the bootstrap registers tsx itself, whatever loader (tsx CLI, vitest) started this process.
+    const worker = new Worker(BOOTSTRAP, { workerData: shard, execArgv: [] });
+    let settled = false;
+    const onAbort = () => worker.postMessage({ type: 'abort' } satisfies ToWorker);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const done = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    worker.on('message', (message: FromWorker) => {
+      if (message.type === 'progress') onProgress(message.progress);
+      else if (message.type === 'result') done(() => resolve(message.result));
+      else {
+        const err =
+          message.name === 'LoadInputError' ? new LoadInputError(message.message) : new Error(message.message);
+        done(() => reject(err));
+      }
+    });
+    worker.on('error', (err) => done(() => reject(err)));
+    worker.on('exit', (code) =>
+      done(() => reject(new Error(`load worker ${shard.workerIndex ?? 0} exited with code ${code} before its result`))),
+    );
+  });
+}
+
+/**
+ * Runs a load test locally and returns the merged `rollgate.loadtest.v1` report.
+ *
+ * @throws LoadInputError when an option is invalid (the message names it).
+ */
+export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestResult> {
+  const workers = opts.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) {
+    throw new LoadInputError(`workers must be an integer from 1 to 64, got ${JSON.stringify(opts.workers)}`);
+  }
+  const connections = opts.connections ?? 10;
+  const plan = {
+    url: opts.url,
+    rate: opts.rate,
+    durationSec: opts.durationSec,
+    connections,
+    ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    ...(opts.warmupSec !== undefined ? { warmupSec: opts.warmupSec } : {}),
+    ...(opts.method !== undefined ? { method: opts.method } : {}),
+    ...(opts.headers !== undefined ? { headers: opts.headers } : {}),
+  };
+  resolveShard(plan); // the whole test's options, so messages name the user's values
+  const shards = splitShards(plan, workers);
+
+  const latest = new Map<number, ProgressSnapshot>();
+  const onSnapshot = (p: ProgressSnapshot) => latest.set(p.workerIndex, p);
+  const ticker = opts.onProgress
+    ? setInterval(() => {
+        if (latest.size === 0) return;
+        const all = [...latest.values()];
+        const elapsedSec = Math.max(...all.map((p) => p.elapsedSec));
+        const sum = (k: 'sent' | 'completed' | 'errors' | 'dropped' | 'inFlight') => all.reduce((a, p) => a + p[k], 0);
+        opts.onProgress?.({
+          elapsedSec,
+          durationSec: opts.durationSec,
+          sent: sum('sent'),
+          completed: sum('completed'),
+          errors: sum('errors'),
+          dropped: sum('dropped'),
+          inFlight: sum('inFlight'),
+          achievedRate: elapsedSec > 0 ? Math.round(sum('sent') / Math.min(elapsedSec, opts.durationSec)) : 0,
+          p99Ms: Math.max(...all.map((p) => p.p99Ms)),
+        });
+      }, 1000)
+    : undefined;
+
+  try {
+    const results = await Promise.all(
+      shards.map((shard) =>
+        opts.inProcess
+          ? runWorker({ ...shard, onProgress: onSnapshot, ...(opts.signal ? { signal: opts.signal } : {}) })
+          : runInThread(shard, onSnapshot, opts.signal),
+      ),
+    );
+    const report = aggregate(results, { ...(opts.slo ? { slo: opts.slo } : {}), url: opts.url });
+    if (opts.outDir === undefined) return { report };
+    return { report, paths: await writeReportFiles(opts.outDir, report) };
+  } finally {
+    clearInterval(ticker);
+  }
+}

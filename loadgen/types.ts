@@ -1,0 +1,244 @@
+/**
+ * Shapes shared by the load generator, the Generate Lambda, the aggregator and the reports.
+ *
+ * Everything here that crosses a process boundary (a shard going into the Map state, a worker result coming out of it)
+ * is plain JSON: no Dates, no Maps, no functions.
+ */
+
+/**
+ * One load generator's job: what the Map state passes to each Generate Lambda, and what `planShards` returns.
+ * Plain JSON.
+ */
+export interface WorkerShard {
+  /** Absolute http:// or https:// URL requested by every request. */
+  url: string;
+  /** Target arrival rate of this worker, requests per second (may be fractional). */
+  rate: number;
+  /** Measured duration, seconds. The warm-up comes on top. */
+  durationSec: number;
+  /** TCP connections (one undici Client each, no pipelining). */
+  connections: number;
+  /** Per-request timeout, milliseconds. Default 2000. */
+  timeoutMs?: number;
+  /**
+   * Most requests outstanding at once: on the wire plus waiting for a free connection. A request that falls due while
+   * this many are outstanding is counted as dropped. Default: `connections + ceil(rate * timeoutMs / 1000)`, the most
+   * a target answering within the timeout can ever hold, so by default only a target slower than the timeout drops.
+   */
+  maxInFlight?: number;
+  /** Unrecorded warm-up at the target rate after every connection is open, seconds. Default 1. */
+  warmupSec?: number;
+  /**
+   * Scheduler tick, ms: arrivals are quantized to it (requests due within a tick are sent together at its start, and
+   * their latency counts from there), so the generator wakes once per tick rather than once per request.
+   * Default: `connections / rate` seconds clamped to 1-10 ms, so one tick's burst fits the connections
+   * (1000 req/s over 10 connections: 10 ms, 10 requests per tick; 100 req/s: 10 ms, one request every tenth tick).
+   */
+  tickMs?: number;
+  /** HTTP method. Default GET. */
+  method?: string;
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** Index of this worker in the plan (0-based); carried into the result for the report. Default 0. */
+  workerIndex?: number;
+}
+
+/** A snapshot passed to `onProgress` about once a second while a worker measures. */
+export interface ProgressSnapshot {
+  workerIndex: number;
+  /** Seconds since the measured window started. */
+  elapsedSec: number;
+  durationSec: number;
+  /** Cumulative counts since the measured window started. */
+  sent: number;
+  completed: number;
+  errors: number;
+  dropped: number;
+  /** Outstanding requests right now (on the wire plus queued for a connection). */
+  inFlight: number;
+  /** p99 latency of the requests that completed in the last full second, ms (0 when none completed). */
+  p99Ms: number;
+}
+
+/** Options of `runWorker`: a shard plus in-process controls that never cross a process boundary. */
+export interface WorkerOptions extends WorkerShard {
+  /** Called about once a second during the measured window. */
+  onProgress?: (snapshot: ProgressSnapshot) => void;
+  /** Aborting stops scheduling, closes the connections and resolves with what was measured (`aborted: true`). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Request counters. Invariant once a run has ended: `scheduled = total + dropped`, `total = ok + errors`.
+ */
+export interface RequestCounts {
+  /** Requests that fell due in the measured window. */
+  scheduled: number;
+  /** Requests that ended (a response of any status, or a failure). */
+  total: number;
+  /** Responses with status 100-399. */
+  ok: number;
+  /** Failures plus responses with status >= 400 (see `errorKinds`). */
+  errors: number;
+  /** Requests never sent because `maxInFlight` requests were outstanding when they fell due. */
+  dropped: number;
+  /** Requests that had to wait for a free connection before being sent (their wait is part of their latency). */
+  queued: number;
+}
+
+/**
+ * Per-second timeline, columnar so a 600 s shard stays small. Index i covers [i, i+1) seconds after the measured
+ * window started; completions that land after the window (draining) extend the arrays.
+ */
+export interface WorkerTimeline {
+  /** Requests sent (written to a connection) in that second. */
+  sent: number[];
+  /** Requests that ended in that second. */
+  completed: number[];
+  /** Of those, errors. */
+  errors: number[];
+  /** Requests dropped in that second. */
+  dropped: number[];
+  /** p99 latency of the requests that ended in that second, microseconds (0 when none ended). */
+  p99Us: number[];
+}
+
+/**
+ * What one worker (one Generate Lambda, one worker thread) returns. Plain JSON; a 600 s shard is ~10-20 KB, so the
+ * Map state's 256 KB result limit allows about a dozen workers (see `planShards`).
+ */
+export interface WorkerResult {
+  schema: 'rollgate.loadtest.worker.v1';
+  workerIndex: number;
+  url: string;
+  method: string;
+  /** Wall-clock start of the measured window, ISO 8601. */
+  startedAt: string;
+  /** Configured measured duration, seconds. */
+  durationSec: number;
+  /** Measured window plus drain, seconds. */
+  elapsedSec: number;
+  connections: number;
+  maxInFlight: number;
+  timeoutMs: number;
+  /** Requests per second: `target` as configured, `achieved` = requests sent / durationSec. */
+  rate: { target: number; achieved: number };
+  requests: RequestCounts;
+  /** Response counts by HTTP status code ("200": 9812). */
+  statusCodes: Record<string, number>;
+  /** Error counts by kind: timeout, connection_refused, connection_reset, dns, http_4xx, http_5xx, other, ... */
+  errorKinds: Record<string, number>;
+  /** Response body bytes received. */
+  bytesReceived: number;
+  /**
+   * HdrHistograms (V2 compressed, base64, as `encodeIntoCompressedBase64` writes them), values in MICROSECONDS.
+   * `latencyUs`: from each request's intended send time to its response (or timeout); coordinated-omission correct.
+   * `latenessUs`: how late the scheduler handled each request (actual - intended); generator health, not the target's.
+   */
+  histograms: { latencyUs: string; latenessUs: string };
+  timeline: WorkerTimeline;
+  /** True when the run was cut short by its AbortSignal. */
+  aborted: boolean;
+}
+
+/** Latency percentiles in milliseconds. */
+export interface PercentilesMs {
+  min: number;
+  mean: number;
+  p50: number;
+  p90: number;
+  p95: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/**
+ * Service level objectives a load test is judged by. All optional; an empty spec always passes. The config schema
+ * (src/config) mirrors this type.
+ */
+export interface SloSpec {
+  /** Highest acceptable p95 latency, ms. */
+  p95Ms?: number;
+  /** Highest acceptable p99 latency, ms. */
+  p99Ms?: number;
+  /** Highest acceptable `requests.errors / requests.total`, a fraction (0.01 = 1%). */
+  maxErrorRate?: number;
+  /** Lowest acceptable `rate.achieved / rate.target`, a fraction (0.9 = 90% of the target rate). */
+  minAchievedRate?: number;
+}
+
+export type SloMetric = 'p95Ms' | 'p99Ms' | 'errorRate' | 'achievedRate';
+
+export interface SloViolation {
+  metric: SloMetric;
+  /** The SLO's limit, in the metric's unit (ms, or a fraction). */
+  threshold: number;
+  /** What was measured, same unit. */
+  actual: number;
+  /** One human sentence: "p95 latency 412.3 ms exceeds 250 ms". */
+  message: string;
+}
+
+export interface SloResult {
+  passed: boolean;
+  violations: SloViolation[];
+}
+
+/** One second of the merged timeline. */
+export interface TimelinePoint {
+  /** Seconds since the measured window started. */
+  second: number;
+  sent: number;
+  completed: number;
+  errors: number;
+  dropped: number;
+  /** The highest of the workers' p99 for that second, ms: an upper bound (percentiles cannot be merged exactly). */
+  p99Ms: number;
+}
+
+/**
+ * The load test report (`rollgate.loadtest.v1`): written as report.json next to report.html and summary.md, and to S3
+ * by the pipeline. Incompatible changes bump the schema suffix.
+ */
+export interface LoadReport {
+  schema: 'rollgate.loadtest.v1';
+  /** ISO 8601: start of the measured window (the earliest worker's). */
+  startedAt: string;
+  url: string;
+  method: string;
+  /** Configured measured duration, seconds. */
+  durationSec: number;
+  /** Number of workers merged. */
+  workers: number;
+  /** Total connections across workers. */
+  connections: number;
+  timeoutMs: number;
+  /** Requests per second: `target` is the sum of the workers' targets, `achieved` = requests sent / durationSec. */
+  rate: { target: number; achieved: number };
+  requests: RequestCounts;
+  /** `requests.errors / requests.total` (0 when nothing ended). */
+  errorRate: number;
+  statusCodes: Record<string, number>;
+  errorKinds: Record<string, number>;
+  bytesReceived: number;
+  /** Latency from intended send time to response, ms, from the merged histogram. */
+  latencyMs: PercentilesMs;
+  /** Scheduler lateness, ms: high values mean the generator, not the target, was the bottleneck. */
+  latenessMs: PercentilesMs;
+  slo: SloResult & { spec: SloSpec };
+  /** Merged HdrHistograms, V2 compressed base64, values in microseconds. */
+  histograms: { latencyUs: string; latenessUs: string };
+  timeline: TimelinePoint[];
+  /** One line per worker, for spotting a sick generator. */
+  perWorker: Array<{
+    workerIndex: number;
+    rate: { target: number; achieved: number };
+    requests: RequestCounts;
+    p99Ms: number;
+    latenessP99Ms: number;
+    aborted: boolean;
+  }>;
+  /** True when any worker was cut short. */
+  aborted: boolean;
+}

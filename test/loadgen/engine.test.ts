@@ -1,0 +1,173 @@
+import { Client } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runWorker } from '../../loadgen/engine.ts';
+import { LoadInputError } from '../../loadgen/errors.ts';
+import { createHistogram, decodeHistogram, percentilesMs } from '../../loadgen/histograms.ts';
+import type { ProgressSnapshot } from '../../loadgen/types.ts';
+import { type LocalServer, startServer } from './helpers.ts';
+
+/**
+ * A server that stalls 1 s in every 5 s: requests arriving in [4 s, 5 s) of each cycle are held until the cycle ends.
+ * Open model: ~20% of requests wait 0-1000 ms, so p90 ~500 ms and p99 ~950 ms. A closed loop sends almost nothing
+ * during a stall (each connection is stuck on one request), so its percentiles barely move.
+ */
+describe('runWorker against a server that stalls 1 s every 5 s', () => {
+  let stalling: LocalServer;
+  let startedAt = 0;
+  beforeAll(async () => {
+    stalling = await startServer((_req, res) => {
+      const phase = (performance.now() - startedAt) % 5000;
+      if (phase >= 4000) setTimeout(() => res.end('late'), 5000 - phase);
+      else res.end('ok');
+    });
+    startedAt = performance.now();
+  });
+  afterAll(() => stalling.close());
+
+  it('reports the stall in full (open model), where a closed loop hides it', async () => {
+    const progress: ProgressSnapshot[] = [];
+    const open = await runWorker({
+      url: stalling.url,
+      rate: 1000,
+      durationSec: 10,
+      connections: 20,
+      warmupSec: 0,
+      onProgress: (p) => progress.push(p),
+    });
+    const openMs = percentilesMs(decodeHistogram(open.histograms.latencyUs));
+    expect(open.requests.dropped).toBe(0);
+    expect(open.requests.errors).toBe(0);
+    expect(open.requests.total).toBe(10_000);
+    expect(open.requests.queued).toBeGreaterThan(0); // 20 connections cannot hold a 1000-request stall
+    expect(openMs.p90).toBeGreaterThanOrEqual(400);
+    expect(openMs.p99).toBeGreaterThanOrEqual(900);
+    expect(progress.length).toBeGreaterThanOrEqual(8);
+    expect(open.timeline.completed.reduce((a, b) => a + b, 0)).toBe(10_000);
+
+    // Closed loop, 2 connections, as a classic benchmark tool would: the next request only after the previous one.
+    const closed = createHistogram();
+    const clients = [new Client(new URL(stalling.url).origin), new Client(new URL(stalling.url).origin)];
+    const until = performance.now() + 5500; // spans one stall whatever the phase
+    await Promise.all(
+      clients.map(async (client) => {
+        while (performance.now() < until) {
+          const t = performance.now();
+          const res = await client.request({ path: '/', method: 'GET' });
+          await res.body.dump();
+          closed.recordValue(Math.round((performance.now() - t) * 1000));
+        }
+        await client.close();
+      }),
+    );
+    const closedMs = percentilesMs(closed);
+    expect(closed.maxValue).toBeGreaterThan(500_000); // it did hit the stall...
+    expect(closedMs.p50).toBeLessThan(20); // ...yet reports a median of a few ms
+    expect(closedMs.p90).toBeLessThan(50);
+    expect(openMs.p90).toBeGreaterThan(closedMs.p90 * 10);
+  });
+});
+
+describe('runWorker', () => {
+  let slow: LocalServer;
+  let fast: LocalServer;
+  let silent: LocalServer;
+  beforeAll(async () => {
+    slow = await startServer((_req, res) => setTimeout(() => res.end('slow'), 200));
+    fast = await startServer((req, res) => {
+      res.statusCode = req.url === '/fail' ? 503 : 200;
+      res.end('x');
+    });
+    silent = await startServer(() => {}); // never answers
+  });
+  afterAll(async () => {
+    await Promise.all([slow.close(), fast.close(), silent.close()]);
+  });
+
+  it('counts dropped requests when the target cannot keep up with a tiny in-flight cap', async () => {
+    // Capacity: 2 in flight / 200 ms = 10 req/s against 200 req/s offered.
+    const r = await runWorker({
+      url: slow.url,
+      rate: 200,
+      durationSec: 2,
+      connections: 2,
+      maxInFlight: 2,
+      warmupSec: 0,
+    });
+    expect(r.requests.scheduled).toBe(400);
+    expect(r.requests.dropped).toBeGreaterThan(300);
+    expect(r.requests.total + r.requests.dropped).toBe(r.requests.scheduled);
+    expect(r.requests.total).toBeGreaterThan(10);
+    expect(r.requests.errors).toBe(0);
+    expect(r.timeline.dropped.reduce((a, b) => a + b, 0)).toBe(r.requests.dropped);
+    expect(r.rate.achieved).toBeLessThan(50);
+  });
+
+  it('counts statuses >= 400 as errors by kind, with their latency', async () => {
+    const r = await runWorker({ url: `${fast.url}fail`, rate: 100, durationSec: 1, connections: 2, warmupSec: 0 });
+    expect(r.requests).toMatchObject({ scheduled: 100, total: 100, ok: 0, errors: 100, dropped: 0 });
+    expect(r.statusCodes).toEqual({ '503': 100 });
+    expect(r.errorKinds).toEqual({ http_5xx: 100 });
+    expect(decodeHistogram(r.histograms.latencyUs).totalCount).toBe(100);
+  });
+
+  it('counts timeouts, recording at least the timeout as their latency', async () => {
+    const r = await runWorker({
+      url: silent.url,
+      rate: 20,
+      durationSec: 0.5,
+      connections: 20,
+      timeoutMs: 300,
+      warmupSec: 0,
+    });
+    expect(r.requests.total).toBe(10);
+    expect(r.errorKinds).toEqual({ timeout: 10 });
+    expect(percentilesMs(decodeHistogram(r.histograms.latencyUs)).min).toBeGreaterThanOrEqual(300);
+  });
+
+  it('counts refused connections by kind', async () => {
+    const closed = await startServer(() => {});
+    const url = closed.url;
+    await closed.close();
+    const r = await runWorker({ url, rate: 50, durationSec: 0.4, connections: 2, warmupSec: 0 });
+    expect(r.requests.total).toBe(20);
+    expect(r.errorKinds).toEqual({ connection_refused: 20 });
+  });
+
+  it('keeps the warm-up out of the figures and returns small plain JSON', async () => {
+    const r = await runWorker({ url: fast.url, rate: 200, durationSec: 1, connections: 4, warmupSec: 0.5 });
+    expect(r.requests.scheduled).toBe(200);
+    expect(r.requests.total).toBe(200);
+    expect(JSON.parse(JSON.stringify(r))).toEqual(r);
+    expect(JSON.stringify(r).length).toBeLessThan(20_000);
+    expect(decodeHistogram(r.histograms.latenessUs).totalCount).toBe(200);
+  });
+
+  it('stops on abort and returns what it measured', async () => {
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 500);
+    const t = performance.now();
+    const r = await runWorker({
+      url: fast.url,
+      rate: 100,
+      durationSec: 30,
+      connections: 2,
+      warmupSec: 0,
+      signal: controller.signal,
+    });
+    expect(performance.now() - t).toBeLessThan(3000);
+    expect(r.aborted).toBe(true);
+    expect(r.requests.total).toBeGreaterThan(20);
+    expect(r.requests.total + r.requests.dropped).toBe(r.requests.scheduled);
+  });
+
+  it.each([
+    [{ url: 'not a url' }, /url must be an absolute/],
+    [{ rate: 0 }, /rate must be a number > 0/],
+    [{ connections: 1.5 }, /connections must be an integer/],
+    [{ durationSec: '10' }, /durationSec must be a number > 0 .* got "10"/],
+  ])('rejects %j naming the field', async (override, message) => {
+    const shard = { url: fast.url, rate: 10, durationSec: 1, connections: 1, ...override };
+    await expect(runWorker(shard as never)).rejects.toThrow(LoadInputError);
+    await expect(runWorker(shard as never)).rejects.toThrow(message);
+  });
+});
