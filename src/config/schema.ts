@@ -66,6 +66,23 @@ export const loadSchema = z
   })
   .strict();
 
+/** The per-service deploy lock: what happens when a deploy of the service is already running. */
+export const lockSchema = z
+  .object({
+    /**
+     * supersede: a running deploy is never interrupted; of the executions waiting, only the newest proceeds and the
+     * older ones end IGNORED. queue: each waits its turn. reject: a new execution ends IGNORED while one runs.
+     */
+    policy: z.enum(['supersede', 'queue', 'reject']).default('supersede'),
+    /** How long a lock is held at most: a crashed or aborted execution cannot block the service longer. Default: derived from the deadlines. */
+    leaseSeconds: z.number().int().min(1).max(86_400).optional(),
+    /** Seconds between attempts while waiting. */
+    pollSeconds: z.number().min(0.1).max(300).default(10),
+    /** Give up (FAILED) after waiting this long. */
+    maxWaitSeconds: z.number().int().min(1).max(86_400).default(3600),
+  })
+  .strict();
+
 export const targetSchema = z
   .object({
     name,
@@ -91,6 +108,7 @@ export const targetSchema = z
     }),
     health: healthSchema,
     load: loadSchema.optional(),
+    lock: lockSchema.default({ policy: 'supersede', pollSeconds: 10, maxWaitSeconds: 3600 }),
   })
   .strict();
 
@@ -158,4 +176,5 @@ export type Target = z.output<typeof targetSchema>;
 export type HealthSpec = z.output<typeof healthSchema>;
 export type RolloutSpec = z.output<typeof rolloutSchema>;
 export type LoadSpec = z.output<typeof loadSchema>;
+export type LockSpec = z.output<typeof lockSchema>;
 export type LocalSpec = z.output<typeof localSchema>;

@@ -1,6 +1,7 @@
 import { type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { RolloutSpec } from '../config/schema.ts';
+import { describeService, primaryDeployment } from './ecs.ts';
 import { BackupFailedError, messageOf, TargetNotFoundError } from './errors.ts';
 
 /** A rollout being waited for (the state's `$.deployment` / `$.rollback`); CheckRollout reads it. */
@@ -41,7 +42,36 @@ export async function deploy(params: DeployParams): Promise<RolloutWatch> {
       { cause: err },
     );
   }
+  // A retry or redrive after UpdateService went through: follow that deployment instead of starting another.
+  const current = primaryDeployment(await describeService(params.ecs, params.cluster, params.service));
+  if (current?.taskDefinition === params.taskDefinitionArn && current.rolloutState !== 'FAILED') {
+    return watchOf(params, current.id);
+  }
   return updateService(params);
+}
+
+/** The watch CheckRollout follows for a deployment that already exists. */
+export function watchOf(
+  params: {
+    readonly cluster: string;
+    readonly service: string;
+    readonly taskDefinitionArn: string;
+    readonly rollout: RolloutSpec;
+    readonly now?: () => Date;
+  },
+  deploymentId: string | undefined,
+): RolloutWatch {
+  const now = params.now?.() ?? new Date();
+  return {
+    cluster: params.cluster,
+    service: params.service,
+    taskDefinitionArn: params.taskDefinitionArn,
+    ...(deploymentId ? { deploymentId } : {}),
+    startedAt: now.toISOString(),
+    deadline: new Date(now.getTime() + params.rollout.deadlineSeconds * 1000).toISOString(),
+    waitSeconds: params.rollout.initialWaitSeconds,
+    attempt: 0,
+  };
 }
 
 /** UpdateService to a task definition and the watch that CheckRollout follows; shared by Deploy and Rollback. */
@@ -60,14 +90,5 @@ export async function updateService(params: {
   const deployment = out.service.deployments?.find(
     (d) => d.status === 'PRIMARY' && d.taskDefinition === taskDefinitionArn,
   );
-  return {
-    cluster,
-    service,
-    taskDefinitionArn,
-    ...(deployment?.id ? { deploymentId: deployment.id } : {}),
-    startedAt: now.toISOString(),
-    deadline: new Date(now.getTime() + rollout.deadlineSeconds * 1000).toISOString(),
-    waitSeconds: rollout.initialWaitSeconds,
-    attempt: 0,
-  };
+  return watchOf({ ...params, now: () => now }, deployment?.id);
 }

@@ -29,7 +29,11 @@ export interface Job {
     readonly eventTime?: string;
     readonly reason?: string;
     readonly force?: boolean;
+    /** Who started a manual run, when the input says (`rollgate start` sets it). */
+    readonly startedBy?: string;
   };
+  /** Deploy even when the image already runs (manual input `"force": true`); the AlreadyDeployed Choice reads it. */
+  readonly force: boolean;
   readonly image: {
     readonly repository: string;
     readonly tag?: string;
@@ -74,6 +78,7 @@ const manualSchema = z
     digest: digest.optional(),
     reason: z.string().max(500).optional(),
     force: z.boolean().optional(),
+    startedBy: z.string().max(200).optional(),
   })
   .strict()
   .refine((m) => m.tag !== undefined || m.digest !== undefined, { message: 'a "tag" or a "digest"', path: ['tag'] });
@@ -101,7 +106,7 @@ export function parseInput(input: unknown): { kind: 'push'; event: EcrEvent } | 
   const parsed = manualSchema.safeParse(input);
   if (!parsed.success) {
     throw new InvalidInputError(
-      `not a valid manual input (expected {"repository": "...", "tag": "..." | "digest": "sha256:...", "reason"?, "force"?}):\n${formatIssues(parsed.error.issues, input)}`,
+      `not a valid manual input (expected {"repository": "...", "tag": "..." | "digest": "sha256:...", "reason"?, "force"?, "startedBy"?}):\n${formatIssues(parsed.error.issues, input)}`,
     );
   }
   return { kind: 'manual', input: parsed.data };
@@ -126,7 +131,7 @@ export function normalize({ config, input, execution }: NormalizeParams): Job {
       registry: ecrRegistry(event.account, event.region),
     };
     const trigger = { type: 'push' as const, eventId: event.id, eventTime: event.time };
-    const base = { execution, trigger, image: { ...image, display: displayImage(image) } };
+    const base = { execution, trigger, image: { ...image, display: displayImage(image) }, force: false };
     if (d['action-type'] !== 'PUSH') {
       return { ...base, decision: 'IGNORE', reason: `not a push (action-type ${d['action-type']})`, loadTest: false };
     }
@@ -148,13 +153,19 @@ export function normalize({ config, input, execution }: NormalizeParams): Job {
     type: 'manual' as const,
     ...(m.reason ? { reason: m.reason } : {}),
     ...(m.force ? { force: true } : {}),
+    ...(m.startedBy ? { startedBy: m.startedBy } : {}),
   };
-  return decide(config, { execution, trigger, image: { ...image, display: displayImage(image) } }, m.tag, true);
+  return decide(
+    config,
+    { execution, trigger, image: { ...image, display: displayImage(image) }, force: m.force === true },
+    m.tag,
+    true,
+  );
 }
 
 function decide(
   config: RollgateConfig,
-  base: Pick<Job, 'execution' | 'trigger' | 'image'>,
+  base: Pick<Job, 'execution' | 'trigger' | 'image' | 'force'>,
   tag: string | undefined,
   manual: boolean,
 ): Job {

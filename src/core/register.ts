@@ -6,6 +6,7 @@ import {
 } from '@aws-sdk/client-ecs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { readBackup } from './backup.ts';
+import { describeTaskDefinition } from './ecs.ts';
 import { TargetNotFoundError } from './errors.ts';
 import { type ImageRef, imageUri, registryHost } from './naming.ts';
 
@@ -15,6 +16,8 @@ export interface RegisterResult {
   readonly image: string;
   readonly previousImage: string;
   readonly previousTaskDefinitionArn: string;
+  /** True when a retry or redrive found the revision this execution had already registered. */
+  readonly reused: boolean;
 }
 
 export interface RegisterParams {
@@ -71,19 +74,30 @@ export async function register(params: RegisterParams): Promise<RegisterResult> 
   const { ecs, s3, backup, container, image, executionName } = params;
   const doc = await readBackup(s3, backup.bucket, backup.key);
   const uri = imageUri(image, image.registry ?? registryHost(doc.image));
+  const previous = {
+    previousImage: doc.image,
+    previousTaskDefinitionArn: doc.taskDefinition.taskDefinitionArn ?? '',
+  };
+  // A retry or redrive of this execution must not register a second revision: the family's latest revision is ours
+  // when it carries this execution's tag (the lock keeps other rollgate executions off the service meanwhile).
+  if (doc.taskDefinition.family) {
+    const latest = await describeTaskDefinition(ecs, doc.taskDefinition.family).catch(() => undefined);
+    const arn = latest?.taskDefinition.taskDefinitionArn;
+    if (arn && latest.tags.some((t) => t.key === 'rollgate:execution' && t.value === executionName)) {
+      return { taskDefinitionArn: arn, image: uri, ...previous, reused: true };
+    }
+  }
   const tags = [
     ...doc.tags.filter((t) => t.key && t.value !== undefined && !t.key.startsWith('rollgate:')),
     { key: 'rollgate:execution', value: executionName },
+    { key: 'rollgate:repository', value: image.repository },
+    ...(image.tag ? [{ key: 'rollgate:tag', value: image.tag }] : []),
+    ...(image.digest ? [{ key: 'rollgate:digest', value: image.digest }] : []),
   ].map((t) => ({ key: String(t.key), value: String(t.value) }));
   const out = await ecs.send(
     new RegisterTaskDefinitionCommand(registerInput(doc.taskDefinition, container, uri, tags)),
   );
   const arn = out.taskDefinition?.taskDefinitionArn;
   if (!arn) throw new TargetNotFoundError('RegisterTaskDefinition returned no task definition ARN');
-  return {
-    taskDefinitionArn: arn,
-    image: uri,
-    previousImage: doc.image,
-    previousTaskDefinitionArn: doc.taskDefinition.taskDefinitionArn ?? '',
-  };
+  return { taskDefinitionArn: arn, image: uri, ...previous, reused: false };
 }

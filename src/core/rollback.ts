@@ -1,6 +1,6 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { RolloutSpec } from '../config/schema.ts';
-import { type RolloutWatch, updateService } from './deploy.ts';
+import { type RolloutWatch, updateService, watchOf } from './deploy.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 
 export interface RollbackParams {
@@ -18,21 +18,11 @@ export interface RollbackParams {
  * the existing deployment is followed instead of starting a second one.
  */
 export async function rollback(params: RollbackParams): Promise<RolloutWatch> {
-  const { ecs, cluster, service, taskDefinitionArn, rollout } = params;
+  const { ecs, cluster, service, taskDefinitionArn } = params;
   const svc = await describeService(ecs, cluster, service);
   const primary = primaryDeployment(svc);
   if (primary?.taskDefinition === taskDefinitionArn && primary.rolloutState !== 'FAILED') {
-    const now = params.now?.() ?? new Date();
-    return {
-      cluster,
-      service,
-      taskDefinitionArn,
-      ...(primary.id ? { deploymentId: primary.id } : {}),
-      startedAt: now.toISOString(),
-      deadline: new Date(now.getTime() + rollout.deadlineSeconds * 1000).toISOString(),
-      waitSeconds: rollout.initialWaitSeconds,
-      attempt: 0,
-    };
+    return watchOf(params, primary.id);
   }
   return updateService(params);
 }

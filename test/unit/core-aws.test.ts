@@ -213,9 +213,32 @@ describe('register', () => {
       image: '123456789012.dkr.ecr.us-west-2.amazonaws.com/demo-app@sha256:abcd1234',
       previousImage: '123456789012.dkr.ecr.us-east-1.amazonaws.com/demo-app:v1',
       previousTaskDefinitionArn: OLD_TD,
+      reused: false,
     });
     const sent = ecsMock.commandCalls(RegisterTaskDefinitionCommand)[0]?.args[0].input;
-    expect(sent?.tags).toEqual([{ key: 'rollgate:execution', value: 'e1' }]);
+    expect(sent?.tags).toEqual([
+      { key: 'rollgate:execution', value: 'e1' },
+      { key: 'rollgate:repository', value: 'demo-app' },
+      { key: 'rollgate:tag', value: 'v2' },
+      { key: 'rollgate:digest', value: 'sha256:abcd1234' },
+    ]);
+  });
+
+  it('reuses the revision this execution already registered (retry or redrive): no second revision', async () => {
+    const b = await withBackup();
+    ecsMock
+      .on(DescribeTaskDefinitionCommand, { taskDefinition: 'demo-app' })
+      .resolves({ taskDefinition: taskDefinition(NEW_TD), tags: [{ key: 'rollgate:execution', value: 'e1' }] });
+    const out = await register({
+      ecs,
+      s3,
+      backup: b,
+      container: 'web',
+      executionName: 'e1',
+      image: { repository: 'demo-app', tag: 'v3' },
+    });
+    expect(out).toMatchObject({ taskDefinitionArn: NEW_TD, reused: true });
+    expect(ecsMock.commandCalls(RegisterTaskDefinitionCommand)).toHaveLength(0);
   });
 
   it('uses the tag and the running image registry for a manual input without digest', async () => {
@@ -254,6 +277,7 @@ describe('deploy', () => {
   it('updates the service only after the backup is found in S3, and returns the watch for CheckRollout', async () => {
     const objects = fakeBucket();
     objects.set('backups/demo/demo-app/e1.json', '{}');
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service()] });
     ecsMock.on(UpdateServiceCommand).resolves({
       service: service([
         deployment({ id: 'ecs-svc/2222', taskDefinition: NEW_TD, rolloutState: 'IN_PROGRESS', runningCount: 0 }),
@@ -282,11 +306,31 @@ describe('deploy', () => {
     });
     // order: the backup was checked in S3 before the service was touched
     const head = s3Mock.send.getCall(0);
-    const update = ecsMock.send.getCall(0);
+    const update = ecsMock.send.getCalls().find((c) => c.args[0] instanceof UpdateServiceCommand);
+    if (!update) throw new Error('no UpdateService call');
     expect(head.args[0]).toBeInstanceOf(HeadObjectCommand);
     expect(update.args[0]).toBeInstanceOf(UpdateServiceCommand);
     expect(head.calledBefore(update)).toBe(true);
     expect(update.args[0].input).toEqual({ cluster: 'demo', service: 'demo-app', taskDefinition: NEW_TD });
+  });
+
+  it('follows the deployment an earlier attempt started instead of updating the service again (retry or redrive)', async () => {
+    const objects = fakeBucket();
+    objects.set('b.json', '{}');
+    ecsMock.on(DescribeServicesCommand).resolves({
+      services: [service([deployment({ id: 'ecs-svc/2222', taskDefinition: NEW_TD, rolloutState: 'IN_PROGRESS' })])],
+    });
+    const watch = await deploy({
+      ecs,
+      s3,
+      cluster: 'demo',
+      service: 'demo-app',
+      taskDefinitionArn: NEW_TD,
+      backup: { bucket, key: 'b.json' },
+      rollout: rolloutSpec,
+    });
+    expect(watch.deploymentId).toBe('ecs-svc/2222');
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
   });
 
   it('refuses to deploy without a backup: BackupFailedError and no UpdateService', async () => {
@@ -308,6 +352,7 @@ describe('deploy', () => {
   it('passes ServiceNotFoundException through by name', async () => {
     const objects = fakeBucket();
     objects.set('b.json', '{}');
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service()] });
     ecsMock
       .on(UpdateServiceCommand)
       .rejects(new ServiceNotFoundException({ message: 'Service not found.', $metadata: {} }));
@@ -472,6 +517,7 @@ describe('record', () => {
           image: 'demo-app:v3',
           previousImage: 'demo-app:v1',
           previousTaskDefinitionArn: OLD_TD,
+          reused: false,
         },
         failure: {
           Error: 'HealthCheckFailedError',

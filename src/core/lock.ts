@@ -1,0 +1,296 @@
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+} from '@aws-sdk/client-dynamodb';
+
+/**
+ * The per-service deploy lock in DynamoDB. Step Functions has no lock between executions, EventBridge delivers at
+ * least once, and anyone can start an execution from the console: this is what keeps two deploys of one service from
+ * overlapping. One table, key (pk, sk):
+ *
+ * - `service#<cluster>/<service>` / `lock`: the holder (execution, image, lease expiry);
+ * - `service#<cluster>/<service>` / `wait#<startedAt>#<execution>`: an execution waiting for the lock;
+ * - `execution#<name>` / `lock`: which service an execution holds, so an aborted execution's lock can be found;
+ * - `push#<repository>:<tag>@<digest>` / `seen`: a push already handled (duplicate deliveries are ignored).
+ *
+ * Every write is conditional; time is epoch seconds in `expiresAt` (the table's TTL attribute).
+ */
+
+/** What to do when the service is already being deployed (rollgate.config.yml `lock.policy`). */
+export type LockPolicy = 'supersede' | 'queue' | 'reject';
+
+/** AcquireLock's answer (`$.lock`); the LockDecision Choice state branches on `status`. */
+export interface LockResult {
+  readonly status: 'ACQUIRED' | 'WAIT' | 'SUPERSEDED' | 'REJECTED' | 'DUPLICATE' | 'GAVE_UP';
+  readonly reason?: string;
+  /** For WAIT: seconds the WaitForLock state waits before asking again. */
+  readonly waitSeconds: number;
+  /** When this execution first asked (ISO): the start of its wait. */
+  readonly firstAskedAt: string;
+  readonly holder?: string;
+}
+
+export interface LockParams {
+  readonly ddb: DynamoDBClient;
+  readonly table: string;
+  readonly cluster: string;
+  readonly service: string;
+  readonly executionName: string;
+  /** The execution's start (ISO): waiters are ordered by it, newest push last. */
+  readonly startedAt: string;
+  readonly image: string;
+  readonly now?: () => Date;
+}
+
+export interface AcquireParams extends LockParams {
+  readonly policy: LockPolicy;
+  readonly leaseSeconds: number;
+  readonly pollSeconds: number;
+  readonly maxWaitSeconds: number;
+  /** Set on the first ask; carried in the state on later ones. */
+  readonly firstAskedAt?: string;
+  /** For pushes: the digest-pinned identity of the push, so a second delivery of it deploys nothing. */
+  readonly push?: { readonly repository: string; readonly tag: string; readonly digest: string };
+}
+
+const S = (value: string) => ({ S: value });
+const N = (value: number) => ({ N: String(value) });
+const epoch = (d: Date) => Math.floor(d.getTime() / 1000);
+
+function serviceKey(p: Pick<LockParams, 'cluster' | 'service'>) {
+  return `service#${p.cluster}/${p.service}`;
+}
+
+function waiterSk(p: Pick<LockParams, 'startedAt' | 'executionName'>) {
+  return `wait#${p.startedAt}#${p.executionName}`;
+}
+
+async function conditional<T>(fn: () => Promise<T>): Promise<boolean> {
+  try {
+    await fn();
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException || (err as Error).name === 'ConditionalCheckFailedException') {
+      return false;
+    }
+    throw err;
+  }
+}
+
+/**
+ * One attempt to take the lock, following the policy. Safe to call again after a retry or a redrive: every write is
+ * keyed by the execution and conditional on it.
+ */
+export async function acquireLock(params: AcquireParams): Promise<LockResult> {
+  const { ddb, table, executionName, image, policy } = params;
+  const now = params.now?.() ?? new Date();
+  const firstAskedAt = params.firstAskedAt ?? now.toISOString();
+  const base = { firstAskedAt, waitSeconds: params.pollSeconds };
+  const pk = serviceKey(params);
+  const lease = epoch(now) + params.leaseSeconds;
+
+  if (params.push) {
+    const { repository, tag, digest } = params.push;
+    const first = await conditional(() =>
+      ddb.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            pk: S(`push#${repository}:${tag}@${digest}`),
+            sk: S('seen'),
+            execution: S(executionName),
+            expiresAt: N(epoch(now) + 7 * 86_400),
+          },
+          ConditionExpression: 'attribute_not_exists(pk) OR execution = :me',
+          ExpressionAttributeValues: { ':me': S(executionName) },
+        }),
+      ),
+    );
+    if (!first) {
+      const seen = await ddb.send(
+        new GetItemCommand({ TableName: table, Key: { pk: S(`push#${repository}:${tag}@${digest}`), sk: S('seen') } }),
+      );
+      return {
+        ...base,
+        status: 'DUPLICATE',
+        reason: `duplicate delivery of the push of ${repository}:${tag}@${digest.slice(0, 19)}: already handled by execution ${seen.Item?.execution?.S ?? '?'}`,
+      };
+    }
+  }
+
+  // Register (or refresh) this execution as a waiter, then look at the lock and the other waiters in one query.
+  const me = waiterSk(params);
+  await ddb.send(
+    new PutItemCommand({
+      TableName: table,
+      Item: { pk: S(pk), sk: S(me), execution: S(executionName), image: S(image), expiresAt: N(lease) },
+    }),
+  );
+  const items =
+    (
+      await ddb.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: { ':pk': S(pk) },
+          ConsistentRead: true,
+        }),
+      )
+    ).Items ?? [];
+  const live = items.filter((i) => Number(i.expiresAt?.N ?? 0) >= epoch(now));
+  const holder = live.find((i) => i.sk?.S === 'lock' && i.execution?.S !== executionName);
+  const waiters = live.filter((i) => i.sk?.S?.startsWith('wait#') && i.sk.S !== me);
+  const leave = () => ddb.send(new DeleteItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(me) } }));
+  const holding = holder ? ` (${holder.execution?.S} is deploying ${holder.image?.S})` : '';
+
+  if (policy === 'supersede') {
+    const newer = waiters
+      .filter((w) => (w.sk?.S ?? '') > me)
+      .sort((a, b) => (b.sk?.S ?? '').localeCompare(a.sk?.S ?? ''))[0];
+    if (newer) {
+      await leave();
+      return {
+        ...base,
+        status: 'SUPERSEDED',
+        reason: `superseded by ${newer.image?.S} (execution ${newer.execution?.S})`,
+      };
+    }
+  }
+  if (policy === 'reject' && holder) {
+    await leave();
+    return {
+      ...base,
+      status: 'REJECTED',
+      reason: `rejected: the service is being deployed${holding} and the lock policy is reject`,
+    };
+  }
+  if (policy === 'queue') {
+    const older = waiters.some((w) => (w.sk?.S ?? '') < me);
+    if (older || holder)
+      return waitOrGiveUp(
+        params,
+        base,
+        now,
+        `queued behind ${older ? 'earlier executions' : 'the running deploy'}${holding}`,
+        holder?.execution?.S,
+      );
+  }
+  if (holder) return waitOrGiveUp(params, base, now, `waiting for the lock${holding}`, holder.execution?.S);
+
+  const acquired = await conditional(() =>
+    ddb.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          pk: S(pk),
+          sk: S('lock'),
+          execution: S(executionName),
+          image: S(image),
+          acquiredAt: S(now.toISOString()),
+          expiresAt: N(lease),
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR execution = :me OR expiresAt < :now',
+        ExpressionAttributeValues: { ':me': S(executionName), ':now': N(epoch(now)) },
+      }),
+    ),
+  );
+  if (!acquired) return waitOrGiveUp(params, base, now, 'waiting for the lock (taken meanwhile)', undefined);
+  await ddb.send(
+    new PutItemCommand({
+      TableName: table,
+      Item: { pk: S(`execution#${executionName}`), sk: S('lock'), service: S(pk), expiresAt: N(lease) },
+    }),
+  );
+  await leave();
+  return {
+    ...base,
+    status: 'ACQUIRED',
+    reason: `lock on ${params.cluster}/${params.service} held until ${new Date(lease * 1000).toISOString()}`,
+  };
+}
+
+function waitOrGiveUp(
+  params: AcquireParams,
+  base: { firstAskedAt: string; waitSeconds: number },
+  now: Date,
+  reason: string,
+  holder: string | undefined,
+): LockResult {
+  const waited = (now.getTime() - Date.parse(base.firstAskedAt)) / 1000;
+  const who = holder ? { holder } : {};
+  if (waited >= params.maxWaitSeconds) {
+    return {
+      ...base,
+      ...who,
+      status: 'GAVE_UP',
+      reason: `gave up after waiting ${Math.round(waited)} s for the lock: ${reason}`,
+    };
+  }
+  return { ...base, ...who, status: 'WAIT', reason };
+}
+
+/**
+ * Releases what an execution holds: the lock if it is the holder, its waiter entry, its reverse entry. Idempotent,
+ * called on every terminal path (the Record states) and for aborted or timed-out executions.
+ */
+export async function releaseLock(
+  params: Omit<LockParams, 'image' | 'cluster' | 'service' | 'startedAt'> & {
+    readonly startedAt?: string;
+  },
+): Promise<{ released: boolean; service?: string }> {
+  const { ddb, table, executionName } = params;
+  const reverse = await ddb.send(
+    new GetItemCommand({
+      TableName: table,
+      Key: { pk: S(`execution#${executionName}`), sk: S('lock') },
+      ConsistentRead: true,
+    }),
+  );
+  const pk = reverse.Item?.service?.S;
+  let released = false;
+  if (pk) {
+    released = await conditional(() =>
+      ddb.send(
+        new DeleteItemCommand({
+          TableName: table,
+          Key: { pk: S(pk), sk: S('lock') },
+          ConditionExpression: 'execution = :me',
+          ExpressionAttributeValues: { ':me': S(executionName) },
+        }),
+      ),
+    );
+    await ddb.send(
+      new DeleteItemCommand({ TableName: table, Key: { pk: S(`execution#${executionName}`), sk: S('lock') } }),
+    );
+  }
+  if (params.startedAt && pk) {
+    await ddb.send(
+      new DeleteItemCommand({
+        TableName: table,
+        Key: { pk: S(pk), sk: S(waiterSk({ startedAt: params.startedAt, executionName })) },
+      }),
+    );
+  }
+  return { released, ...(pk ? { service: pk.replace(/^service#/, '') } : {}) };
+}
+
+/** The holder of a service's lock, if any and not expired (for the CLI and tests). */
+export async function lockHolder(
+  params: Pick<LockParams, 'ddb' | 'table' | 'cluster' | 'service' | 'now'>,
+): Promise<{ execution: string; image: string; expiresAt: number } | undefined> {
+  const out = await params.ddb.send(
+    new GetItemCommand({
+      TableName: params.table,
+      Key: { pk: S(serviceKey(params)), sk: S('lock') },
+      ConsistentRead: true,
+    }),
+  );
+  const item = out.Item;
+  const expiresAt = Number(item?.expiresAt?.N ?? 0);
+  if (!item || expiresAt < epoch(params.now?.() ?? new Date())) return undefined;
+  return { execution: item.execution?.S ?? '', image: item.image?.S ?? '', expiresAt };
+}
