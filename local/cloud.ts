@@ -3,6 +3,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RollgateConfig } from '../src/config/schema.ts';
 import { ConfigError } from '../src/core/errors.ts';
+import { startDynamo } from './dynamodb.ts';
 import { startEcs } from './ecs/server.ts';
 import { LocalRegistry } from './registry.ts';
 import { type LocalS3, startS3 } from './s3.ts';
@@ -10,6 +11,8 @@ import type { LocalCloudSpec } from './types.ts';
 
 /** The bucket the local cloud creates for backups, audit records and reports (ARTIFACTS_BUCKET). */
 export const LOCAL_BUCKET = 'rollgate-artifacts';
+/** The deploy lock table the local cloud creates (LOCK_TABLE). */
+export const LOCAL_LOCK_TABLE = 'rollgate-locks';
 
 type Ecs = Awaited<ReturnType<typeof startEcs>>;
 
@@ -106,13 +109,17 @@ export async function startLocalCloud(options: {
       ...(options.log ? { log: options.log } : {}),
     });
     started.push(ecs);
+    const dynamo = await startDynamo({ table: LOCAL_LOCK_TABLE, region: spec.region });
+    started.push(dynamo);
     const env = {
       AWS_REGION: spec.region,
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
       AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_ECS: ecs.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       ARTIFACTS_BUCKET: LOCAL_BUCKET,
+      LOCK_TABLE: LOCAL_LOCK_TABLE,
       ROLLGATE_CONFIG: JSON.stringify(config),
     };
     return { stateDir, spec, s3, ecs, registry: new LocalRegistry(registryFile), env, stop };

@@ -1,4 +1,6 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { releaseLock } from './lock.ts';
 import type { BackupResult } from './backup.ts';
 import type { RolloutCheck } from './check-rollout.ts';
 import { auditKey, shortImage } from './naming.ts';
@@ -7,10 +9,10 @@ import type { ProbeResult } from './probe-health.ts';
 import type { RegisterResult } from './register.ts';
 
 /** The outcome of an execution, as the CLI, the audit trail and the exit codes use it. */
-export type Outcome = 'DEPLOYED' | 'ROLLED_BACK' | 'IGNORED' | 'FAILED';
+export type Outcome = 'DEPLOYED' | 'ALREADY_DEPLOYED' | 'ROLLED_BACK' | 'IGNORED' | 'FAILED';
 
 /** What a Record state passes: which terminal path it is on, plus the whole execution state. */
-export type RecordPath = 'DEPLOYED' | 'IGNORED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'FAILED';
+export type RecordPath = 'DEPLOYED' | 'ALREADY_DEPLOYED' | 'IGNORED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'FAILED';
 
 /** A Catch's error output: `Cause` is a string; from Lambda on AWS it is a JSON `{errorType, errorMessage}`. */
 export interface CaughtError {
@@ -34,6 +36,10 @@ export interface ExecutionState extends Partial<Job> {
     readonly passed?: boolean;
     readonly reason?: string;
   };
+  /** AcquireLock's last answer (why an execution was superseded, rejected or a duplicate). */
+  readonly lock?: { readonly status?: string; readonly reason?: string };
+  /** Inspect's answer (why an execution found its image already deployed). */
+  readonly current?: { readonly reason?: string };
   /** On a Normalize failure the raw input is all there is. */
   readonly input?: unknown;
 }
@@ -122,7 +128,11 @@ export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Da
       break;
     case 'IGNORED':
       outcome = 'IGNORED';
-      reason = state.reason ?? 'ignored';
+      reason = (state.lock?.status !== 'ACQUIRED' ? state.lock?.reason : undefined) ?? state.reason ?? 'ignored';
+      break;
+    case 'ALREADY_DEPLOYED':
+      outcome = 'ALREADY_DEPLOYED';
+      reason = state.current?.reason ?? 'the image already runs';
       break;
     case 'ROLLED_BACK':
       outcome = 'ROLLED_BACK';
@@ -169,6 +179,8 @@ export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Da
 
 export interface RecordParams {
   readonly s3: S3Client;
+  /** The lock table: the execution's lock and waiter entries are released first, on every terminal path. */
+  readonly lock?: { readonly ddb: DynamoDBClient; readonly table: string };
   readonly bucket: string;
   readonly path: RecordPath;
   readonly state: ExecutionState;
@@ -178,6 +190,9 @@ export interface RecordParams {
 /** Writes the audit record (`audit/dt=YYYY-MM-DD/<execution>.json`) and returns the execution's summary. */
 export async function record(params: RecordParams): Promise<Summary> {
   const { s3, bucket, path, state } = params;
+  if (params.lock && state.execution) {
+    await releaseLock({ ...params.lock, executionName: state.execution.name, startedAt: state.execution.startedAt });
+  }
   const rec = buildRecord(path, state, params.now?.() ?? new Date());
   const key = auditKey(rec.startedAt, rec.executionName);
   await s3.send(

@@ -1,9 +1,10 @@
 import middy from '@middy/core';
 import { type ExecutionState, type RecordPath, record, type Summary } from '../core/record.ts';
-import { s3 } from '../runtime/clients.ts';
+import { ddb, s3 } from '../runtime/clients.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
 
 const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
+const table = getRequiredEnv('LOCK_TABLE');
 
 /** Each Record* state passes its terminal path and the whole execution state. */
 export interface RecordInput {
@@ -12,5 +13,5 @@ export interface RecordInput {
 }
 
 export const handler = middy<RecordInput, Summary>().handler(async ({ path, state }) =>
-  record({ s3, bucket, path, state }),
+  record({ s3, bucket, path, state, lock: { ddb, table } }),
 );

@@ -1,3 +1,4 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { S3Client } from '@aws-sdk/client-s3';
 
@@ -16,3 +17,6 @@ export const s3 = new S3Client({
   responseChecksumValidation: 'WHEN_REQUIRED',
   forcePathStyle: process.env.AWS_ENDPOINT_URL_S3 !== undefined,
 });
+
+/** The deploy lock table (`AWS_ENDPOINT_URL_DYNAMODB` points it at the local cloud's DynamoDB). */
+export const ddb = new DynamoDBClient({});

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecutionResult, LocalStateMachine as Machine } from '../../local/state-machine.ts';
 import { ecrEvent, testConfig } from '../helpers.ts';
 import { NEW_TD, OLD_TD } from '../unit/aws-fixtures.ts';
-import { fakeAws } from './fake-aws.ts';
+import { type LocalDynamo, startDynamo } from '../../local/dynamodb.ts';
+import { clearTable, fakeAws } from './fake-aws.ts';
 
 /**
  * The deploy state machine run as a program: the real ASL file and the real handlers in aws-local-stepfunctions,
@@ -14,6 +15,8 @@ import { fakeAws } from './fake-aws.ts';
 const aws = fakeAws();
 let machine: Machine;
 let health: Server;
+/** The lock table is a real DynamoDB-compatible server (dynalite); ECS and S3 are mocked. */
+let dynamo: LocalDynamo;
 /** Task definitions whose health endpoint answers 500. */
 const unhealthy = new Set<string>();
 /** Task definitions that answer `/` 300 ms late. */
@@ -50,6 +53,9 @@ beforeAll(async () => {
       },
     },
   });
+  dynamo = await startDynamo({ table: 'locks', region: 'us-east-1' });
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
+  process.env.LOCK_TABLE = 'locks';
   process.env.ARTIFACTS_BUCKET = 'artifacts';
   process.env.ROLLGATE_CONFIG = JSON.stringify(config);
   process.env.AWS_REGION = 'us-east-1';
@@ -63,13 +69,15 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await dynamo?.close();
   aws.ecsMock.restore();
   aws.s3Mock.restore();
   health.closeAllConnections();
   await new Promise((resolve) => health.close(resolve));
 });
 
-beforeEach(() => {
+beforeEach(async () => {
+  await clearTable(dynamo.endpoint, 'locks');
   aws.reset();
   unhealthy.clear();
   slow.clear();
@@ -96,10 +104,9 @@ function auditOf(result: ExecutionResult): Record<string, unknown> {
   return JSON.parse(aws.objects.get(key) ?? '{}');
 }
 
+const lockPath = ['Start', 'Normalize', 'ShouldDeploy', 'InitLock', 'AcquireLock', 'LockDecision', 'Inspect', 'AlreadyDeployed'];
 const deployPath = [
-  'Start',
-  'Normalize',
-  'ShouldDeploy',
+  ...lockPath,
   'Backup',
   'Register',
   'Deploy',
@@ -256,7 +263,7 @@ describe('deploy state machine', () => {
     aws.behaviour.backupWriteFails = true;
     const result = await run(ecrEvent('push'));
     expect(result.error).toBe('BackupFailedError');
-    expect(result.statesEntered).toEqual(['Start', 'Normalize', 'ShouldDeploy', 'Backup', 'RecordFailed', 'Failed']);
+    expect(result.statesEntered).toEqual([...lockPath, 'Backup', 'RecordFailed', 'Failed']);
     expect(result.cause).toContain('(nothing was changed)');
     expect(aws.updateServiceCalls()).toEqual([]);
     expect(aws.registered()).toEqual([]);

@@ -1,0 +1,59 @@
+import type { ECSClient } from '@aws-sdk/client-ecs';
+import { containerImage, describeService, describeTaskDefinition, primaryDeployment } from './ecs.ts';
+import type { ImageRef } from './naming.ts';
+import { registryHost, tagOf } from './naming.ts';
+
+/** Inspect's output (`$.current`): the AlreadyDeployed Choice state reads `alreadyRunning`. */
+export interface Inspection {
+  readonly alreadyRunning: boolean;
+  readonly reason: string;
+  readonly image: string;
+  readonly taskDefinitionArn: string;
+}
+
+/**
+ * Whether the image is already what the service runs, steady: the container's image is pinned to the same digest,
+ * or the running revision was registered by rollgate for the same repository and tag (its `rollgate:*` tags), or it
+ * names the same repository:tag; and the PRIMARY deployment is COMPLETED with every task running.
+ */
+export async function inspectService(params: {
+  readonly ecs: ECSClient;
+  readonly cluster: string;
+  readonly service: string;
+  readonly container: string;
+  readonly image: ImageRef;
+}): Promise<Inspection> {
+  const { ecs, cluster, service, container, image } = params;
+  const svc = await describeService(ecs, cluster, service);
+  const primary = primaryDeployment(svc);
+  const arn = primary?.taskDefinition ?? svc.taskDefinition ?? '';
+  const { taskDefinition, tags } = await describeTaskDefinition(ecs, arn);
+  const running = containerImage(taskDefinition, container);
+  const tag = (key: string) => tags.find((t) => t.key === key)?.value;
+  const host = registryHost(running);
+  const path = (host ? running.slice(host.length + 1) : running).replace(/[@:].*$/, '');
+  const sameRepository = path === image.repository;
+  const sameImage =
+    sameRepository &&
+    ((image.digest !== undefined && running.endsWith(`@${image.digest}`)) ||
+      (image.digest !== undefined && tag('rollgate:digest') === image.digest) ||
+      (image.digest === undefined &&
+        image.tag !== undefined &&
+        (tagOf(running) === image.tag ||
+          (tag('rollgate:repository') === image.repository && tag('rollgate:tag') === image.tag))));
+  const steady =
+    primary?.rolloutState === 'COMPLETED' &&
+    (svc.deployments?.length ?? 0) === 1 &&
+    (primary.runningCount ?? 0) >= (primary.desiredCount ?? 1);
+  const alreadyRunning = sameImage && steady;
+  return {
+    alreadyRunning,
+    reason: alreadyRunning
+      ? `ALREADY_DEPLOYED: ${cluster}/${service} already runs this image (${running}, ${primary?.runningCount} tasks, steady); start with "force": true to deploy it again`
+      : sameImage
+        ? `the image runs but the service is not steady (${primary?.rolloutState ?? 'no primary deployment'}): deploying`
+        : `the service runs ${running}: deploying`,
+    image: running,
+    taskDefinitionArn: arn,
+  };
+}
