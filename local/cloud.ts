@@ -5,6 +5,7 @@ import type { RollgateConfig } from '../src/config/schema.ts';
 import { ConfigError } from '../src/core/errors.ts';
 import { startDynamo } from './dynamodb.ts';
 import { startEcs } from './ecs/server.ts';
+import { startEventBridge } from './eventbridge.ts';
 import { LocalRegistry } from './registry.ts';
 import { type LocalS3, startS3 } from './s3.ts';
 import type { LocalCloudSpec } from './types.ts';
@@ -47,6 +48,11 @@ export function localSpec(config: RollgateConfig, source: string): LocalCloudSpe
       })),
     })),
   };
+}
+
+/** Where the local EventBridge writes the events rollgate publishes (one JSON per line). */
+export function eventsFile(stateDir: string): string {
+  return path.join(stateDir, 'events.jsonl');
 }
 
 /** `.rollgate/cloud.pid` while a local cloud runs on a state directory: one at a time. */
@@ -111,6 +117,13 @@ export async function startLocalCloud(options: {
     started.push(ecs);
     const dynamo = await startDynamo({ table: LOCAL_LOCK_TABLE, region: spec.region });
     started.push(dynamo);
+    const eventBridge = await startEventBridge({
+      file: eventsFile(stateDir),
+      port: 0,
+      region: spec.region,
+      account: spec.accountId,
+    });
+    started.push(eventBridge);
     const env = {
       AWS_REGION: spec.region,
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
@@ -118,6 +131,7 @@ export async function startLocalCloud(options: {
       AWS_ENDPOINT_URL_S3: s3.endpoint,
       AWS_ENDPOINT_URL_ECS: ecs.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+      AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
       ARTIFACTS_BUCKET: LOCAL_BUCKET,
       LOCK_TABLE: LOCAL_LOCK_TABLE,
       ROLLGATE_CONFIG: JSON.stringify(config),

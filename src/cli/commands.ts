@@ -8,6 +8,7 @@ import { DEFAULT_CONFIG_FILE, loadConfigFile } from '../config/load.ts';
 import type { RollgateConfig } from '../config/schema.ts';
 import { ConfigError, InvalidInputError } from '../core/errors.ts';
 import { parseInput } from '../core/normalize.ts';
+import { historyAwsCommand, metricsCommand, redriveCommand, startCommand } from './aws.ts';
 import { runDemo } from './demo.ts';
 import { colour, duration, outcomeColour, progressPrinter, table } from './output.ts';
 
@@ -27,6 +28,10 @@ Commands:
   demo                      start the local cloud and run the demo scenarios (npm start)
   run --event FILE|-        run one execution locally with an ECR push event or {"repository","tag"} input
   history                   the audit trail of local executions, newest first
+  history --aws --bucket B  the audit trail in S3 [--state-machine-arn ARN: with running executions] [--since D]
+  metrics                   DORA figures from the history [--service S] [--since D] [--until D] [--aws --bucket B]
+  start --repository R ...  start a deployment on AWS: (--tag T | --digest D) --state-machine-arn ARN [--reason TEXT]
+  redrive <execution-arn>   redrive an unsuccessful execution on AWS
   validate                  check rollgate.config.yml and print what it deploys
   loadtest --url URL ...    standalone load test (rollgate loadtest --help)
   reset                     wipe the local cloud's persisted state (.rollgate/)
@@ -144,6 +149,7 @@ async function cmdRun(argv: string[]): Promise<number> {
 }
 
 async function cmdHistory(argv: string[]): Promise<number> {
+  if (argv.includes('--aws')) return historyAwsCommand(argv);
   const { values } = usageErrors(() =>
     parseArgs({
       args: argv,
@@ -241,6 +247,9 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   reset: cmdReset,
   demo: cmdDemo,
   loadtest: cmdLoadtest,
+  metrics: metricsCommand,
+  start: startCommand,
+  redrive: redriveCommand,
 };
 
 export async function main(argv: string[]): Promise<number> {

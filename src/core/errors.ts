@@ -44,6 +44,14 @@ export class SloViolatedError extends Error {
   override name = 'SloViolatedError';
 }
 
+/**
+ * PutEvents did not accept the rollback event (`FailedEntryCount` > 0): the message carries EventBridge's ErrorCode
+ * and ErrorMessage. The Notify states catch it so that a lost notification never changes the execution's outcome.
+ */
+export class EventPublishFailedError extends Error {
+  override name = 'EventPublishFailedError';
+}
+
 /** The message of an unknown thrown value, for error causes and audit records. */
 export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
@@ -65,4 +73,5 @@ export const TRANSIENT_AWS_ERRORS = [
   'ServiceUnavailable',
   'InternalError',
   'SlowDown',
+  'InternalException',
 ] as const;

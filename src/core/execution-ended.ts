@@ -53,7 +53,11 @@ export async function executionEnded(params: {
     const parsed = parseInput(JSON.parse(detail.input ?? 'null'));
     const ref =
       parsed.kind === 'push'
-        ? { repository: parsed.event.detail['repository-name'], tag: parsed.event.detail['image-tag'], digest: parsed.event.detail['image-digest'] }
+        ? {
+            repository: parsed.event.detail['repository-name'],
+            tag: parsed.event.detail['image-tag'],
+            digest: parsed.event.detail['image-digest'],
+          }
         : parsed.input;
     image = {
       repository: ref.repository,
@@ -83,7 +87,12 @@ export async function executionEnded(params: {
     durationMs: Math.max(0, endedAt.getTime() - detail.startDate),
   };
   await params.s3.send(
-    new PutObjectCommand({ Bucket: params.bucket, Key: key, Body: JSON.stringify(record, null, 2), ContentType: 'application/json' }),
+    new PutObjectCommand({
+      Bucket: params.bucket,
+      Key: key,
+      Body: JSON.stringify(record, null, 2),
+      ContentType: 'application/json',
+    }),
   );
   return { released, recorded: true };
 }

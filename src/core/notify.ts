@@ -4,7 +4,7 @@
  * `{"source": ["rollgate"], "detail-type": ["Rollback Failed"]}`.
  */
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import { InvalidInputError } from './errors.ts';
+import { EventPublishFailedError, InvalidInputError } from './errors.ts';
 import type { ExecutionInfo } from './normalize.ts';
 import type { Summary } from './record.ts';
 
@@ -28,16 +28,6 @@ export const EVENT_SCHEMA = 'rollgate.event.v1';
  * even if every one is escaped as `\uXXXX`.
  */
 const MAX_REASON_CHARS = 4096;
-
-/**
- * PutEvents did not accept the event (`FailedEntryCount` > 0): the message carries EventBridge's ErrorCode and
- * ErrorMessage. The Notify state catches it so that a lost notification never changes the execution's outcome.
- *
- * TODO(lead): move into src/core/errors.ts with the other named errors.
- */
-export class EventPublishFailedError extends Error {
-  override name = 'EventPublishFailedError';
-}
 
 /**
  * The Record state's output (`$.summary`). On the `*Unrecorded` paths (the audit record could not be written) only

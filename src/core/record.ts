@@ -1,8 +1,8 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { releaseLock } from './lock.ts';
 import type { BackupResult } from './backup.ts';
 import type { RolloutCheck } from './check-rollout.ts';
+import { releaseLock } from './lock.ts';
 import { auditKey, shortImage } from './naming.ts';
 import type { Job } from './normalize.ts';
 import type { ProbeResult } from './probe-health.ts';

@@ -27,22 +27,23 @@ export function leaseSeconds(target: Target): number {
   return 2 * (target.rollout.deadlineSeconds + health) + load + 300;
 }
 
-export const handler = middy<AcquireLockInput, LockResult>().handler(async ({ target, execution, trigger, image, previous }) =>
-  acquireLock({
-    ddb,
-    table,
-    cluster: target.cluster,
-    service: target.service,
-    executionName: execution.name,
-    startedAt: execution.startedAt,
-    image: image.display,
-    policy: target.lock.policy,
-    leaseSeconds: leaseSeconds(target),
-    pollSeconds: target.lock.pollSeconds,
-    maxWaitSeconds: target.lock.maxWaitSeconds,
-    ...(previous?.firstAskedAt ? { firstAskedAt: previous.firstAskedAt } : {}),
-    ...(trigger.type === 'push' && image.tag && image.digest
-      ? { push: { repository: image.repository, tag: image.tag, digest: image.digest } }
-      : {}),
-  }),
+export const handler = middy<AcquireLockInput, LockResult>().handler(
+  async ({ target, execution, trigger, image, previous }) =>
+    acquireLock({
+      ddb,
+      table,
+      cluster: target.cluster,
+      service: target.service,
+      executionName: execution.name,
+      startedAt: execution.startedAt,
+      image: image.display,
+      policy: target.lock.policy,
+      leaseSeconds: leaseSeconds(target),
+      pollSeconds: target.lock.pollSeconds,
+      maxWaitSeconds: target.lock.maxWaitSeconds,
+      ...(previous?.firstAskedAt ? { firstAskedAt: previous.firstAskedAt } : {}),
+      ...(trigger.type === 'push' && image.tag && image.digest
+        ? { push: { repository: image.repository, tag: image.tag, digest: image.digest } }
+        : {}),
+    }),
 );

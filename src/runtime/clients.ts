@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
 
 /**
@@ -20,3 +21,6 @@ export const s3 = new S3Client({
 
 /** The deploy lock table (`AWS_ENDPOINT_URL_DYNAMODB` points it at the local cloud's DynamoDB). */
 export const ddb = new DynamoDBClient({});
+
+/** Rollback events (`AWS_ENDPOINT_URL_EVENTBRIDGE` points it at the local cloud's EventBridge). */
+export const eventBridge = new EventBridgeClient({});

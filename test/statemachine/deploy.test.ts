@@ -1,10 +1,15 @@
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type LocalDynamo, startDynamo } from '../../local/dynamodb.ts';
+import { readEvents, startEventBridge } from '../../local/eventbridge.ts';
 import type { ExecutionResult, LocalStateMachine as Machine } from '../../local/state-machine.ts';
 import { ecrEvent, testConfig } from '../helpers.ts';
 import { NEW_TD, OLD_TD } from '../unit/aws-fixtures.ts';
-import { type LocalDynamo, startDynamo } from '../../local/dynamodb.ts';
 import { clearTable, fakeAws } from './fake-aws.ts';
 
 /**
@@ -17,6 +22,9 @@ let machine: Machine;
 let health: Server;
 /** The lock table is a real DynamoDB-compatible server (dynalite); ECS and S3 are mocked. */
 let dynamo: LocalDynamo;
+/** Rollback events go to a real local EventBridge endpoint, which appends them to this file. */
+let eventBridge: Awaited<ReturnType<typeof startEventBridge>>;
+let eventsFile: string;
 /** Task definitions whose health endpoint answers 500. */
 const unhealthy = new Set<string>();
 /** Task definitions that answer `/` 300 ms late. */
@@ -54,6 +62,9 @@ beforeAll(async () => {
     },
   });
   dynamo = await startDynamo({ table: 'locks', region: 'us-east-1' });
+  eventsFile = path.join(mkdtempSync(path.join(tmpdir(), 'rollgate-sm-')), 'events.jsonl');
+  eventBridge = await startEventBridge({ file: eventsFile, port: 0 });
+  process.env.AWS_ENDPOINT_URL_EVENTBRIDGE = eventBridge.endpoint;
   process.env.AWS_ENDPOINT_URL_DYNAMODB = dynamo.endpoint;
   process.env.LOCK_TABLE = 'locks';
   process.env.ARTIFACTS_BUCKET = 'artifacts';
@@ -70,6 +81,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await dynamo?.close();
+  await eventBridge?.close();
   aws.ecsMock.restore();
   aws.s3Mock.restore();
   health.closeAllConnections();
@@ -78,6 +90,7 @@ afterAll(async () => {
 
 beforeEach(async () => {
   await clearTable(dynamo.endpoint, 'locks');
+  await rm(eventsFile, { force: true });
   aws.reset();
   unhealthy.clear();
   slow.clear();
@@ -104,16 +117,17 @@ function auditOf(result: ExecutionResult): Record<string, unknown> {
   return JSON.parse(aws.objects.get(key) ?? '{}');
 }
 
-const lockPath = ['Start', 'Normalize', 'ShouldDeploy', 'InitLock', 'AcquireLock', 'LockDecision', 'Inspect', 'AlreadyDeployed'];
-const deployPath = [
-  ...lockPath,
-  'Backup',
-  'Register',
-  'Deploy',
-  'WaitForRollout',
-  'CheckRollout',
-  'RolloutDone',
+const lockPath = [
+  'Start',
+  'Normalize',
+  'ShouldDeploy',
+  'InitLock',
+  'AcquireLock',
+  'LockDecision',
+  'Inspect',
+  'AlreadyDeployed',
 ];
+const deployPath = [...lockPath, 'Backup', 'Register', 'Deploy', 'WaitForRollout', 'CheckRollout', 'RolloutDone'];
 const rollbackPath = [
   'Rollback',
   'WaitForRollback',
@@ -121,6 +135,7 @@ const rollbackPath = [
   'RollbackDone',
   'ProbeRollback',
   'RecordRolledBack',
+  'NotifyRolledBack',
   'RolledBack',
 ];
 
@@ -205,6 +220,13 @@ describe('deploy state machine', () => {
     expect(result.statesEntered).toEqual([...deployPath, 'Settle', 'ProbeHealth', ...rollbackPath]);
     expect(result.cause).toMatch(/^health check failed: http:\/\/127\.0\.0\.1:\d+\/health was not healthy within 1 s/);
     expect(aws.current()).toBe(OLD_TD);
+    const events = await readEvents(eventsFile);
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({
+      source: 'rollgate',
+      'detail-type': 'Deployment Rolled Back',
+      detail: { service: 'demo/demo-app', error: 'HealthCheckFailedError', executionName: result.name },
+    });
     expect(auditOf(result)).toMatchObject({
       outcome: 'ROLLED_BACK',
       error: 'HealthCheckFailedError',
@@ -218,7 +240,18 @@ describe('deploy state machine', () => {
     const result = await run(ecrEvent('push'));
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('RollbackFailed');
-    expect(result.statesEntered.slice(-3)).toEqual(['Rollback', 'RecordRollbackFailed', 'RollbackFailed']);
+    expect(result.statesEntered.slice(-4)).toEqual([
+      'Rollback',
+      'RecordRollbackFailed',
+      'NotifyRollbackFailed',
+      'RollbackFailed',
+    ]);
+    const [event] = await readEvents(eventsFile);
+    expect(event).toMatchObject({
+      source: 'rollgate',
+      'detail-type': 'Rollback Failed',
+      detail: { service: 'demo/demo-app', error: 'RollbackFailed', executionName: result.name },
+    });
     expect(result.cause).toMatch(
       /^rollback failed: AccessDeniedException: User is not authorized.*original failure: health check failed/,
     );
@@ -230,7 +263,12 @@ describe('deploy state machine', () => {
     unhealthy.add(OLD_TD);
     const result = await run(ecrEvent('push'));
     expect(result.error).toBe('RollbackFailed');
-    expect(result.statesEntered.slice(-3)).toEqual(['ProbeRollback', 'RecordRollbackFailed', 'RollbackFailed']);
+    expect(result.statesEntered.slice(-4)).toEqual([
+      'ProbeRollback',
+      'RecordRollbackFailed',
+      'NotifyRollbackFailed',
+      'RollbackFailed',
+    ]);
   });
 
   it('rolls back on an unexpected error after the deploy began, with the cause recorded', async () => {
@@ -304,7 +342,7 @@ describe('deploy state machine', () => {
     expect(result.status).toBe('FAILED');
     expect(result.error).toBe('DeploymentRolledBack');
     expect(result.statesEntered).toContain('SloViolated');
-    expect(result.statesEntered.slice(-7)).toEqual(rollbackPath);
+    expect(result.statesEntered.slice(-rollbackPath.length)).toEqual(rollbackPath);
     // 4 connections at 300 ms each cannot carry 40 req/s: the open model reports the queueing too (p95 >= 300 ms)
     expect(result.cause).toMatch(/^SLO gate failed: p95 latency \d{3,}(\.\d)? ms exceeds 100 ms/);
     expect(aws.current()).toBe(OLD_TD);

@@ -1,3 +1,4 @@
+import { DeleteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import {
   type Deployment,
   DescribeServicesCommand,
@@ -8,7 +9,6 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { DeleteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { OLD_TD, service, taskDefinition } from '../unit/aws-fixtures.ts';
 
@@ -165,11 +165,17 @@ export function fakeAws() {
 
 /** Empties a table of the local DynamoDB between tests (locks, waiters, duplicate-push marks). */
 export async function clearTable(endpoint: string, table: string): Promise<void> {
-  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
+  const client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+  });
   try {
     const { Items = [] } = await client.send(new ScanCommand({ TableName: table }));
     for (const item of Items) {
-      await client.send(new DeleteItemCommand({ TableName: table, Key: { pk: item.pk ?? { S: '' }, sk: item.sk ?? { S: '' } } }));
+      await client.send(
+        new DeleteItemCommand({ TableName: table, Key: { pk: item.pk ?? { S: '' }, sk: item.sk ?? { S: '' } } }),
+      );
     }
   } finally {
     client.destroy();

@@ -1,14 +1,8 @@
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { InvalidInputError } from '../../src/core/errors.ts';
-import {
-  EventPublishFailedError,
-  executionConsoleUrl,
-  type NotifyInput,
-  publishRollbackEvent,
-  rollbackEvent,
-} from '../../src/core/notify.ts';
+import { EventPublishFailedError, InvalidInputError } from '../../src/core/errors.ts';
+import { executionConsoleUrl, type NotifyInput, publishRollbackEvent, rollbackEvent } from '../../src/core/notify.ts';
 
 const ebMock = mockClient(EventBridgeClient);
 const eventBridge = new EventBridgeClient({ region: 'eu-west-1' });
