@@ -8,7 +8,14 @@ import { parseInput } from '../src/core/normalize.ts';
 import type { AuditRecord, Outcome } from '../src/core/record.ts';
 import { LOCAL_BUCKET, type LocalCloud, startLocalCloud } from './cloud.ts';
 import { writeJsonAtomic } from './registry.ts';
-import { type ExecutionEvent, type ExecutionResult, LocalStateMachine } from './state-machine.ts';
+import {
+  type ExecutionEvent,
+  type ExecutionResult,
+  type LocalHandler,
+  LocalStateMachine,
+  loadHandler,
+  readFunctions,
+} from './state-machine.ts';
 
 /** The files the local runner uses, relative to the repository root. */
 export const ASL_FILE = 'statemachines/deploy.asl.json';
@@ -117,7 +124,20 @@ export class LocalRunner {
    * Runs one execution. For an ECR push event the pushed image is first recorded in the local registry (the local
    * ECR), with the event's digest, so the task can start from it.
    */
-  async run(input: unknown, options: { readonly onEvent?: (e: ExecutionEvent) => void; readonly name?: string } = {}) {
+  async run(
+    input: unknown,
+    options: {
+      readonly onEvent?: (e: ExecutionEvent) => void;
+      readonly name?: string;
+      /** StopExecution: aborts the execution (no Catch runs). */
+      readonly signal?: AbortSignal;
+      /**
+       * After an abort, deliver the "Step Functions Execution Status Change" event to the executionEnded function as
+       * the EventBridge rule does on AWS (default). false: as if rollgate itself died with it; only the lease frees the lock.
+       */
+      readonly statusChangeRule?: boolean;
+    } = {},
+  ): Promise<StoredExecution> {
     const parsed = parseInput(input);
     if (parsed.kind === 'push') {
       const d = parsed.event.detail;
@@ -131,7 +151,11 @@ export class LocalRunner {
       region: this.cloud.spec.region,
       accountId: this.cloud.spec.accountId,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
     });
+    if ((result.status === 'ABORTED' || result.status === 'TIMED_OUT') && options.statusChangeRule !== false) {
+      await this.statusChanged(result);
+    }
     const audit = await this.readAudit(result.startDate, name);
     const reportFile = audit?.reportKey ? await this.downloadReport(audit.reportKey, name) : undefined;
     const summary = summarize(result, audit);
@@ -140,6 +164,47 @@ export class LocalRunner {
     await writeJsonAtomic(path.join(executionsDir(this.cloud.stateDir), `${name}.json`), stored);
     return stored;
   }
+
+  /**
+   * Re-runs a stored execution under its own name with its own input: every task checks what the execution already
+   * did (the backup, the registered revision, the deployment), so this has the effect of Step Functions' redrive.
+   */
+  async redrive(name: string, options: { readonly onEvent?: (e: ExecutionEvent) => void } = {}): Promise<StoredExecution> {
+    const stored = listExecutions(this.cloud.stateDir).find((e) => e.name === name);
+    if (!stored) throw new Error(`no local execution named ${name} in ${this.cloud.stateDir}`);
+    if (stored.status === 'SUCCEEDED') throw new Error(`execution ${name} succeeded; only a failed, aborted or timed-out execution is redriven`);
+    return this.run(stored.input, { ...options, name });
+  }
+
+  /** What the EventBridge rule on ABORTED / TIMED_OUT executions does on AWS: call the executionEnded function. */
+  private async statusChanged(result: ExecutionResult): Promise<void> {
+    this.executionEnded ??= await loadHandler(
+      readFunctions(SERVERLESS_FILE).ExecutionEndedLambdaFunction ?? { file: '', exportName: '' },
+      'ExecutionEndedLambdaFunction',
+    );
+    await this.executionEnded({
+      version: '0',
+      id: crypto.randomUUID(),
+      'detail-type': 'Step Functions Execution Status Change',
+      source: 'aws.states',
+      account: this.cloud.spec.accountId,
+      time: result.stopDate,
+      region: this.cloud.spec.region,
+      resources: [result.executionArn],
+      detail: {
+        executionArn: result.executionArn,
+        stateMachineArn: result.executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
+        name: result.name,
+        status: result.status,
+        startDate: Date.parse(result.startDate),
+        stopDate: Date.parse(result.stopDate),
+        input: JSON.stringify(result.input),
+        output: null,
+      },
+    });
+  }
+
+  private executionEnded: LocalHandler | undefined;
 
   /** The audit record an execution wrote, read back from S3. */
   async readAudit(startedAt: string, name: string): Promise<AuditRecord | undefined> {

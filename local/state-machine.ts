@@ -43,6 +43,8 @@ export interface RunOptions {
   readonly onEvent?: (event: ExecutionEvent) => void;
   readonly region?: string;
   readonly accountId?: string;
+  /** Stops the execution as StopExecution does: no Catch runs, the status is ABORTED. */
+  readonly signal?: AbortSignal;
 }
 
 type Json = Parameters<StateMachine['run']>[0];
@@ -135,10 +137,7 @@ export class LocalStateMachine {
       if (!fn) {
         const ref = functions[task.logicalId];
         if (!ref) throw new Error(`state ${task.state}: function ${task.logicalId} is not defined in serverless.yml`);
-        const mod = (await import(pathToFileURL(ref.file).href)) as Record<string, unknown>;
-        const exported = mod[ref.exportName];
-        if (typeof exported !== 'function') throw new Error(`${ref.file} does not export ${ref.exportName}`);
-        fn = lambdaInvoker(task.logicalId, exported as (event: unknown, context: unknown) => Promise<unknown>);
+        fn = await loadHandler(ref, task.logicalId);
         byFunction.set(task.logicalId, fn);
       }
       handlers[task.state] = fn;
@@ -170,6 +169,8 @@ export class LocalStateMachine {
         },
       },
     });
+    if (options.signal?.aborted) execution.abort();
+    options.signal?.addEventListener('abort', () => execution.abort(), { once: true });
     const events: ExecutionEvent[] = [];
     const statesEntered: string[] = [];
     const drain = (async () => {
@@ -209,8 +210,16 @@ function toEvent(ev: EventLog): ExecutionEvent {
   return { ...base, ...state, ...error };
 }
 
+/** Imports a function's handler (from serverless.yml's `handler:`) and wraps it as the Lambda service calls it. */
+export async function loadHandler(ref: { file: string; exportName: string }, functionName: string): Promise<LocalHandler> {
+  const mod = (await import(pathToFileURL(ref.file).href)) as Record<string, unknown>;
+  const exported = mod[ref.exportName];
+  if (typeof exported !== 'function') throw new Error(`${ref.file} does not export ${ref.exportName}`);
+  return lambdaInvoker(functionName, exported as (event: unknown, context: unknown) => Promise<unknown>);
+}
+
 /** Calls a Lambda handler as the Lambda service would: JSON in, JSON out, a context object, errors by name. */
-function lambdaInvoker(
+export function lambdaInvoker(
   functionName: string,
   handler: (event: unknown, context: unknown) => Promise<unknown>,
 ): LocalHandler {

@@ -560,7 +560,9 @@ export interface StartInput {
 /** Re-labels Normalize's field errors (`tag: got "x", expected ...`) with the flag that set the field. */
 function asFlagErrors(err: InvalidInputError): ArgumentError {
   const lines = err.message.split('\n').slice(1);
-  const flagged = lines.map((l) => l.replace(/^(repository|tag|digest|reason|force)\b/, '--$1'));
+  const flagged = lines.map((l) =>
+    l.replace(/^(repository|tag|digest|reason|force)\b/, '--$1').replace(/^startedBy\b/, '--started-by'),
+  );
   return new ArgumentError(flagged.length ? flagged.join('\n') : err.message);
 }
 
@@ -631,10 +633,8 @@ export async function startCommand(argv: string[], deps: CliDeps = {}): Promise<
       ...(startedBy ? { startedBy } : {}),
     };
     // Checked here as Normalize will check it, so a typo fails now with exit 2 rather than as a FAILED execution.
-    // startedBy is left out: Normalize's schema gains it separately.
     try {
-      const { startedBy: _by, ...checked } = input;
-      parseInput(checked);
+      parseInput(input);
     } catch (err) {
       if (err instanceof InvalidInputError) throw asFlagErrors(err);
       throw err;

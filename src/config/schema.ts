@@ -76,8 +76,8 @@ export const lockSchema = z
     policy: z.enum(['supersede', 'queue', 'reject']).default('supersede'),
     /** How long a lock is held at most: a crashed or aborted execution cannot block the service longer. Default: derived from the deadlines. */
     leaseSeconds: z.number().int().min(1).max(86_400).optional(),
-    /** Seconds between attempts while waiting. */
-    pollSeconds: z.number().min(0.1).max(300).default(10),
+    /** Seconds between attempts while waiting (whole seconds: a Wait state's SecondsPath must be an integer). */
+    pollSeconds: z.number().int().min(1).max(300).default(10),
     /** Give up (FAILED) after waiting this long. */
     maxWaitSeconds: z.number().int().min(1).max(86_400).default(3600),
   })

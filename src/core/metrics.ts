@@ -276,7 +276,7 @@ function renderFigures(title: string, f: DoraFigures): string[] {
   const lt = f.leadTime;
   return [
     title,
-    `  deployment frequency   ${f.deployments.count} deploy(s), ${f.deployments.perDay.toFixed(2)}/day`,
+    `  deployment frequency   ${f.deployments.count} deploy(s), ${f.deployments.perDay.toFixed(2)}/day, ${(f.deployments.perDay * 7).toFixed(1)}/week`,
     `  lead time              median ${humanDuration(lt.medianMs)}, p90 ${humanDuration(lt.p90Ms)} (${lt.count} timed: ${lt.fromPush} from the push, ${lt.fromStart} manual from start; ${lt.missing} without a push time)`,
     `  change failure rate    ${cfr.rate === null ? 'n/a' : `${(cfr.rate * 100).toFixed(1)}%`} (${cfr.failed} failed of ${cfr.attempts} attempt(s))`,
     `  time to restore        mean ${humanDuration(ttr.meanMs)}, median ${humanDuration(ttr.medianMs)} (${ttr.restored} restored${ttr.open ? `, ${ttr.open} OPEN: ${ttr.openExecutions.join(', ')}` : ''})`,

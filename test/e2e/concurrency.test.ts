@@ -1,0 +1,204 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LocalRunner as Runner, StoredExecution } from '../../local/runner.ts';
+import { pushEvent } from '../../src/cli/demo.ts';
+import { loadConfigFile } from '../../src/config/load.ts';
+import { e2eEnv, freePort, processesWithMarker } from './env.ts';
+
+/**
+ * Safe to repeat, safe to overlap, on the real local cloud: the DynamoDB lock (dynalite), duplicate pushes,
+ * ALREADY_DEPLOYED, aborted executions and redrive. Assertions are on the ECS endpoint's own record of the calls.
+ */
+
+const LEASE = 15;
+let env: Awaited<ReturnType<typeof e2eEnv>>;
+let runner: Runner;
+
+beforeAll(async () => {
+  const queuePort = await freePort();
+  env = await e2eEnv((doc) => {
+    const t = (doc.targets as Record<string, unknown>[])[0] as Record<string, unknown> & {
+      health: Record<string, unknown>;
+    };
+    delete t.load; // the load stage is covered elsewhere; here every second counts
+    t.lock = { policy: 'supersede', pollSeconds: 1, leaseSeconds: LEASE };
+    t.tags = ['v*'];
+    const queue = structuredClone(t);
+    Object.assign(queue, {
+      name: 'demo-queue',
+      service: 'demo-queue',
+      tags: ['q*'],
+      lock: { policy: 'queue', pollSeconds: 1 },
+      health: { ...t.health, url: `http://127.0.0.1:${queuePort}/health` },
+    });
+    (doc.targets as unknown[]).push(queue);
+    const local = doc.local as { clusters: { services: Record<string, unknown>[] }[] };
+    const svc = local.clusters[0]?.services[0] ?? {};
+    local.clusters[0]?.services.push({
+      ...svc,
+      name: 'demo-queue',
+      taskDefinitionFamily: 'demo-queue',
+      loadBalancerPort: queuePort,
+    });
+  });
+  const { LocalRunner } = await import('../../local/runner.ts');
+  runner = await LocalRunner.open({
+    config: loadConfigFile(env.configFile),
+    configSource: env.configFile,
+    stateDir: env.stateDir,
+  });
+}, 90_000);
+
+afterAll(async () => {
+  await runner?.close();
+  expect(processesWithMarker(env.marker)).toEqual([]);
+}, 60_000);
+
+async function push(tag: string, options: Parameters<Runner['run']>[1] = {}): Promise<StoredExecution> {
+  const digest = await runner.cloud.registry.pushImage('demo-app', tag);
+  return runner.run(pushEvent(runner, 'demo-app', tag, digest), options);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** UpdateService calls the ECS endpoint received for a service since `from`, with their time and task definition. */
+function updates(service: string, from: number) {
+  return runner.cloud.ecs.calls
+    .filter((c) => c.op === 'UpdateService' && c.at >= from)
+    .map((c) => ({ at: c.at, ...(c.input as { service: string; taskDefinition: string }) }))
+    .filter((c) => c.service === service);
+}
+
+function registrations(from: number) {
+  return runner.cloud.ecs.calls.filter((c) => c.op === 'RegisterTaskDefinition' && c.at >= from);
+}
+
+describe('the deploy lock on the local cloud', () => {
+  it('deploys two pushes 100 ms apart one at a time, never overlapping', async () => {
+    const from = Date.now();
+    const first = push('v2');
+    await sleep(100);
+    const second = push('v5');
+    const [a, b] = await Promise.all([first, second]);
+    expect([a.summary.outcome, b.summary.outcome]).toEqual(['DEPLOYED', 'DEPLOYED']);
+    const calls = updates('demo-app', from);
+    expect(calls).toHaveLength(2);
+    // the second UpdateService came only after the first execution had ended
+    expect(calls[1]?.at).toBeGreaterThan(Date.parse(a.stopDate));
+    expect(b.statesEntered).toContain('WaitForLock');
+    expect(b.summary.previousImage).toMatch(/demo-app@sha256:/);
+  });
+
+  it('supersede: of three pushes waiting behind a running deploy, only the newest deploys', async () => {
+    const from = Date.now();
+    const running = push('v6');
+    await sleep(400);
+    const waiting = [];
+    for (const tag of ['v7', 'v8', 'v9']) {
+      waiting.push(push(tag));
+      await sleep(100);
+    }
+    const [a, b, c, d] = await Promise.all([running, ...waiting]);
+    expect([a, b, c, d].map((e) => e?.summary.outcome)).toEqual(['DEPLOYED', 'IGNORED', 'IGNORED', 'DEPLOYED']);
+    expect(b?.summary.reason).toMatch(/^superseded by demo-app:v9/);
+    expect(c?.summary.reason).toMatch(/^superseded by demo-app:v9/);
+    expect(updates('demo-app', from)).toHaveLength(2);
+    expect(registrations(from)).toHaveLength(2);
+  });
+
+  it('queue: each waits its turn, in push order', async () => {
+    const from = Date.now();
+    const all = [];
+    for (const tag of ['q1', 'q2', 'q3', 'q4']) {
+      all.push(runner.run({ repository: 'demo-app', tag, reason: `queue ${tag}` }));
+      await sleep(tag === 'q1' ? 400 : 100);
+    }
+    const results = await Promise.all(all);
+    expect(results.map((r) => r.summary.outcome)).toEqual(['DEPLOYED', 'DEPLOYED', 'DEPLOYED', 'DEPLOYED']);
+    const calls = updates('demo-queue', from);
+    expect(calls.map((c) => c.taskDefinition.split(':').pop())).toEqual(['2', '3', '4', '5']);
+    // never overlapping: each UpdateService after the previous execution ended
+    for (let i = 1; i < results.length; i++) {
+      expect(calls[i]?.at).toBeGreaterThan(Date.parse(results[i - 1]?.stopDate ?? ''));
+    }
+  });
+
+  it('deploys the same push delivered twice once', async () => {
+    const from = Date.now();
+    const digest = await runner.cloud.registry.pushImage('demo-app', 'v10');
+    const event = pushEvent(runner, 'demo-app', 'v10', digest);
+    const [a, b] = await Promise.all([runner.run(event), sleep(100).then(() => runner.run(structuredClone(event)))]);
+    const outcomes = [a.summary.outcome, b.summary.outcome].sort();
+    expect(outcomes).toEqual(['DEPLOYED', 'IGNORED']);
+    const ignored = a.summary.outcome === 'IGNORED' ? a : b;
+    expect(ignored.summary.reason).toMatch(/^duplicate delivery of the push of demo-app:v10@sha256:/);
+    expect(updates('demo-app', from)).toHaveLength(1);
+  });
+
+  it('ends ALREADY_DEPLOYED when the image already runs, unless forced', async () => {
+    const from = Date.now();
+    const again = await runner.run({ repository: 'demo-app', tag: 'v10', reason: 're-run' });
+    expect(again.summary).toMatchObject({
+      outcome: 'ALREADY_DEPLOYED',
+      reason: expect.stringContaining('ALREADY_DEPLOYED'),
+    });
+    expect(updates('demo-app', from)).toHaveLength(0);
+    const forced = await runner.run({ repository: 'demo-app', tag: 'v10', force: true });
+    expect(forced.summary.outcome).toBe('DEPLOYED');
+    expect(updates('demo-app', from)).toHaveLength(1);
+  });
+
+  it('frees the lock of an execution stopped mid-deploy (the status-change rule)', async () => {
+    const stop = new AbortController();
+    const killed = push('v11', {
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === 'StateEntered' && e.state === 'WaitForRollout') stop.abort();
+      },
+    });
+    const k = await killed;
+    expect(k.status).toBe('ABORTED');
+    const started = Date.now();
+    const next = await push('v12');
+    expect(next.summary.outcome).toBe('DEPLOYED');
+    expect(next.statesEntered).not.toContain('WaitForLock');
+    expect(Date.now() - started).toBeLessThan(LEASE * 1000);
+    // the aborted execution still left an audit record
+    expect(await runner.readAudit(k.startDate, k.name)).toMatchObject({ outcome: 'FAILED', error: 'ExecutionAborted' });
+  });
+
+  it('frees the lock of an execution that died with nothing to report it, within the lease', async () => {
+    const stop = new AbortController();
+    let acquiredAt = 0;
+    const crashed = await push('v13', {
+      signal: stop.signal,
+      statusChangeRule: false,
+      onEvent: (e) => {
+        if (e.type === 'StateEntered' && e.state === 'Inspect') acquiredAt = Date.parse(e.timestamp);
+        if (e.type === 'StateEntered' && e.state === 'WaitForRollout') stop.abort();
+      },
+    });
+    expect(crashed.status).toBe('ABORTED');
+    let tookLockAt = 0;
+    const next = await push('v14', {
+      onEvent: (e) => {
+        if (e.type === 'StateEntered' && e.state === 'Inspect') tookLockAt = Date.parse(e.timestamp);
+      },
+    });
+    expect(next.summary.outcome).toBe('DEPLOYED');
+    expect(next.statesEntered).toContain('WaitForLock');
+    expect(tookLockAt - acquiredAt).toBeGreaterThanOrEqual((LEASE - 1) * 1000);
+    expect(tookLockAt - acquiredAt).toBeLessThan((LEASE + 5) * 1000);
+  }, 60_000);
+
+  it('redrives a failed execution without a second revision or a second backup', async () => {
+    const first = await push('v3-unhealthy');
+    expect(first.summary).toMatchObject({ outcome: 'ROLLED_BACK', error: 'HealthCheckFailedError' });
+    const backupBefore = await runner.readObject(first.summary.backupKey ?? '');
+    const from = Date.now();
+    const redriven = await runner.redrive(first.name);
+    expect(redriven.name).toBe(first.name);
+    expect(redriven.summary.outcome).toBe('ROLLED_BACK');
+    expect(registrations(from)).toHaveLength(0);
+    expect(await runner.readObject(first.summary.backupKey ?? '')).toBe(backupBefore);
+  });
+});
