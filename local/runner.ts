@@ -31,6 +31,8 @@ export interface RunSummary {
   readonly reason: string;
   readonly image: string;
   readonly trigger: string;
+  /** When the image was pushed (the push event's time), for lead time. */
+  readonly pushedAt?: string;
   readonly status: ExecutionResult['status'];
   readonly error?: string;
   readonly target?: string;
@@ -255,6 +257,7 @@ export function summarize(result: ExecutionResult, audit: AuditRecord | undefine
     reason: audit?.reason ?? result.cause ?? result.error ?? '',
     image: audit?.image?.display ?? '?',
     trigger: audit?.trigger.type ?? 'unknown',
+    ...(audit?.trigger && 'eventTime' in audit.trigger && audit.trigger.eventTime ? { pushedAt: audit.trigger.eventTime } : {}),
     status: result.status,
     ...(error ? { error } : {}),
     ...(audit?.target ? { target: audit.target } : {}),

@@ -90,7 +90,7 @@ export async function executionEnded(params: {
     new PutObjectCommand({
       Bucket: params.bucket,
       Key: key,
-      Body: JSON.stringify(record, null, 2),
+      Body: `${JSON.stringify(record)}\n`,
       ContentType: 'application/json',
     }),
   );

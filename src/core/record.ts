@@ -199,7 +199,8 @@ export async function record(params: RecordParams): Promise<Summary> {
     new PutObjectCommand({
       Bucket: bucket,
       Key: key,
-      Body: JSON.stringify(rec, null, 2),
+      // one object per line: Athena's JSON SerDe reads JSON Lines (docs/audit.md)
+      Body: `${JSON.stringify(rec)}\n`,
       ContentType: 'application/json',
     }),
   );
