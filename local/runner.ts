@@ -6,7 +6,8 @@ import type { RollgateConfig } from '../src/config/schema.ts';
 import { auditKey, executionName } from '../src/core/naming.ts';
 import { parseInput } from '../src/core/normalize.ts';
 import type { AuditRecord, Outcome } from '../src/core/record.ts';
-import { LOCAL_BUCKET, type LocalCloud, startLocalCloud } from './cloud.ts';
+import { eventsFile, LOCAL_BUCKET, type LocalCloud, startLocalCloud } from './cloud.ts';
+import { formatEvent, readEvents } from './eventbridge.ts';
 import { writeJsonAtomic } from './registry.ts';
 import {
   type ExecutionEvent,
@@ -171,10 +172,14 @@ export class LocalRunner {
    * Re-runs a stored execution under its own name with its own input: every task checks what the execution already
    * did (the backup, the registered revision, the deployment), so this has the effect of Step Functions' redrive.
    */
-  async redrive(name: string, options: { readonly onEvent?: (e: ExecutionEvent) => void } = {}): Promise<StoredExecution> {
+  async redrive(
+    name: string,
+    options: { readonly onEvent?: (e: ExecutionEvent) => void } = {},
+  ): Promise<StoredExecution> {
     const stored = listExecutions(this.cloud.stateDir).find((e) => e.name === name);
     if (!stored) throw new Error(`no local execution named ${name} in ${this.cloud.stateDir}`);
-    if (stored.status === 'SUCCEEDED') throw new Error(`execution ${name} succeeded; only a failed, aborted or timed-out execution is redriven`);
+    if (stored.status === 'SUCCEEDED')
+      throw new Error(`execution ${name} succeeded; only a failed, aborted or timed-out execution is redriven`);
     return this.run(stored.input, { ...options, name });
   }
 
@@ -207,6 +212,12 @@ export class LocalRunner {
   }
 
   private executionEnded: LocalHandler | undefined;
+
+  /** The events rollgate published for an execution (rollback notifications), one line each. */
+  async eventsOf(executionName: string): Promise<string[]> {
+    const events = await readEvents(eventsFile(this.cloud.stateDir));
+    return events.filter((e) => e.detail?.executionName === executionName).map(formatEvent);
+  }
 
   /** The audit record an execution wrote, read back from S3. */
   async readAudit(startedAt: string, name: string): Promise<AuditRecord | undefined> {
@@ -257,7 +268,9 @@ export function summarize(result: ExecutionResult, audit: AuditRecord | undefine
     reason: audit?.reason ?? result.cause ?? result.error ?? '',
     image: audit?.image?.display ?? '?',
     trigger: audit?.trigger.type ?? 'unknown',
-    ...(audit?.trigger && 'eventTime' in audit.trigger && audit.trigger.eventTime ? { pushedAt: audit.trigger.eventTime } : {}),
+    ...(audit?.trigger && 'eventTime' in audit.trigger && audit.trigger.eventTime
+      ? { pushedAt: audit.trigger.eventTime }
+      : {}),
     status: result.status,
     ...(error ? { error } : {}),
     ...(audit?.target ? { target: audit.target } : {}),

@@ -211,7 +211,10 @@ function toEvent(ev: EventLog): ExecutionEvent {
 }
 
 /** Imports a function's handler (from serverless.yml's `handler:`) and wraps it as the Lambda service calls it. */
-export async function loadHandler(ref: { file: string; exportName: string }, functionName: string): Promise<LocalHandler> {
+export async function loadHandler(
+  ref: { file: string; exportName: string },
+  functionName: string,
+): Promise<LocalHandler> {
   const mod = (await import(pathToFileURL(ref.file).href)) as Record<string, unknown>;
   const exported = mod[ref.exportName];
   if (typeof exported !== 'function') throw new Error(`${ref.file} does not export ${ref.exportName}`);

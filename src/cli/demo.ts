@@ -29,6 +29,13 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: 'ROLLED_BACK',
     because: /^rollout failed/,
   },
+  {
+    title: '300 ms slower',
+    repository: 'demo-app',
+    tag: 'v4-slow',
+    expect: 'ROLLED_BACK',
+    because: /^SLO gate failed/,
+  },
 ];
 
 /** An EventBridge "ECR Image Action" push event, exactly as ECR sends it, for an image pushed to the local registry. */
@@ -84,6 +91,8 @@ export async function runDemo(runner: LocalRunner, options: { readonly quiet: bo
     out(
       `  ${outcomeColour(s.outcome)} ${ok ? colour.green('as expected') : colour.red(`expected ${scenario.expect}`)}: ${s.reason}`,
     );
+    if (s.reportFile) out(`  load test report: ${path.relative(process.cwd(), s.reportFile)}`);
+    for (const event of await runner.eventsOf(s.executionName)) out(`  event: ${event}`);
   }
   out('');
   out(
@@ -101,9 +110,15 @@ export async function runDemo(runner: LocalRunner, options: { readonly quiet: bo
   );
   const serving = lb ? await servingVersion(lb.loadBalancerPort) : undefined;
   if (serving) out(`\nthe service now serves ${colour.bold(serving)} (http://127.0.0.1:${lb?.loadBalancerPort}/)`);
+  const reports = results.filter((r) => r.summary.reportFile);
+  if (reports.length > 0) {
+    out('\nload test reports (open in a browser):');
+    for (const r of reports)
+      out(`  ${r.scenario.tag.padEnd(14)} ${path.relative(process.cwd(), r.summary.reportFile ?? '')}`);
+  }
   out(
     colour.dim(
-      'audit trail: npx rollgate history; backups, audit records and reports: .rollgate/s3/rollgate-artifacts/',
+      '\naudit trail: npx rollgate history   DORA figures: npx rollgate metrics   state: .rollgate/ (npx rollgate reset)',
     ),
   );
   const failed = results.filter((r) => !r.ok);

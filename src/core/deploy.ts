@@ -83,7 +83,7 @@ export async function updateService(params: {
   readonly rollout: RolloutSpec;
   readonly now?: () => Date;
 }): Promise<RolloutWatch> {
-  const { ecs, cluster, service, taskDefinitionArn, rollout } = params;
+  const { ecs, cluster, service, taskDefinitionArn } = params;
   const now = params.now?.() ?? new Date();
   const out = await ecs.send(new UpdateServiceCommand({ cluster, service, taskDefinition: taskDefinitionArn }));
   if (!out.service) throw new TargetNotFoundError(`UpdateService returned no service for ${cluster}/${service}`);
