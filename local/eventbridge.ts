@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { shortImage } from '../src/core/naming.ts';
 import type { RollbackEventDetail } from '../src/core/notify.ts';
+import { listenLocal, readBody, replyJson } from './aws-json.ts';
 
 const TARGET_PREFIX = 'AWSEvents.';
 /** EventBridge quotas: 10 entries per PutEvents, 256 KB per request (entry sizes as AWS computes them). */
@@ -86,7 +87,7 @@ export async function startEventBridge(options: StartEventBridgeOptions): Promis
   const server = createServer((req, res) => {
     void handle(req, res, { options, append, log });
   });
-  await listen(server, options.port ?? 0);
+  await listenLocal(server, options.port ?? 0);
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   log(`eventbridge: endpoint ${endpoint}, events in ${file}`);
 
@@ -106,37 +107,6 @@ export async function startEventBridge(options: StartEventBridgeOptions): Promis
   };
 }
 
-function listen(server: Server, port: number): Promise<void> {
-  return new Promise((done, fail) => {
-    server.once('error', fail);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', fail);
-      done();
-    });
-  });
-}
-
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.1',
-    'content-length': Buffer.byteLength(payload),
-    'x-amzn-requestid': randomUUID(),
-  });
-  res.end(payload);
-}
-
-/** The body, or undefined when it is larger than MAX_BODY (read to the end all the same, so the client gets an answer). */
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size <= MAX_BODY) chunks.push(chunk as Buffer);
-  }
-  return size > MAX_BODY ? undefined : Buffer.concat(chunks).toString('utf8');
-}
-
 interface Context {
   readonly options: StartEventBridgeOptions;
   readonly append: (lines: string) => Promise<void>;
@@ -153,7 +123,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     const op = target.slice(TARGET_PREFIX.length);
     if (op !== 'PutEvents')
       throw new AwsError('UnknownOperationException', `The local EventBridge does not implement ${op}.`);
-    const text = await readBody(req);
+    const text = await readBody(req, MAX_BODY);
     if (text === undefined) throw new AwsError('ValidationException', TOTAL_SIZE_MESSAGE);
     let input: unknown;
     try {
@@ -165,7 +135,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
       throw new AwsError('SerializationException', 'Request body must be a JSON object.');
     }
     const region = ctx.options.region ?? credentialRegion(req.headers.authorization) ?? 'us-east-1';
-    reply(res, 200, await putEvents(input as Record<string, unknown>, { ...ctx, region }));
+    replyJson(res, 200, await putEvents(input as Record<string, unknown>, { ...ctx, region }));
   } catch (error) {
     const err =
       error instanceof AwsError
@@ -174,7 +144,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): 
     if (!(error instanceof AwsError))
       ctx.log(`eventbridge: internal error: ${(error as Error).stack ?? String(error)}`);
     res.setHeader('x-amzn-errortype', err.name);
-    reply(res, err.status, { __type: err.name, message: err.message });
+    replyJson(res, err.status, { __type: err.name, message: err.message });
   }
 }
 

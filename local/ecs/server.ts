@@ -3,11 +3,11 @@
  * (`X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>`), so `@aws-sdk/client-ecs` pointed at it (or
  * `AWS_ENDPOINT_URL_ECS`) works unchanged. Tasks are real processes; each service has a load balancer.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { listenLocal, readBody, replyJson } from '../aws-json.ts';
 import type { TargetInfo } from '../lb.ts';
 import { LocalRegistry } from '../registry.ts';
 import { killAllSync } from '../tasks.ts';
@@ -113,7 +113,7 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
     void handle(engine, calls, log, req, res);
   });
   try {
-    await listen(server, options.port ?? 0);
+    await listenLocal(server, options.port ?? 0);
   } catch (error) {
     await engine.close();
     process.off('exit', killAllSync);
@@ -146,40 +146,9 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
   };
 }
 
-function listen(server: Server, port: number): Promise<void> {
-  return new Promise((done, fail) => {
-    server.once('error', fail);
-    server.listen(port, '127.0.0.1', () => {
-      server.off('error', fail);
-      done();
-    });
-  });
-}
-
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const payload = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.1',
-    'content-length': Buffer.byteLength(payload),
-    'x-amzn-requestid': randomUUID(),
-  });
-  res.end(payload);
-}
-
 function replyError(res: ServerResponse, error: EcsError): void {
   res.setHeader('x-amzn-errortype', error.name);
-  reply(res, error.status, { __type: error.name, message: error.message });
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new EcsError('SerializationException', 'Request body too large.');
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  replyJson(res, error.status, { __type: error.name, message: error.message });
 }
 
 async function handle(
@@ -196,7 +165,8 @@ async function handle(
       throw new EcsError('UnknownOperationException', `Unknown X-Amz-Target: ${String(target)}`);
     }
     const op = target.slice(ECS_TARGET_PREFIX.length);
-    const text = await readBody(req);
+    const text = await readBody(req, MAX_BODY);
+    if (text === undefined) throw new EcsError('SerializationException', 'Request body too large.');
     let input: unknown;
     try {
       input = text.trim() === '' ? {} : JSON.parse(text);
@@ -213,7 +183,7 @@ async function handle(
       throw new EcsError('UnknownOperationException', `The local ECS does not implement ${op}.`);
     }
     const output = await operation(engine, input as Record<string, unknown>);
-    reply(res, 200, output);
+    replyJson(res, 200, output);
   } catch (error) {
     if (error instanceof EcsError) {
       replyError(res, error);

@@ -1,0 +1,42 @@
+/**
+ * The HTTP plumbing every local AWS JSON 1.1 endpoint shares (ECS, EventBridge, ECR): listening on 127.0.0.1,
+ * replying with the protocol's content type and request id, reading a bounded body.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+
+/** Listens on 127.0.0.1 (never another interface); port 0 picks a free one. */
+export function listenLocal(server: Server, port: number): Promise<void> {
+  return new Promise((done, fail) => {
+    server.once('error', fail);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', fail);
+      done();
+    });
+  });
+}
+
+/** A JSON 1.1 answer; for an error, `body` is `{ __type, message }` and the SDK maps `__type` to the error's name. */
+export function replyJson(res: ServerResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/x-amz-json-1.1',
+    'content-length': Buffer.byteLength(payload),
+    'x-amzn-requestid': randomUUID(),
+  });
+  res.end(payload);
+}
+
+/**
+ * The body, or undefined when it is larger than `max` bytes (read to the end all the same, so the client gets an
+ * answer rather than a reset connection).
+ */
+export async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size <= max) chunks.push(chunk as Buffer);
+  }
+  return size > max ? undefined : Buffer.concat(chunks).toString('utf8');
+}
