@@ -134,16 +134,18 @@ async function cmdRun(argv: string[]): Promise<number> {
   parseInput(input); // invalid input: exit 2 before anything starts
   const c = common(values);
   const config = loadConfigFile(c.configFile);
-  const stored = await withLocalRunner(c, config, (runner) =>
-    runner.run(input, { onEvent: progressPrinter('run', values.quiet || values.json) }),
-  );
+  const { stored, events } = await withLocalRunner(c, config, async (runner) => {
+    const done = await runner.run(input, { onEvent: progressPrinter('run', values.quiet || values.json) });
+    return { stored: done, events: await runner.eventsOf(done.name) };
+  });
   const s = stored.summary;
   if (values.json) {
     process.stdout.write(`${JSON.stringify(s, null, 2)}\n`);
   } else {
     process.stdout.write(
-      `${outcomeColour(s.outcome)}  ${s.image}  ${s.reason}\n${colour.dim(`execution ${s.executionName} in ${duration(s.durationMs)}${s.report ? `; report ${s.report}` : ''}`)}\n`,
+      `${outcomeColour(s.outcome)}  ${s.image}  ${s.reason}\n${colour.dim(`execution ${s.executionName} in ${duration(s.durationMs)}${s.reportFile ? `; report ${path.relative(process.cwd(), s.reportFile)}` : ''}`)}\n`,
     );
+    for (const event of events) process.stdout.write(`event: ${event}\n`);
   }
   return exitCodeFor(s);
 }
