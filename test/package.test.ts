@@ -149,7 +149,16 @@ describe('npm run package (osls, offline)', () => {
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'rollgate-package-'));
-    for (const entry of ['serverless.yml', 'package.json', 'tsconfig.json', 'scripts', 'statemachines', 'src']) {
+    // everything the bundles are built from: the handlers import src/ and loadgen/
+    for (const entry of [
+      'serverless.yml',
+      'package.json',
+      'tsconfig.json',
+      'scripts',
+      'statemachines',
+      'src',
+      'loadgen',
+    ]) {
       cpSync(path.join(ROOT, entry), path.join(dir, entry), { recursive: true });
     }
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
@@ -174,9 +183,18 @@ describe('npm run package (osls, offline)', () => {
     expect(stdout).toContain('.serverless/cloudformation-template-update-stack.json');
   });
 
+  /** The EventBridge rule whose pattern's source is `source`. */
+  function ruleFor(source: string): Resource {
+    const rules = ofType(template, 'AWS::Events::Rule').filter(([, r]) =>
+      (r.Properties.EventPattern as { source?: string[] } | undefined)?.source?.includes(source),
+    );
+    if (rules.length !== 1) throw new Error(`expected one rule on ${source}, found ${rules.length}`);
+    return (rules[0] as [string, Resource])[1];
+  }
+
   describe('the ECR push rule', () => {
     it('matches successful pushes to the configured repositories on the default bus and starts the state machine', () => {
-      const [, rule] = only(template, 'AWS::Events::Rule');
+      const rule = ruleFor('aws.ecr');
       const props = rule.Properties as {
         EventBusName?: unknown;
         EventPattern: { source: string[]; 'detail-type': string[]; detail: Record<string, string[]> };
@@ -196,6 +214,45 @@ describe('npm run package (osls, offline)', () => {
       const statements = allStatements(template).filter((s) => s.where === roleId);
       expect(statements.map((s) => s.statement)).toEqual([
         { Effect: 'Allow', Action: ['states:StartExecution'], Resource: { Ref: machineId } },
+      ]);
+    });
+  });
+
+  describe('the execution status rule', () => {
+    it('sends aborted, timed-out and failed executions of this state machine to executionEnded (lock release)', () => {
+      const props = ruleFor('aws.states').Properties as {
+        EventPattern: { 'detail-type': string[]; detail: { status: string[]; stateMachineArn: unknown[] } };
+        Targets: { Arn: unknown }[];
+      };
+      const [machineId] = only(template, 'AWS::StepFunctions::StateMachine');
+      expect(props.EventPattern['detail-type']).toEqual(['Step Functions Execution Status Change']);
+      expect([...props.EventPattern.detail.status].sort()).toEqual(['ABORTED', 'FAILED', 'TIMED_OUT']);
+      expect(props.EventPattern.detail.stateMachineArn).toEqual([{ Ref: machineId }]);
+      expect(props.Targets[0]?.Arn).toEqual({ 'Fn::GetAtt': ['ExecutionEndedLambdaFunction', 'Arn'] });
+    });
+  });
+
+  describe('the lock table', () => {
+    it('is keyed (pk, sk), on demand, with TTL on expiresAt, and the Lambdas may only read and write items', () => {
+      const [tableId, table] = only(template, 'AWS::DynamoDB::Table');
+      expect(table.Properties).toMatchObject({
+        BillingMode: 'PAY_PER_REQUEST',
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      });
+      const dynamo = allStatements(template).filter((s) =>
+        asArray(s.statement.Action).some((a) => a.startsWith('dynamodb:')),
+      );
+      expect(dynamo).toHaveLength(1);
+      expect(dynamo[0]?.statement.Resource).toEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
+      expect([...asArray(dynamo[0]?.statement.Action)].sort()).toEqual([
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'dynamodb:Query',
       ]);
     });
   });
