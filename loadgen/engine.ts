@@ -11,16 +11,16 @@
  *   dropped, never silently skipped.
  * - How late the scheduler handled each request goes to its own histogram: if that is high, the generator (CPU, event
  *   loop) was the bottleneck, not the target.
- * - One undici `Client` per connection, no pipelining, dispatched with a reused handler per connection (the legacy
- *   handler interface is undici's native one; the newer one is wrapped per request). At saturation this costs about
- *   what autocannon's raw sockets cost per request (bench/loadgen.ts); node:http costs 2.5x more.
+ * - One keep-alive connection per `connections`, at most one request in flight on each, through the minimal HTTP/1.1
+ *   client in http1.ts (the request bytes are built once; responses are parsed in place). Per request it costs about
+ *   a third of undici's CPU, which matters most at moderate rates (bench/loadgen.ts).
+ * - Per-request timeouts: one sweep timer checks every connection's deadline (no timer per request).
  */
 import { performance } from 'node:perf_hooks';
-import type { Histogram } from 'hdr-histogram-js';
-import { Client, type Dispatcher } from 'undici';
 import { classifyError, classifyStatus } from './classify-error.ts';
 import { FloatQueue } from './float-queue.ts';
-import { createHistogram, encodeHistogram } from './histograms.ts';
+import { createHistogram, encodeHistogram, FastRecorder } from './histograms.ts';
+import { buildTarget, Connection, codedError, type ResponseHandler } from './http1.ts';
 import { TimelineRecorder } from './timeline.ts';
 import type { WorkerOptions, WorkerResult } from './types.ts';
 import { type ResolvedShard, resolveShard } from './validate.ts';
@@ -28,28 +28,24 @@ import { type ResolvedShard, resolveShard } from './validate.ts';
 /** Extra time after the last request's timeout before outstanding requests are given up as timeouts. */
 const DRAIN_GRACE_MS = 1000;
 
-/** One connection and the request on it (pipelining 1: at most one). Also the undici dispatch handler. */
-class Slot {
+/** One connection and the request on it (at most one). Also the connection's response handler. */
+class Slot implements ResponseHandler {
   intended = 0;
   measured = false;
   status = 0;
   active = false;
+  readonly conn: Connection;
 
-  constructor(
-    readonly engine: Engine,
-    readonly client: Client,
-  ) {}
-
-  onConnect(): void {}
-
-  onHeaders(statusCode: number): boolean {
-    this.status = statusCode;
-    return true;
+  constructor(readonly engine: Engine) {
+    this.conn = new Connection(engine.target, this);
   }
 
-  onData(chunk: Buffer): boolean {
-    if (this.measured) this.engine.bytesReceived += chunk.length;
-    return true;
+  onStatus(status: number): void {
+    this.status = status;
+  }
+
+  onBodyBytes(n: number): void {
+    if (this.measured) this.engine.bytesReceived += n;
   }
 
   onComplete(): void {
@@ -67,7 +63,7 @@ class Engine {
   readonly tickMs: number;
   readonly warmCount: number;
   readonly endCount: number;
-  readonly dispatchOpts: Dispatcher.DispatchOptions;
+  readonly target: ReturnType<typeof buildTarget>;
   readonly slots: Slot[];
   /** Free slots (a stack: the most recently used connection is the warmest). */
   readonly free: Slot[] = [];
@@ -87,8 +83,8 @@ class Engine {
   blockedEnd = 0;
   blockedTick = 0;
 
-  readonly latency: Histogram = createHistogram();
-  readonly lateness: Histogram = createHistogram();
+  readonly latency = new FastRecorder(createHistogram());
+  readonly lateness = new FastRecorder(createHistogram());
   readonly timeline = new TimelineRecorder();
   scheduled = 0;
   total = 0;
@@ -104,6 +100,10 @@ class Engine {
   #timer: NodeJS.Timeout | undefined;
   #progress: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  /** Warm-up requests still outstanding (openConnections), and what to call when none are left. */
+  #warming = 0;
+  #warmed: (() => void) | undefined;
   #resolve: (() => void) | undefined;
   readonly #onTimer = (): void => {
     this.timerArmed = false;
@@ -119,37 +119,43 @@ class Engine {
     this.tickMs = o.tickMs;
     this.warmCount = Math.round(o.warmupSec * o.rate);
     this.endCount = this.warmCount + Math.max(1, Math.round(o.durationSec * o.rate));
-    this.dispatchOpts = {
-      path: o.url.pathname + o.url.search,
-      method: o.method as Dispatcher.HttpMethod,
-      // No headers object at all when there are none: undici then skips its per-request header loop.
-      ...(Object.keys(o.headers).length > 0 ? { headers: o.headers } : {}),
-    };
+    this.target = buildTarget(o.url, o.method, o.headers);
     this.slots = [];
     for (let i = 0; i < o.connections; i++) {
-      const client = new Client(o.url.origin, {
-        pipelining: 1,
-        headersTimeout: o.timeoutMs,
-        bodyTimeout: o.timeoutMs,
-        connect: { timeout: o.timeoutMs },
-        // Keep idle connections open across a slow schedule (undici's default closes them after 4 s).
-        keepAliveTimeout: 60_000,
-        keepAliveMaxTimeout: 600_000,
-      });
-      const slot = new Slot(this, client);
+      const slot = new Slot(this);
       this.slots.push(slot);
       this.free.push(slot);
     }
   }
 
-  /** Opens every connection with one unrecorded request each, in parallel. */
-  async openConnections(): Promise<void> {
-    await Promise.allSettled(
-      this.slots.map(async (slot) => {
-        const res = await slot.client.request({ ...this.dispatchOpts });
-        await res.body.dump();
-      }),
-    );
+  /** Opens every connection with one unrecorded request each, in parallel; failures are ignored. */
+  openConnections(): Promise<void> {
+    this.startSweep();
+    return new Promise<void>((resolve) => {
+      this.#warming = this.slots.length;
+      this.#warmed = resolve;
+      const now = performance.now();
+      for (const slot of this.free.splice(0)) this.send(slot, now, false, now);
+    });
+  }
+
+  /**
+   * One timer for every request's timeout: a request outstanding for `timeoutMs` (from when it was handed to its
+   * connection, like undici's headers timeout) fails as a timeout and its connection is closed. Checked every
+   * timeoutMs / 10 (5-250 ms): a timeout is reported at most that much late.
+   */
+  startSweep(): void {
+    if (this.#sweep !== undefined) return;
+    const period = Math.min(250, Math.max(5, Math.floor(this.o.timeoutMs / 10)));
+    this.#sweep = setInterval(() => {
+      const now = performance.now();
+      const limit = this.o.timeoutMs;
+      for (const slot of this.slots) {
+        if (slot.active && now - slot.conn.sentAt >= limit) {
+          slot.conn.destroy(codedError(`no response within ${limit} ms`, 'ETIMEDOUT'));
+        }
+      }
+    }, period);
   }
 
   run(signal: AbortSignal | undefined): Promise<void> {
@@ -220,7 +226,7 @@ class Engine {
         if (measured) {
           this.scheduled++;
           this.measuredOutstanding++;
-          this.lateness.recordValue(Math.round((now - intended) * 1000));
+          this.lateness.record(Math.round((now - intended) * 1000));
         }
         const slot = this.free.pop();
         if (slot !== undefined) {
@@ -282,13 +288,18 @@ class Engine {
       this.sent++;
       this.timeline.sent(this.second(now));
     }
-    slot.client.dispatch(this.dispatchOpts, slot);
+    slot.conn.send(now);
   }
 
   /** A request on `slot` ended: a response (err undefined) or a failure. */
   ended(slot: Slot, err: Error | undefined): void {
     if (!slot.active) return;
     slot.active = false;
+    if (this.#warming > 0) {
+      this.free.push(slot);
+      if (--this.#warming === 0) this.#warmed?.();
+      return;
+    }
     if (this.stopped) return;
     const now = performance.now();
     this.outstanding--;
@@ -298,7 +309,7 @@ class Engine {
         this.statusCodes[status] = (this.statusCodes[status] ?? 0) + 1;
         const kind = classifyStatus(status);
         const latencyUs = Math.round((now - slot.intended) * 1000);
-        this.latency.recordValue(latencyUs);
+        this.latency.record(latencyUs);
         this.measuredOutstanding--;
         this.total++;
         if (kind === undefined) {
@@ -326,7 +337,7 @@ class Engine {
     let latencyUs = -1;
     if (kind === 'timeout') {
       latencyUs = Math.round((now - intended) * 1000);
-      this.latency.recordValue(latencyUs);
+      this.latency.record(latencyUs);
     }
     this.timeline.completed(this.second(now), true, latencyUs);
   }
@@ -377,12 +388,14 @@ class Engine {
     clearTimeout(this.#progress);
     clearInterval(this.#progress);
     clearTimeout(this.#deadline);
+    clearInterval(this.#sweep);
     this.queue.clear();
     this.#resolve?.();
   }
 
-  async close(): Promise<void> {
-    await Promise.allSettled(this.slots.map((s) => s.client.destroy()));
+  close(): void {
+    clearInterval(this.#sweep);
+    for (const slot of this.slots) slot.conn.destroy(undefined);
   }
 
   result(): WorkerResult {
@@ -411,7 +424,10 @@ class Engine {
       statusCodes: { ...this.statusCodes },
       errorKinds: { ...this.errorKinds },
       bytesReceived: this.bytesReceived,
-      histograms: { latencyUs: encodeHistogram(this.latency), latenessUs: encodeHistogram(this.lateness) },
+      histograms: {
+        latencyUs: encodeHistogram(this.latency.flush()),
+        latenessUs: encodeHistogram(this.lateness.flush()),
+      },
       timeline: this.timeline.toJSON(),
       aborted: this.aborted,
     };
@@ -435,6 +451,6 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
     await engine.run(opts.signal);
     return engine.result();
   } finally {
-    await engine.close();
+    engine.close();
   }
 }

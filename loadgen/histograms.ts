@@ -20,6 +20,47 @@ export function createHistogram(): Histogram {
   });
 }
 
+/** Values below this many microseconds (65 ms) are counted in a flat array by `FastRecorder`. */
+const FLAT_RANGE = 65_536;
+
+/**
+ * Records integer microseconds into a histogram cheaply: values below 65 ms are counted in a flat array and added to
+ * the histogram by `flush` (same result: recording is exact per value); larger ones go straight in. hdr-histogram-js
+ * computes every value's bucket with Math.pow and Math.log2, which was ~3% of the generator's CPU at saturation.
+ */
+export class FastRecorder {
+  readonly #counts = new Uint32Array(FLAT_RANGE);
+  #low = FLAT_RANGE;
+  #high = -1;
+
+  constructor(readonly histogram: Histogram) {}
+
+  record(us: number): void {
+    if (us >= 0 && us < FLAT_RANGE) {
+      this.#counts[us] = (this.#counts[us] as number) + 1;
+      if (us < this.#low) this.#low = us;
+      if (us > this.#high) this.#high = us;
+    } else {
+      this.histogram.recordValue(us);
+    }
+  }
+
+  /** Moves the counted values into the histogram; call before reading it. */
+  flush(): Histogram {
+    const counts = this.#counts;
+    for (let v = this.#low; v <= this.#high; v++) {
+      const n = counts[v] as number;
+      if (n > 0) {
+        this.histogram.recordValueWithCount(v, n);
+        counts[v] = 0;
+      }
+    }
+    this.#low = FLAT_RANGE;
+    this.#high = -1;
+    return this.histogram;
+  }
+}
+
 /** Records a duration given in (fractional) milliseconds as integer microseconds, clamped at 0. */
 export function recordMs(histogram: Histogram, ms: number): void {
   histogram.recordValue(ms > 0 ? Math.round(ms * 1000) : 0);

@@ -1,6 +1,6 @@
 /** Per-second counters and p99 of one worker's measured window. */
 import type { Histogram } from 'hdr-histogram-js';
-import { createHistogram } from './histograms.ts';
+import { createHistogram, FastRecorder } from './histograms.ts';
 import type { WorkerTimeline } from './types.ts';
 
 function bump(column: number[], second: number, n: number): void {
@@ -16,6 +16,7 @@ export class TimelineRecorder {
   readonly #p99Us: number[] = [];
   /** Latencies of the second being filled; reset when the next second starts. */
   readonly #current: Histogram = createHistogram();
+  readonly #recorder = new FastRecorder(this.#current);
   #currentSecond = 0;
   #lastP99Us = 0;
 
@@ -32,12 +33,13 @@ export class TimelineRecorder {
     if (second !== this.#currentSecond) this.rollTo(second);
     bump(this.#completed, second, 1);
     if (isError) bump(this.#errors, second, 1);
-    if (latencyUs >= 0) this.#current.recordValue(latencyUs);
+    if (latencyUs >= 0) this.#recorder.record(latencyUs);
   }
 
   /** Closes every second before `second` (called on completions and by the 1 s progress tick). */
   rollTo(second: number): void {
     if (second <= this.#currentSecond) return;
+    this.#recorder.flush();
     const p99 = this.#current.totalCount > 0 ? this.#current.getValueAtPercentile(99) : 0;
     bump(this.#p99Us, this.#currentSecond, p99);
     this.#lastP99Us = p99;

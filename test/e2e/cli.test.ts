@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -110,4 +110,38 @@ describe('rollgate history', () => {
     expect(existsSync(env.stateDir)).toBe(false);
     expect(JSON.parse(rollgate(['history', '--json']).stdout)).toEqual([]);
   });
+});
+
+describe('Ctrl-C', () => {
+  it('stops the local cloud mid-deploy: exit 130, no process left, the load balancer port free', async () => {
+    const child = spawn(
+      process.execPath,
+      ['bin/rollgate.js', 'demo', '--config', env.configFile, '--state-dir', env.stateDir],
+      {
+        env: { ...process.env, NO_COLOR: '1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    const interrupted = new Promise<void>((resolve) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        // interrupt once the first deploy is under way
+        if (/WaitForRollout/.test(output)) {
+          child.stdout.off('data', onData);
+          child.stderr.off('data', onData);
+          child.kill('SIGINT');
+          resolve();
+        }
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    await interrupted;
+    expect(await exited).toBe(130);
+    expect(output).toContain('push demo-app:v2');
+    expect(processesWithMarker(env.marker)).toEqual([]);
+    expect(await portInUse(env.port)).toBe(false);
+  }, 90_000);
 });
