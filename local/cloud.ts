@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { RollgateConfig } from '../src/config/schema.ts';
 import { ConfigError } from '../src/core/errors.ts';
 import { startDynamo } from './dynamodb.ts';
+import { startEcr } from './ecr.ts';
 import { startEcs } from './ecs/server.ts';
 import { startEventBridge } from './eventbridge.ts';
 import { LocalRegistry } from './registry.ts';
@@ -124,6 +125,8 @@ export async function startLocalCloud(options: {
       account: spec.accountId,
     });
     started.push(eventBridge);
+    const ecr = await startEcr({ registryFile, region: spec.region, accountId: spec.accountId, port: 0 });
+    started.push(ecr);
     const env = {
       AWS_REGION: spec.region,
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
@@ -132,6 +135,7 @@ export async function startLocalCloud(options: {
       AWS_ENDPOINT_URL_ECS: ecs.endpoint,
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
+      AWS_ENDPOINT_URL_ECR: ecr.endpoint,
       ARTIFACTS_BUCKET: LOCAL_BUCKET,
       LOCK_TABLE: LOCAL_LOCK_TABLE,
       ROLLGATE_CONFIG: JSON.stringify(config),

@@ -85,9 +85,11 @@ export function nameFor(input: unknown, at: Date): string {
 export class LocalRunner {
   readonly cloud: LocalCloud;
   readonly machine: LocalStateMachine;
+  readonly config: RollgateConfig;
   private readonly s3: S3Client;
 
-  private constructor(cloud: LocalCloud, machine: LocalStateMachine) {
+  private constructor(cloud: LocalCloud, machine: LocalStateMachine, config: RollgateConfig) {
+    this.config = config;
     this.cloud = cloud;
     this.machine = machine;
     this.s3 = new S3Client({
@@ -116,7 +118,7 @@ export class LocalRunner {
       delete process.env.AWS_SESSION_TOKEN;
       Object.assign(process.env, cloud.env);
       const machine = await LocalStateMachine.load({ aslFile: ASL_FILE, serverlessFile: SERVERLESS_FILE });
-      return new LocalRunner(cloud, machine);
+      return new LocalRunner(cloud, machine, options.config);
     } catch (err) {
       await cloud.stop();
       throw err;
@@ -212,6 +214,41 @@ export class LocalRunner {
   }
 
   private executionEnded: LocalHandler | undefined;
+
+  /**
+   * The scheduled missed-push check, run once: for each target with `missedPushCheck`, the newest pushed image never
+   * attempted (local ECR + lock table), and with `start` an execution for it, as the scheduled Lambda does on AWS.
+   */
+  async checkMissedPushes(options: { readonly start: boolean; readonly minAgeSeconds?: number }) {
+    const { ECRClient } = await import('@aws-sdk/client-ecr');
+    const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
+    const { findMissedPush } = await import('../src/core/missed-push.ts');
+    const ecr = new ECRClient({});
+    const ddb = new DynamoDBClient({});
+    try {
+      const out: { target: string; status: string; reason: string; execution?: StoredExecution }[] = [];
+      for (const target of this.config.targets.filter((t) => t.missedPushCheck)) {
+        const found = await findMissedPush({
+          ecr,
+          ddb,
+          table: this.cloud.env.LOCK_TABLE ?? '',
+          target,
+          ...(options.minAgeSeconds !== undefined ? { minAgeSeconds: options.minAgeSeconds } : {}),
+        });
+        const execution = found.status === 'START' && options.start ? await this.run(found.input) : undefined;
+        out.push({
+          target: target.name,
+          status: found.status,
+          reason: found.reason,
+          ...(execution ? { execution } : {}),
+        });
+      }
+      return out;
+    } finally {
+      ecr.destroy();
+      ddb.destroy();
+    }
+  }
 
   /** The events rollgate published for an execution (rollback notifications), one line each. */
   async eventsOf(executionName: string): Promise<string[]> {

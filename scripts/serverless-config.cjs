@@ -14,7 +14,9 @@
  * - `repositories`: the unique ECR repository names, for the EventBridge rule's `detail.repository-name`.
  * - `serviceArns`: the targets' ECS service ARNs.
  * - `passRoleArns`: the unique IAM role ARNs the targets' task definitions pass (`targets[].passRoles`).
- * - `targetStatements`: the IAM statements scoped to those services and roles (the PassRole one only when any).
+ * - `targetStatements`: the IAM statements scoped to those services and roles (the PassRole one only when any; the
+ *   ECR and StartExecution ones only when a target has `missedPushCheck`).
+ * - `missedPushCheck`: whether any target has the missed-push check on (enables its schedule).
  */
 
 const path = require('node:path');
@@ -135,7 +137,42 @@ function derive(config) {
     });
   }
 
-  return { json, envBytes, warning, repositories, serviceArns, passRoleArns, targetStatements };
+  const checked = unique(config.targets.filter((t) => t.missedPushCheck).map((t) => t.repository));
+  if (checked.length > 0) {
+    const arn = (service, resource) => ({
+      'Fn::Join': [
+        '',
+        [
+          'arn:',
+          { Ref: 'AWS::Partition' },
+          `:${service}:`,
+          { Ref: 'AWS::Region' },
+          ':',
+          { Ref: 'AWS::AccountId' },
+          resource,
+        ],
+      ],
+    });
+    targetStatements.push(
+      {
+        Sid: 'ListPushedImages',
+        Effect: 'Allow',
+        Action: 'ecr:DescribeImages',
+        Resource: checked.map((r) => arn('ecr', `:repository/${r}`)),
+      },
+      {
+        // the missed-push check starts an execution of rollgate's own state machine (a name pattern: the state
+        // machine waits for this policy, so it cannot be referenced here)
+        Sid: 'StartMissedPushExecutions',
+        Effect: 'Allow',
+        Action: 'states:StartExecution',
+        Resource: arn('states', ':stateMachine:rollgate-deploy-*'),
+      },
+    );
+  }
+  const missedPushCheck = checked.length > 0;
+
+  return { json, envBytes, warning, repositories, serviceArns, passRoleArns, targetStatements, missedPushCheck };
 }
 
 let cached;
@@ -154,6 +191,7 @@ module.exports = {
   serviceArns: () => current().serviceArns,
   passRoleArns: () => current().passRoleArns,
   targetStatements: () => current().targetStatements,
+  missedPushCheck: () => current().missedPushCheck,
   // For scripts/package.js and tests: not read by serverless.yml.
   configFile,
   loadConfig,

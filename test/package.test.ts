@@ -232,6 +232,17 @@ describe('npm run package (osls, offline)', () => {
     });
   });
 
+  describe('the missed-push check', () => {
+    it('is scheduled but off while no target turns missedPushCheck on', () => {
+      const schedules = ofType(template, 'AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
+      expect(schedules.map(([, r]) => [r.Properties.ScheduleExpression, r.Properties.State])).toEqual([
+        ['rate(15 minutes)', 'DISABLED'],
+      ]);
+      const ecr = allStatements(template).filter((s) => asArray(s.statement.Action).some((a) => a.startsWith('ecr:')));
+      expect(ecr).toEqual([]);
+    });
+  });
+
   describe('the lock table', () => {
     it('is keyed (pk, sk), on demand, with TTL on expiresAt, and the Lambdas may only read and write items', () => {
       const [tableId, table] = only(template, 'AWS::DynamoDB::Table');

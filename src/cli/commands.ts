@@ -35,6 +35,7 @@ Commands:
   validate                  check rollgate.config.yml and print what it deploys
   loadtest --url URL ...    standalone load test (rollgate loadtest --help)
   reset                     wipe the local cloud's persisted state (.rollgate/)
+  check-missed [--start]    the scheduled missed-push check, once, locally (targets with missedPushCheck)
 
 Options:
   --config FILE             config file (default rollgate.config.yml, or ROLLGATE_CONFIG_FILE)
@@ -232,6 +233,45 @@ async function cmdDemo(argv: string[]): Promise<number> {
   return withLocalRunner(c, config, (runner) => runDemo(runner, { quiet: values.quiet }));
 }
 
+async function cmdCheckMissed(argv: string[]): Promise<number> {
+  const { values } = usageErrors(() =>
+    parseArgs({
+      args: argv,
+      options: { ...commonOptions, start: { type: 'boolean', default: false }, 'min-age': { type: 'string' } },
+      strict: true,
+    }),
+  );
+  if (values.help) return usage();
+  const minAge = values['min-age'] === undefined ? undefined : Number(values['min-age']);
+  if (minAge !== undefined && !(Number.isInteger(minAge) && minAge >= 0)) {
+    throw new UsageError(`--min-age must be a whole number of seconds >= 0, got "${values['min-age']}"`);
+  }
+  const c = common(values);
+  const config = loadConfigFile(c.configFile);
+  if (!config.targets.some((t) => t.missedPushCheck)) {
+    throw new UsageError(`no target in ${c.configFile} has missedPushCheck: true; nothing to check`);
+  }
+  const results = await withLocalRunner(c, config, (runner) =>
+    runner.checkMissedPushes({ start: values.start, ...(minAge !== undefined ? { minAgeSeconds: minAge } : {}) }),
+  );
+  if (values.json) {
+    process.stdout.write(
+      `${JSON.stringify(
+        results.map(({ execution, ...r }) => ({ ...r, ...(execution ? { summary: execution.summary } : {}) })),
+        null,
+        2,
+      )}\n`,
+    );
+  } else {
+    for (const r of results) {
+      process.stdout.write(`${r.target}: ${r.status} ${r.reason}\n`);
+      if (r.execution)
+        process.stdout.write(`  ${outcomeColour(r.execution.summary.outcome)} ${r.execution.summary.reason}\n`);
+    }
+  }
+  return results.some((r) => r.execution && exitCodeFor(r.execution.summary) !== EXIT.ok) ? EXIT.failed : EXIT.ok;
+}
+
 async function cmdLoadtest(argv: string[]): Promise<number> {
   const { loadtestCommand } = await import('../../loadgen/cli.ts');
   return loadtestCommand(argv);
@@ -249,6 +289,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   reset: cmdReset,
   demo: cmdDemo,
   loadtest: cmdLoadtest,
+  'check-missed': cmdCheckMissed,
   metrics: metricsCommand,
   start: startCommand,
   redrive: redriveCommand,

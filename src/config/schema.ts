@@ -109,6 +109,11 @@ export const targetSchema = z
     health: healthSchema,
     load: loadSchema.optional(),
     lock: lockSchema.default({ policy: 'supersede', pollSeconds: 10, maxWaitSeconds: 3600 }),
+    /**
+     * ECR emits push events best-effort: when on, a scheduled check starts an execution for the newest pushed image
+     * matching the filters that was never attempted (an image that was rolled back is never retried).
+     */
+    missedPushCheck: z.boolean().default(false),
   })
   .strict();
 

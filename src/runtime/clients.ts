@@ -1,7 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SFNClient } from '@aws-sdk/client-sfn';
 
 /**
  * The SDK clients, built once per Lambda container with default config, so that `AWS_ENDPOINT_URL_ECS` and
@@ -24,3 +26,7 @@ export const ddb = new DynamoDBClient({});
 
 /** Rollback events (`AWS_ENDPOINT_URL_EVENTBRIDGE` points it at the local cloud's EventBridge). */
 export const eventBridge = new EventBridgeClient({});
+
+/** The missed-push check: what was pushed (`AWS_ENDPOINT_URL_ECR`), and starting executions. */
+export const ecr = new ECRClient({});
+export const sfn = new SFNClient({});

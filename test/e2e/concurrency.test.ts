@@ -22,10 +22,12 @@ beforeAll(async () => {
     delete t.load; // the load stage is covered elsewhere; here every second counts
     t.lock = { policy: 'supersede', pollSeconds: 1, leaseSeconds: LEASE };
     t.tags = ['v*'];
+    t.missedPushCheck = true;
     const queue = structuredClone(t);
     Object.assign(queue, {
       name: 'demo-queue',
       service: 'demo-queue',
+      missedPushCheck: false,
       tags: ['q*'],
       lock: { policy: 'queue', pollSeconds: 1 },
       health: { ...t.health, url: `http://127.0.0.1:${queuePort}/health` },
@@ -201,4 +203,25 @@ describe('the deploy lock on the local cloud', () => {
     expect(registrations(from)).toHaveLength(0);
     expect(await runner.readObject(first.summary.backupKey ?? '')).toBe(backupBefore);
   });
+
+  it('missed-push check: starts the newest never-attempted image once, and never retries a rolled-back one', async () => {
+    // pushed, but no event ever arrived
+    await runner.cloud.registry.pushImage('demo-app', 'v30');
+    const [first] = await runner.checkMissedPushes({ start: true, minAgeSeconds: 0 });
+    expect(first).toMatchObject({ target: 'demo-app', status: 'START' });
+    expect(first?.execution?.summary).toMatchObject({
+      outcome: 'DEPLOYED',
+      trigger: 'push',
+      image: expect.stringMatching(/^demo-app:v30 /),
+    });
+    const [again] = await runner.checkMissedPushes({ start: true, minAgeSeconds: 0 });
+    expect(again).toMatchObject({ status: 'NONE' });
+    expect(again?.execution).toBeUndefined();
+
+    await runner.cloud.registry.pushImage('demo-app', 'v31-unhealthy');
+    const [bad] = await runner.checkMissedPushes({ start: true, minAgeSeconds: 0 });
+    expect(bad?.execution?.summary.outcome).toBe('ROLLED_BACK');
+    const [never] = await runner.checkMissedPushes({ start: true, minAgeSeconds: 0 });
+    expect(never).toMatchObject({ status: 'NONE', reason: expect.stringContaining('attempted') });
+  }, 90_000);
 });
