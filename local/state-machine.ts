@@ -13,6 +13,8 @@ export interface ExecutionEvent {
   readonly type: string;
   readonly timestamp: string;
   readonly state?: string;
+  /** The state's Type (Task, Wait, Choice, Pass, Map, Succeed, Fail). */
+  readonly stateType?: string;
   readonly error?: string;
   readonly cause?: string;
 }
@@ -205,7 +207,7 @@ export class LocalStateMachine {
 
 function toEvent(ev: EventLog): ExecutionEvent {
   const base = { type: ev.type, timestamp: new Date(ev.timestamp).toISOString() };
-  const state = 'state' in ev ? { state: ev.state.name } : {};
+  const state = 'state' in ev ? { state: ev.state.name, stateType: ev.state.type } : {};
   const error = 'Error' in ev ? { error: ev.Error, cause: String(ev.Cause) } : {};
   return { ...base, ...state, ...error };
 }

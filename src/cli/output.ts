@@ -46,7 +46,8 @@ export function progressPrinter(label: string, quiet: boolean): (e: ExecutionEve
     if (quiet) return;
     const t = Date.parse(e.timestamp);
     start ??= t;
-    if (e.type === 'StateEntered' && e.state && !/Done$|^ShouldDeploy$|^Start$/.test(e.state)) {
+    // the work (Task, Wait, Map) and the end; not the Choice and Pass states that only route
+    if (e.type === 'StateEntered' && e.state && e.stateType !== 'Choice' && e.stateType !== 'Pass') {
       process.stderr.write(colour.dim(`  ${label} ${duration(t - start).padStart(8)}  ${e.state}\n`));
     } else if (e.type === 'StateRetried' && e.state) {
       process.stderr.write(colour.yellow(`  ${label} ${duration(t - start).padStart(8)}  ${e.state} retried\n`));

@@ -30,8 +30,12 @@ beforeAll(async () => {
 
 describe('rollgate demo', () => {
   it('exits 0 with every scenario as expected and prints the table, the report and the rollback events', () => {
-    expect(demo.stderr).toBe('');
     expect(demo.code).toBe(0);
+    // progress goes to stderr: the states as they run, and nothing else (no warning, no stack trace)
+    expect(demo.stderr).toMatch(/v2\s+\d+\.\d s {2}Backup/);
+    expect(
+      demo.stderr.split('\n').filter((l) => l.trim() && !/^\s+\S+\s+\d+\.\d s {2}\w+( retried)?$/.test(l)),
+    ).toEqual([]);
     const out = demo.stdout;
     expect(out).toMatch(/scenario\s+image\s+outcome\s+reason\s+duration/);
     expect(out).toMatch(/good version\s+demo-app:v2\s+DEPLOYED/);
