@@ -52,6 +52,8 @@ export interface RunSummary {
 /** One execution as persisted under `.rollgate/executions/<name>.json`: the summary, the event log, input, output. */
 export interface StoredExecution extends ExecutionResult {
   readonly summary: RunSummary;
+  /** How many times it was redriven (0 or absent: never). */
+  readonly redriveCount?: number;
 }
 
 function executionsDir(stateDir: string): string {
@@ -141,6 +143,8 @@ export class LocalRunner {
        * the EventBridge rule does on AWS (default). false: as if rollgate itself died with it; only the lease frees the lock.
        */
       readonly statusChangeRule?: boolean;
+      /** `$$.Execution.RedriveCount` for a redrive. */
+      readonly redriveCount?: number;
     } = {},
   ): Promise<StoredExecution> {
     const parsed = parseInput(input);
@@ -157,6 +161,7 @@ export class LocalRunner {
       accountId: this.cloud.spec.accountId,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.redriveCount ? { redriveCount: options.redriveCount } : {}),
     });
     if ((result.status === 'ABORTED' || result.status === 'TIMED_OUT') && options.statusChangeRule !== false) {
       await this.statusChanged(result);
@@ -164,7 +169,11 @@ export class LocalRunner {
     const audit = await this.readAudit(result.startDate, name);
     const reportFile = audit?.reportKey ? await this.downloadReport(audit.reportKey, name) : undefined;
     const summary = summarize(result, audit);
-    const stored: StoredExecution = { ...result, summary: reportFile ? { ...summary, reportFile } : summary };
+    const stored: StoredExecution = {
+      ...result,
+      summary: reportFile ? { ...summary, reportFile } : summary,
+      ...(options.redriveCount ? { redriveCount: options.redriveCount } : {}),
+    };
     await mkdir(executionsDir(this.cloud.stateDir), { recursive: true });
     await writeJsonAtomic(path.join(executionsDir(this.cloud.stateDir), `${name}.json`), stored);
     return stored;
@@ -182,7 +191,9 @@ export class LocalRunner {
     if (!stored) throw new Error(`no local execution named ${name} in ${this.cloud.stateDir}`);
     if (stored.status === 'SUCCEEDED')
       throw new Error(`execution ${name} succeeded; only a failed, aborted or timed-out execution is redriven`);
-    return this.run(stored.input, { ...options, name });
+    const redriveCount = (stored.summary.trigger === 'redrive' ? (stored.redriveCount ?? 1) : 0) + 1;
+    const done = await this.run(stored.input, { ...options, name, redriveCount });
+    return done;
   }
 
   /** What the EventBridge rule on ABORTED / TIMED_OUT executions does on AWS: call the executionEnded function. */

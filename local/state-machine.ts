@@ -47,6 +47,8 @@ export interface RunOptions {
   readonly accountId?: string;
   /** Stops the execution as StopExecution does: no Catch runs, the status is ABORTED. */
   readonly signal?: AbortSignal;
+  /** `$$.Execution.RedriveCount` (0 unless this is a redrive). */
+  readonly redriveCount?: number;
 }
 
 type Json = Parameters<StateMachine['run']>[0];
@@ -164,7 +166,13 @@ export class LocalStateMachine {
         ...(options.retryOverridesMs ? { retryIntervalOverrides: { ...options.retryOverridesMs } } : {}),
       },
       context: {
-        Execution: { Id: executionArn, Name: options.name, Input: input as Json, StartTime: startDate },
+        Execution: {
+          Id: executionArn,
+          Name: options.name,
+          Input: input as Json,
+          StartTime: startDate,
+          RedriveCount: options.redriveCount ?? 0,
+        },
         StateMachine: {
           Id: executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
           Name: 'rollgate-deploy-local',

@@ -53,7 +53,15 @@ export interface AuditRecord {
   /** Set when a gate or step failed: the error name (e.g. HealthCheckFailedError, RollbackFailed). */
   readonly error?: string;
   readonly reason: string;
-  readonly trigger: Job['trigger'] | { readonly type: 'unknown' };
+  /** What started it; a redriven execution is `{ type: 'redrive', redriveCount, initial: <the first trigger> }`. */
+  readonly trigger:
+    | Job['trigger']
+    | { readonly type: 'unknown' }
+    | {
+        readonly type: 'redrive';
+        readonly redriveCount: number;
+        readonly initial: Job['trigger'] | { readonly type: 'unknown' };
+      };
   readonly target?: string;
   readonly cluster?: string;
   readonly service?: string;
@@ -114,7 +122,7 @@ export function describeFailure(caught: CaughtError | undefined): string {
 }
 
 /** Builds the audit record for a terminal path. Pure, exported for tests. */
-export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Date): AuditRecord {
+export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Date, redriveCount = 0): AuditRecord {
   const execution = state.execution ?? { id: 'unknown', name: 'unknown', startedAt: endedAt.toISOString() };
   let outcome: Outcome;
   let reason: string;
@@ -158,7 +166,10 @@ export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Da
     outcome,
     ...(error ? { error } : {}),
     reason,
-    trigger: state.trigger ?? { type: 'unknown' },
+    trigger:
+      redriveCount > 0
+        ? { type: 'redrive', redriveCount, initial: state.trigger ?? { type: 'unknown' } }
+        : (state.trigger ?? { type: 'unknown' }),
     ...(t ? { target: t.name, cluster: t.cluster, service: t.service } : {}),
     ...(state.image ? { image: state.image } : {}),
     ...(state.release ? { imageUri: state.release.image, newTaskDefinitionArn: state.release.taskDefinitionArn } : {}),
@@ -181,6 +192,8 @@ export interface RecordParams {
   readonly s3: S3Client;
   /** The lock table: the execution's lock and waiter entries are released first, on every terminal path. */
   readonly lock?: { readonly ddb: DynamoDBClient; readonly table: string };
+  /** `$$.Execution.RedriveCount`: the record of a redriven execution says so. */
+  readonly redriveCount?: number;
   readonly bucket: string;
   readonly path: RecordPath;
   readonly state: ExecutionState;
@@ -193,7 +206,7 @@ export async function record(params: RecordParams): Promise<Summary> {
   if (params.lock && state.execution) {
     await releaseLock({ ...params.lock, executionName: state.execution.name, startedAt: state.execution.startedAt });
   }
-  const rec = buildRecord(path, state, params.now?.() ?? new Date());
+  const rec = buildRecord(path, state, params.now?.() ?? new Date(), params.redriveCount);
   const key = auditKey(rec.startedAt, rec.executionName);
   await s3.send(
     new PutObjectCommand({

@@ -10,8 +10,10 @@ const table = getRequiredEnv('LOCK_TABLE');
 export interface RecordInput {
   readonly path: RecordPath;
   readonly state: ExecutionState;
+  /** `$$.Execution.RedriveCount`: 0, or how many times the execution was redriven. */
+  readonly redriveCount?: number;
 }
 
-export const handler = middy<RecordInput, Summary>().handler(async ({ path, state }) =>
-  record({ s3, bucket, path, state, lock: { ddb, table } }),
+export const handler = middy<RecordInput, Summary>().handler(async ({ path, state, redriveCount }) =>
+  record({ s3, bucket, path, state, lock: { ddb, table }, ...(redriveCount ? { redriveCount } : {}) }),
 );

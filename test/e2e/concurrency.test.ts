@@ -199,7 +199,10 @@ describe('the deploy lock on the local cloud', () => {
     const from = Date.now();
     const redriven = await runner.redrive(first.name);
     expect(redriven.name).toBe(first.name);
-    expect(redriven.summary.outcome).toBe('ROLLED_BACK');
+    expect(redriven.summary).toMatchObject({ outcome: 'ROLLED_BACK', trigger: 'redrive' });
+    expect(await runner.readAudit(redriven.startDate, redriven.name)).toMatchObject({
+      trigger: { type: 'redrive', redriveCount: 1, initial: { type: 'push' } },
+    });
     expect(registrations(from)).toHaveLength(0);
     expect(await runner.readObject(first.summary.backupKey ?? '')).toBe(backupBefore);
   });
