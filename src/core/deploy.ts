@@ -34,18 +34,26 @@ export interface DeployParams {
 /** Points the service at the new revision (rolling update) after checking that the backup exists. */
 export async function deploy(params: DeployParams): Promise<RolloutWatch> {
   const { s3, backup } = params;
-  try {
-    await s3.send(new HeadObjectCommand({ Bucket: backup.bucket, Key: backup.key }));
-  } catch (err) {
-    throw new BackupFailedError(
-      `refusing to deploy: backup s3://${backup.bucket}/${backup.key} is not readable (${messageOf(err)})`,
-      { cause: err },
-    );
-  }
-  // A retry or redrive after UpdateService went through: follow that deployment instead of starting another.
+  // A retry or redrive after UpdateService went through: follow that deployment instead of starting another. This
+  // comes first, so that a transient S3 error on the retry cannot end the execution without a rollback.
   const current = primaryDeployment(await describeService(params.ecs, params.cluster, params.service));
   if (current?.taskDefinition === params.taskDefinitionArn && current.rolloutState !== 'FAILED') {
     return watchOf(params, current.id);
+  }
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: backup.bucket, Key: backup.key }));
+  } catch (err) {
+    // Only a backup that is not there (or not ours to read) refuses the deploy; throttling and 5xx go back to the
+    // ASL's Retry by their own names.
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const name = (err as Error).name;
+    if (name === 'NotFound' || name === 'NoSuchKey' || status === 404 || status === 403) {
+      throw new BackupFailedError(
+        `refusing to deploy: backup s3://${backup.bucket}/${backup.key} is not readable (${messageOf(err)})`,
+        { cause: err },
+      );
+    }
+    throw err;
   }
   return updateService(params);
 }

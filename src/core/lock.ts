@@ -14,7 +14,8 @@ import {
  *
  * - `service#<cluster>/<service>` / `lock`: the holder (execution, image, lease expiry);
  * - `service#<cluster>/<service>` / `wait#<startedAt>#<execution>`: an execution waiting for the lock;
- * - `execution#<name>` / `lock`: which service an execution holds, so an aborted execution's lock can be found;
+ * - `execution#<name>` / `lock`: the service an execution waits for or holds, and its waiter key, written when it
+ *   first asks, so that whatever ends it (Record, or the status-change rule after an abort) finds what to release;
  * - `push#<repository>:<tag>@<digest>` / `seen`: a push already handled (duplicate deliveries are ignored).
  *
  * Every write is conditional; time is epoch seconds in `expiresAt` (the table's TTL attribute).
@@ -122,8 +123,28 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
     }
   }
 
-  // Register (or refresh) this execution as a waiter, then look at the lock and the other waiters in one query.
   const me = waiterSk(params);
+  const leave = () => ddb.send(new DeleteItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(me) } }));
+  // Where this execution waits or holds, for whatever ends it (written first: an abort at any point is released).
+  await ddb.send(
+    new PutItemCommand({
+      TableName: table,
+      Item: { pk: S(`execution#${executionName}`), sk: S('lock'), service: S(pk), waiter: S(me), expiresAt: N(lease) },
+    }),
+  );
+  // A retried AcquireLock of the holder: it holds the lock, whatever the waiters say.
+  const held = await ddb.send(
+    new GetItemCommand({ TableName: table, Key: { pk: S(pk), sk: S('lock') }, ConsistentRead: true }),
+  );
+  if (held.Item?.execution?.S === executionName && Number(held.Item.expiresAt?.N ?? 0) >= epoch(now)) {
+    await leave();
+    return {
+      ...base,
+      status: 'ACQUIRED',
+      reason: `lock on ${params.cluster}/${params.service} already held by this execution`,
+    };
+  }
+  // Register (or refresh) this execution as a waiter, then look at the lock and the other waiters in one query.
   await ddb.send(
     new PutItemCommand({
       TableName: table,
@@ -144,7 +165,6 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
   const live = items.filter((i) => Number(i.expiresAt?.N ?? 0) >= epoch(now));
   const holder = live.find((i) => i.sk?.S === 'lock' && i.execution?.S !== executionName);
   const waiters = live.filter((i) => i.sk?.S?.startsWith('wait#') && i.sk.S !== me);
-  const leave = () => ddb.send(new DeleteItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(me) } }));
   const holding = holder ? ` (${holder.execution?.S} is deploying ${holder.image?.S})` : '';
 
   if (policy === 'supersede') {
@@ -199,12 +219,6 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
     ),
   );
   if (!acquired) return waitOrGiveUp(params, base, now, 'waiting for the lock (taken meanwhile)', undefined);
-  await ddb.send(
-    new PutItemCommand({
-      TableName: table,
-      Item: { pk: S(`execution#${executionName}`), sk: S('lock'), service: S(pk), expiresAt: N(lease) },
-    }),
-  );
   await leave();
   return {
     ...base,
@@ -213,16 +227,19 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
   };
 }
 
-function waitOrGiveUp(
+async function waitOrGiveUp(
   params: AcquireParams,
   base: { firstAskedAt: string; waitSeconds: number },
   now: Date,
   reason: string,
   holder: string | undefined,
-): LockResult {
+): Promise<LockResult> {
   const waited = (now.getTime() - Date.parse(base.firstAskedAt)) / 1000;
   const who = holder ? { holder } : {};
   if (waited >= params.maxWaitSeconds) {
+    await params.ddb.send(
+      new DeleteItemCommand({ TableName: params.table, Key: { pk: S(serviceKey(params)), sk: S(waiterSk(params)) } }),
+    );
     return {
       ...base,
       ...who,
@@ -267,13 +284,12 @@ export async function releaseLock(
       new DeleteItemCommand({ TableName: table, Key: { pk: S(`execution#${executionName}`), sk: S('lock') } }),
     );
   }
-  if (params.startedAt && pk) {
-    await ddb.send(
-      new DeleteItemCommand({
-        TableName: table,
-        Key: { pk: S(pk), sk: S(waiterSk({ startedAt: params.startedAt, executionName })) },
-      }),
-    );
+  // its waiter entry, by the key stored when it first asked (no need to rebuild the start time byte for byte)
+  const waiter =
+    reverse.Item?.waiter?.S ??
+    (params.startedAt ? waiterSk({ startedAt: params.startedAt, executionName }) : undefined);
+  if (pk && waiter) {
+    await ddb.send(new DeleteItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(waiter) } }));
   }
   return { released, ...(pk ? { service: pk.replace(/^service#/, '') } : {}) };
 }

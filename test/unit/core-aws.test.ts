@@ -333,8 +333,31 @@ describe('deploy', () => {
     expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
   });
 
+  it('lets a transient S3 error through by name (the ASL retries it) instead of refusing', async () => {
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service()] });
+    s3Mock.on(HeadObjectCommand).rejects(
+      Object.assign(new Error('Please reduce your request rate.'), {
+        name: 'SlowDown',
+        $metadata: { httpStatusCode: 503 },
+      }),
+    );
+    await expect(
+      deploy({
+        ecs,
+        s3,
+        cluster: 'demo',
+        service: 'demo-app',
+        taskDefinitionArn: NEW_TD,
+        backup: { bucket, key: 'b.json' },
+        rollout: rolloutSpec,
+      }),
+    ).rejects.toMatchObject({ name: 'SlowDown' });
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
   it('refuses to deploy without a backup: BackupFailedError and no UpdateService', async () => {
     fakeBucket();
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [service()] });
     await expect(
       deploy({
         ecs,

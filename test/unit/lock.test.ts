@@ -117,4 +117,35 @@ describe('acquireLock', () => {
       reason: expect.stringContaining('already handled by execution a'),
     });
   });
+
+  it('keeps the lock for its holder when a retried AcquireLock finds newer waiters (supersede)', async () => {
+    await ask('a', '2026-11-22T10:00:00.000Z');
+    await ask('b', '2026-11-22T10:00:01.000Z');
+    expect((await ask('a', '2026-11-22T10:00:00.000Z')).status).toBe('ACQUIRED');
+  });
+
+  it('leaves no ghost waiter behind an execution that ended while waiting (queue)', async () => {
+    await ask('a', '2026-11-22T10:00:00.000Z', { policy: 'queue' });
+    await ask('b', '2026-11-22T10:00:01.000Z', { policy: 'queue' });
+    await ask('c', '2026-11-22T10:00:02.000Z', { policy: 'queue' });
+    // b is stopped while waiting: what ends it releases by execution name alone
+    expect(await releaseLock({ ddb, table, executionName: 'b' })).toEqual({ released: false, service: 'demo/web' });
+    await releaseLock({ ddb, table, executionName: 'a' });
+    expect((await ask('c', '2026-11-22T10:00:02.000Z', { policy: 'queue' })).status).toBe('ACQUIRED');
+  });
+
+  it('leaves no ghost waiter after giving up', async () => {
+    await ask('a', '2026-11-22T10:00:00.000Z', { policy: 'queue', leaseSeconds: 3600 });
+    const b = await ask('b', '2026-11-22T10:00:01.000Z', { policy: 'queue', maxWaitSeconds: 30 });
+    await ask('c', '2026-11-22T10:00:02.000Z', { policy: 'queue' });
+    clock = new Date('2026-11-22T10:00:40.000Z');
+    const gaveUp = await ask('b', '2026-11-22T10:00:01.000Z', {
+      policy: 'queue',
+      maxWaitSeconds: 30,
+      firstAskedAt: b.firstAskedAt,
+    });
+    expect(gaveUp.status).toBe('GAVE_UP');
+    await releaseLock({ ddb, table, executionName: 'a' });
+    expect((await ask('c', '2026-11-22T10:00:02.000Z', { policy: 'queue' })).status).toBe('ACQUIRED');
+  });
 });
