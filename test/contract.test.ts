@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { logicalId } from '../local/state-machine.ts';
+import { EXECUTION_TIMEOUT_SECONDS } from '../src/config/schema.ts';
 import * as errors from '../src/core/errors.ts';
 
 type AslValidator = (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
@@ -41,6 +42,10 @@ const functionIds = new Set(Object.keys(serverless.functions).map(logicalId));
 describe.each(files)('%s', (file) => {
   const definition = JSON.parse(readFileSync(file, 'utf8')) as { States: Record<string, State> };
   const states = allStates(definition.States);
+
+  it('times out as the config validation assumes (EXECUTION_TIMEOUT_SECONDS)', () => {
+    expect((definition as { TimeoutSeconds?: number }).TimeoutSeconds).toBe(EXECUTION_TIMEOUT_SECONDS);
+  });
 
   it('validates against the Amazon States Language', () => {
     const result = aslValidator(definition);

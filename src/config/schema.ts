@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { planShards } from '../../loadgen/plan.ts';
 
 /**
  * The schema of rollgate.config.yml. Every field has a default where a sane one exists, so a minimal target is
@@ -15,7 +16,8 @@ const seconds = (max: number) => z.number().int().min(0).max(max);
 export const rolloutSchema = z
   .object({
     deadlineSeconds: z.number().int().min(30).max(86_400).default(900),
-    initialWaitSeconds: seconds(300).default(5),
+    // at least 1 s: a zero wait would loop Check states into Step Functions' 25,000-event history limit
+    initialWaitSeconds: z.number().int().min(1).max(300).default(5),
     maxWaitSeconds: seconds(900).default(30),
     backoffRate: z.number().min(1).max(5).default(1.5),
   })
@@ -74,7 +76,7 @@ export const lockSchema = z
      * older ones end IGNORED. queue: each waits its turn. reject: a new execution ends IGNORED while one runs.
      */
     policy: z.enum(['supersede', 'queue', 'reject']).default('supersede'),
-    /** How long a lock is held at most: a crashed or aborted execution cannot block the service longer. Default: derived from the deadlines. */
+    /** How long a lock is held at most: a crashed execution cannot block the service longer. Default: the state machine's timeout (7200). */
     leaseSeconds: z.number().int().min(1).max(86_400).optional(),
     /** Seconds between attempts while waiting (whole seconds: a Wait state's SecondsPath must be an integer). */
     pollSeconds: z.number().int().min(1).max(300).default(10),
@@ -170,11 +172,52 @@ export const configSchema = z
         });
       }
       seen.set(key, i);
+      if (t.load) {
+        try {
+          planShards({
+            url: t.load.url,
+            rate: t.load.rate,
+            durationSec: t.load.durationSeconds,
+            workers: t.load.workers,
+            connections: t.load.connections,
+            timeoutMs: t.load.timeoutMs,
+          });
+        } catch (err) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['targets', i, 'load'],
+            message: `a plan that fits: ${(err as Error).message}`,
+          });
+        }
+      }
+      // The longest path must end before the state machine's own timeout, or no Catch (and no rollback) runs.
+      const worst = worstCaseSeconds(t);
+      if (worst > EXECUTION_TIMEOUT_SECONDS) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i],
+          message: `deadlines adding up to at most ${EXECUTION_TIMEOUT_SECONDS} s (the state machine's TimeoutSeconds): lock.maxWaitSeconds + 2 x (rollout.deadlineSeconds + health.settleSeconds + health.deadlineSeconds) + load.durationSeconds is ${worst} s`,
+        });
+      }
       if (config.targets.findIndex((o) => o.name === t.name) !== i) {
         ctx.addIssue({ code: 'custom', path: ['targets', i, 'name'], message: `duplicate target name "${t.name}"` });
       }
     });
   });
+
+/** statemachines/deploy.asl.json's TimeoutSeconds: an execution past it is TIMED_OUT and runs no Catch. */
+export const EXECUTION_TIMEOUT_SECONDS = 7200;
+
+/** The longest an execution of a target can run: waiting for the lock, the rollout and the rollback, the probes. */
+export function worstCaseSeconds(t: {
+  readonly lock: { readonly maxWaitSeconds: number };
+  readonly rollout: { readonly deadlineSeconds: number };
+  readonly health: { readonly settleSeconds: number; readonly deadlineSeconds: number };
+  readonly load?: { readonly durationSeconds: number } | undefined;
+}): number {
+  const leg = t.rollout.deadlineSeconds + t.health.settleSeconds + t.health.deadlineSeconds;
+  return t.lock.maxWaitSeconds + 2 * leg + (t.load ? t.load.durationSeconds + 60 : 0);
+}
 
 export type RollgateConfig = z.output<typeof configSchema>;
 export type Target = z.output<typeof targetSchema>;

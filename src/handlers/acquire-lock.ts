@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import type { Target } from '../config/schema.ts';
+import { EXECUTION_TIMEOUT_SECONDS, type Target } from '../config/schema.ts';
 import { acquireLock, type LockResult } from '../core/lock.ts';
 import type { Job } from '../core/normalize.ts';
 import { ddb } from '../runtime/clients.ts';
@@ -17,14 +17,11 @@ export interface AcquireLockInput {
 }
 
 /**
- * The lease: how long a lock may be held before another execution may take it. By default long enough for the
- * slowest path an execution can take (rollout and rollback to their deadlines, health probes, the load test).
+ * The lease: how long a lock may be held before another execution may take it. By default the state machine's own
+ * timeout: an execution cannot outlive it, and the status-change rule releases an aborted or timed-out one at once.
  */
 export function leaseSeconds(target: Target): number {
-  if (target.lock.leaseSeconds !== undefined) return target.lock.leaseSeconds;
-  const health = target.health.settleSeconds + target.health.deadlineSeconds;
-  const load = target.load ? target.load.durationSeconds + 60 : 0;
-  return 2 * (target.rollout.deadlineSeconds + health) + load + 300;
+  return target.lock.leaseSeconds ?? EXECUTION_TIMEOUT_SECONDS;
 }
 
 export const handler = middy<AcquireLockInput, LockResult>().handler(

@@ -56,6 +56,20 @@ describe('parseConfig', () => {
     expect(errorOf(() => parseConfig({ version: 1, targets: [bad] })).message).toContain(expected);
   });
 
+  it('rejects a load test that cannot be planned within Lambda and Step Functions limits', () => {
+    const load = { url: 'https://web.example.com/', rate: 100, durationSeconds: 1200, workers: 2 };
+    expect(errorOf(() => parseConfig({ version: 1, targets: [{ ...target, load }] })).message).toMatch(
+      /targets\[0\]\.load: .*a plan that fits: durationSec 1200 is longer than one load-generator Lambda may run/,
+    );
+  });
+
+  it('rejects deadlines that add up past the state machine timeout (no Catch would run)', () => {
+    const slow = { ...target, rollout: { deadlineSeconds: 3600 } };
+    expect(errorOf(() => parseConfig({ version: 1, targets: [slow] })).message).toContain(
+      'lock.maxWaitSeconds + 2 x (rollout.deadlineSeconds + health.settleSeconds + health.deadlineSeconds) + load.durationSeconds is 11060 s',
+    );
+  });
+
   it('rejects two targets for one service', () => {
     const err = errorOf(() => parseConfig({ version: 1, targets: [target, { ...target, name: 'web2' }] }));
     expect(err.message).toContain('targets[1].service');
