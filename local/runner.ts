@@ -163,7 +163,8 @@ export class LocalRunner {
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.redriveCount ? { redriveCount: options.redriveCount } : {}),
     });
-    if ((result.status === 'ABORTED' || result.status === 'TIMED_OUT') && options.statusChangeRule !== false) {
+    // AWS's rule fires for every ABORTED, TIMED_OUT and FAILED execution (rollgate's own Fail states included)
+    if (result.status !== 'SUCCEEDED' && options.statusChangeRule !== false) {
       await this.statusChanged(result);
     }
     const audit = await this.readAudit(result.startDate, name);

@@ -98,7 +98,7 @@ function serviceArn(target) {
 }
 
 /** The values serverless.yml reads, derived from one validated config. */
-function derive(config) {
+function derive(config, stage = 'dev') {
   const { local: _local, ...deployed } = config;
   const json = JSON.stringify(deployed);
   const envBytes = Buffer.byteLength('ROLLGATE_CONFIG', 'utf8') + Buffer.byteLength(json, 'utf8');
@@ -161,12 +161,12 @@ function derive(config) {
         Resource: checked.map((r) => arn('ecr', `:repository/${r}`)),
       },
       {
-        // the missed-push check starts an execution of rollgate's own state machine (a name pattern: the state
-        // machine waits for this policy, so it cannot be referenced here)
+        // the missed-push check starts an execution of this stage's state machine (by name: the state machine waits
+        // for this policy, so it cannot be referenced here)
         Sid: 'StartMissedPushExecutions',
         Effect: 'Allow',
         Action: 'states:StartExecution',
-        Resource: arn('states', ':stateMachine:rollgate-deploy-*'),
+        Resource: arn('states', `:stateMachine:rollgate-deploy-${stage}`),
       },
     );
   }
@@ -175,14 +175,17 @@ function derive(config) {
   return { json, envBytes, warning, repositories, serviceArns, passRoleArns, targetStatements, missedPushCheck };
 }
 
-let cached;
-/** Loaded once per process (serverless resolves several addresses of this file). */
-function current() {
-  if (!cached) {
-    cached = derive(loadConfig());
-    if (cached.warning) process.stderr.write(`Warning: ${cached.warning}\n`);
+let cachedConfig;
+let warned = false;
+/** The config is loaded once per process (serverless resolves several addresses of this file); derived per stage. */
+function current(stage) {
+  cachedConfig ??= loadConfig();
+  const derived = derive(cachedConfig, stage);
+  if (derived.warning && !warned) {
+    warned = true;
+    process.stderr.write(`Warning: ${derived.warning}\n`);
   }
-  return cached;
+  return derived;
 }
 
 module.exports = {
@@ -190,7 +193,8 @@ module.exports = {
   repositories: () => current().repositories,
   serviceArns: () => current().serviceArns,
   passRoleArns: () => current().passRoleArns,
-  targetStatements: () => current().targetStatements,
+  // serverless passes the CLI options: the stage names the state machine (serverless.yml: ${opt:stage, 'dev'})
+  targetStatements: ({ options } = {}) => current(options?.stage ?? 'dev').targetStatements,
   missedPushCheck: () => current().missedPushCheck,
   // For scripts/package.js and tests: not read by serverless.yml.
   configFile,

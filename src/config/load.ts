@@ -18,7 +18,11 @@ export function formatIssues(issues: readonly z.core.$ZodIssue[], input: unknown
       const value = valueAt(input, issue.path);
       // a whole object says nothing a reader needs: name it by its path only
       const got =
-        value === undefined ? 'missing' : typeof value === 'object' && value !== null ? 'invalid' : `got ${JSON.stringify(value)}`;
+        value === undefined
+          ? 'missing'
+          : typeof value === 'object' && value !== null
+            ? 'invalid'
+            : `got ${JSON.stringify(value)}`;
       const where = path || '(top level)';
       if (issue.code === 'unrecognized_keys') return `${where}: unknown field(s) ${issue.keys.join(', ')}`;
       // zod says "Invalid input: expected string" or "Too small: expected number to be >=1": keep the expectation

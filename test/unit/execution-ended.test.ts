@@ -1,0 +1,113 @@
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  UpdateServiceCommand,
+} from '@aws-sdk/client-ecs';
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { mockClient } from 'aws-sdk-client-mock';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { executionEnded } from '../../src/core/execution-ended.ts';
+import { deployment, NEW_TD, OLD_TD, service, taskDefinition } from './aws-fixtures.ts';
+
+const ddbMock = mockClient(DynamoDBClient);
+const ecsMock = mockClient(ECSClient);
+const s3Mock = mockClient(S3Client);
+const ddb = new DynamoDBClient({ region: 'us-east-1' });
+const ecs = new ECSClient({ region: 'us-east-1' });
+const s3 = new S3Client({ region: 'us-east-1' });
+
+const event = (status: string) => ({
+  'detail-type': 'Step Functions Execution Status Change',
+  detail: {
+    executionArn: 'arn:aws:states:us-east-1:123456789012:execution:rollgate-deploy-prod:e1',
+    name: 'e1',
+    status,
+    startDate: Date.parse('2026-11-22T10:00:00.000Z'),
+    stopDate: Date.parse('2026-11-22T12:00:00.000Z'),
+    input: JSON.stringify({ repository: 'demo-app', tag: 'v3' }),
+  },
+});
+
+beforeEach(() => {
+  ddbMock.reset();
+  ecsMock.reset();
+  s3Mock.reset();
+  // e1 held the lock on demo/demo-app
+  ddbMock.on(GetItemCommand).resolves({
+    Item: {
+      pk: { S: 'execution#e1' },
+      sk: { S: 'lock' },
+      service: { S: 'service#demo/demo-app' },
+      waiter: { S: 'wait#x#e1' },
+    },
+  });
+  ddbMock.on(DeleteItemCommand).resolves({});
+  // no audit record of its own; a backup of the revision that ran before
+  s3Mock.on(HeadObjectCommand).rejects(Object.assign(new Error('NotFound'), { name: 'NotFound' }));
+  const backup = JSON.stringify({
+    schema: 'rollgate.backup.v1',
+    taskDefinition: taskDefinition(OLD_TD),
+    image: 'demo-app:v1',
+    tags: [],
+  });
+  s3Mock.on(GetObjectCommand).resolves({ Body: { transformToString: async () => backup } } as never);
+  s3Mock.on(PutObjectCommand).resolves({});
+  // the service runs e1's revision, mid-rollout
+  ecsMock
+    .on(DescribeServicesCommand)
+    .resolves({ services: [service([deployment({ taskDefinition: NEW_TD, rolloutState: 'IN_PROGRESS' })])] });
+  ecsMock
+    .on(DescribeTaskDefinitionCommand)
+    .resolves({ taskDefinition: taskDefinition(NEW_TD), tags: [{ key: 'rollgate:execution', value: 'e1' }] });
+  ecsMock.on(UpdateServiceCommand).resolves({ service: service() });
+});
+
+function record() {
+  const body = s3Mock.commandCalls(PutObjectCommand)[0]?.args[0].input.Body;
+  return JSON.parse(String(body));
+}
+
+describe('executionEnded', () => {
+  it("rolls a timed-out execution's revision back to its backup, releases its lock and records it", async () => {
+    const out = await executionEnded({ ddb, table: 'locks', s3, ecs, bucket: 'artifacts', event: event('TIMED_OUT') });
+    expect(out).toMatchObject({ recorded: true, rolledBack: OLD_TD });
+    expect(ecsMock.commandCalls(UpdateServiceCommand)[0]?.args[0].input).toEqual({
+      cluster: 'demo',
+      service: 'demo-app',
+      taskDefinition: OLD_TD,
+    });
+    expect(record()).toMatchObject({
+      outcome: 'FAILED',
+      error: 'ExecutionTimedOut',
+      cluster: 'demo',
+      service: 'demo-app',
+      reason: expect.stringContaining('rollgate started a rollback to'),
+    });
+    expect(ddbMock.commandCalls(DeleteItemCommand).length).toBeGreaterThan(0);
+  });
+
+  it("leaves an aborted execution's service as the operator left it, and says so", async () => {
+    await executionEnded({ ddb, table: 'locks', s3, ecs, bucket: 'artifacts', event: event('ABORTED') });
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+    expect(record()).toMatchObject({ error: 'ExecutionAborted', reason: expect.stringContaining('check the service') });
+  });
+
+  it('does not touch a service that runs another revision (rolled back or superseded already)', async () => {
+    ecsMock
+      .on(DescribeTaskDefinitionCommand)
+      .resolves({ taskDefinition: taskDefinition(NEW_TD), tags: [{ key: 'rollgate:execution', value: 'e2' }] });
+    const out = await executionEnded({ ddb, table: 'locks', s3, ecs, bucket: 'artifacts', event: event('FAILED') });
+    expect(out.rolledBack).toBeUndefined();
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+  });
+
+  it('keeps the record an execution wrote itself and changes nothing', async () => {
+    s3Mock.on(HeadObjectCommand).resolves({});
+    const out = await executionEnded({ ddb, table: 'locks', s3, ecs, bucket: 'artifacts', event: event('FAILED') });
+    expect(out).toMatchObject({ recorded: false });
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+    expect(s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+  });
+});
