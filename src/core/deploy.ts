@@ -29,11 +29,14 @@ export interface DeployParams {
   readonly backup: { readonly bucket: string; readonly key: string };
   readonly rollout: RolloutSpec;
   readonly now?: () => Date;
+  /** Throws when this execution does not hold the service's deploy lock (see confirmLock). */
+  readonly confirmLock?: () => Promise<void>;
 }
 
 /** Points the service at the new revision (rolling update) after checking that the backup exists. */
 export async function deploy(params: DeployParams): Promise<RolloutWatch> {
   const { s3, backup } = params;
+  await params.confirmLock?.();
   // A retry or redrive after UpdateService went through: follow that deployment instead of starting another. This
   // comes first, so that a transient S3 error on the retry cannot end the execution without a rollback.
   const current = primaryDeployment(await describeService(params.ecs, params.cluster, params.service));

@@ -52,6 +52,11 @@ export class EventPublishFailedError extends Error {
   override name = 'EventPublishFailedError';
 }
 
+/** Another execution holds the service's deploy lock: this one must not change the service. */
+export class LockLostError extends Error {
+  override name = 'LockLostError';
+}
+
 /** The message of an unknown thrown value, for error causes and audit records. */
 export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;

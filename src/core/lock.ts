@@ -6,6 +6,7 @@ import {
   PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
+import { LockLostError } from './errors.ts';
 
 /**
  * The per-service deploy lock in DynamoDB. Step Functions has no lock between executions, EventBridge delivers at
@@ -309,4 +310,58 @@ export async function lockHolder(
   const expiresAt = Number(item?.expiresAt?.N ?? 0);
   if (!item || expiresAt < epoch(params.now?.() ?? new Date())) return undefined;
   return { execution: item.execution?.S ?? '', image: item.image?.S ?? '', expiresAt };
+}
+
+/**
+ * Confirms (and renews) that this execution holds the service's lock, taking it again only if it is free or expired.
+ * Deploy and Rollback call it first: a redriven execution resumes after AcquireLock, and its lock may have been
+ * released when it failed; it must not change a service another execution is deploying meanwhile.
+ */
+export async function confirmLock(params: {
+  readonly ddb: DynamoDBClient;
+  readonly table: string;
+  readonly cluster: string;
+  readonly service: string;
+  readonly executionName: string;
+  readonly image: string;
+  readonly leaseSeconds: number;
+  readonly now?: () => Date;
+}): Promise<void> {
+  const { ddb, table, executionName } = params;
+  const now = params.now?.() ?? new Date();
+  const pk = serviceKey(params);
+  const held = await conditional(() =>
+    ddb.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: {
+          pk: S(pk),
+          sk: S('lock'),
+          execution: S(executionName),
+          image: S(params.image),
+          acquiredAt: S(now.toISOString()),
+          expiresAt: N(epoch(now) + params.leaseSeconds),
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR execution = :me OR expiresAt < :now',
+        ExpressionAttributeValues: { ':me': S(executionName), ':now': N(epoch(now)) },
+      }),
+    ),
+  );
+  if (!held) {
+    const holder = await lockHolder(params);
+    throw new LockLostError(
+      `${params.cluster}/${params.service} is locked by execution ${holder?.execution ?? '?'} (${holder?.image ?? '?'}): this execution no longer holds the deploy lock (resumed by a redrive?) and leaves the service alone`,
+    );
+  }
+  await ddb.send(
+    new PutItemCommand({
+      TableName: table,
+      Item: {
+        pk: S(`execution#${executionName}`),
+        sk: S('lock'),
+        service: S(pk),
+        expiresAt: N(epoch(now) + params.leaseSeconds),
+      },
+    }),
+  );
 }

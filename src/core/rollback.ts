@@ -11,6 +11,8 @@ export interface RollbackParams {
   readonly taskDefinitionArn: string;
   readonly rollout: RolloutSpec;
   readonly now?: () => Date;
+  /** Throws when this execution does not hold the service's deploy lock (see confirmLock). */
+  readonly confirmLock?: () => Promise<void>;
 }
 
 /**
@@ -19,6 +21,7 @@ export interface RollbackParams {
  */
 export async function rollback(params: RollbackParams): Promise<RolloutWatch> {
   const { ecs, cluster, service, taskDefinitionArn } = params;
+  await params.confirmLock?.();
   const svc = await describeService(ecs, cluster, service);
   const primary = primaryDeployment(svc);
   if (primary?.taskDefinition === taskDefinitionArn && primary.rolloutState !== 'FAILED') {

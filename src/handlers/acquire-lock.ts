@@ -1,9 +1,10 @@
 import middy from '@middy/core';
-import { EXECUTION_TIMEOUT_SECONDS, type Target } from '../config/schema.ts';
+import type { Target } from '../config/schema.ts';
 import { acquireLock, type LockResult } from '../core/lock.ts';
 import type { Job } from '../core/normalize.ts';
 import { ddb } from '../runtime/clients.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
+import { leaseSeconds } from '../runtime/lock.ts';
 
 const table = getRequiredEnv('LOCK_TABLE');
 
@@ -14,14 +15,6 @@ export interface AcquireLockInput {
   readonly trigger: Job['trigger'];
   readonly image: Job['image'];
   readonly previous?: Partial<LockResult>;
-}
-
-/**
- * The lease: how long a lock may be held before another execution may take it. By default the state machine's own
- * timeout: an execution cannot outlive it, and the status-change rule releases an aborted or timed-out one at once.
- */
-export function leaseSeconds(target: Target): number {
-  return target.lock.leaseSeconds ?? EXECUTION_TIMEOUT_SECONDS;
 }
 
 export const handler = middy<AcquireLockInput, LockResult>().handler(

@@ -1,7 +1,8 @@
 import middy from '@middy/core';
-import type { RolloutSpec } from '../config/schema.ts';
+import type { LockSpec, RolloutSpec } from '../config/schema.ts';
 import { deploy, type RolloutWatch } from '../core/deploy.ts';
 import { ecs, s3 } from '../runtime/clients.ts';
+import { lockConfirmer } from '../runtime/lock.ts';
 
 export interface DeployInput {
   readonly cluster: string;
@@ -9,6 +10,12 @@ export interface DeployInput {
   readonly taskDefinitionArn: string;
   readonly backup: { readonly bucket: string; readonly key: string };
   readonly rollout: RolloutSpec;
+  /** This execution and the target's lock settings: the lock is confirmed before the service is touched. */
+  readonly executionName: string;
+  readonly image: string;
+  readonly lock: LockSpec;
 }
 
-export const handler = middy<DeployInput, RolloutWatch>().handler(async (input) => deploy({ ecs, s3, ...input }));
+export const handler = middy<DeployInput, RolloutWatch>().handler(async (input) =>
+  deploy({ ecs, s3, ...input, confirmLock: lockConfirmer(input) }),
+);

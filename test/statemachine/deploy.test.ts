@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startDynamo } from '../../local/dynamodb.ts';
 import { readEvents, startEventBridge } from '../../local/eventbridge.ts';
@@ -351,5 +352,34 @@ describe('deploy state machine', () => {
       error: 'SloViolatedError',
       reportKey: expect.stringContaining('report.json'),
     });
+  });
+
+  it('does not touch a service whose lock another execution holds by the time it deploys (a redrive resuming late)', async () => {
+    aws.behaviour.onRegister = async () => {
+      // the lock expired and another execution took it while this one was between AcquireLock and Deploy
+      const client = new DynamoDBClient({
+        endpoint: dynamo.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      });
+      await client.send(
+        new PutItemCommand({
+          TableName: 'locks',
+          Item: {
+            pk: { S: 'service#demo/demo-app' },
+            sk: { S: 'lock' },
+            execution: { S: 'intruder' },
+            image: { S: 'demo-app:v9' },
+            expiresAt: { N: String(Math.floor(Date.now() / 1000) + 600) },
+          },
+        }),
+      );
+      client.destroy();
+    };
+    const result = await run(ecrEvent('push'));
+    expect(result.error).toBe('LockLostError');
+    expect(result.statesEntered.slice(-4)).toEqual(['Register', 'Deploy', 'RecordFailed', 'Failed']);
+    expect(result.cause).toContain('is locked by execution intruder (demo-app:v9)');
+    expect(aws.updateServiceCalls()).toEqual([]);
   });
 });

@@ -24,6 +24,8 @@ export interface EcsBehaviour {
   describeErrors: Error[];
   /** Make writing the backup object fail. */
   backupWriteFails: boolean;
+  /** Runs when a task definition is registered (e.g. to let another execution take the lock meanwhile). */
+  onRegister?: (() => Promise<void>) | undefined;
 }
 
 /**
@@ -56,6 +58,7 @@ export function fakeAws() {
       rollbackRejects: false,
       describeErrors: [],
       backupWriteFails: false,
+      onRegister: undefined,
     });
     revisions.splice(1);
     deployments = [
@@ -91,7 +94,8 @@ export function fakeAws() {
       taskDefinition: revisions.find((t) => t.taskDefinitionArn === i.taskDefinition),
       tags: [],
     }));
-    ecsMock.on(RegisterTaskDefinitionCommand).callsFake((i) => {
+    ecsMock.on(RegisterTaskDefinitionCommand).callsFake(async (i) => {
+      await behaviour.onRegister?.();
       const arn = OLD_TD.replace(/:\d+$/, `:${7 + revisions.length}`);
       revisions.push({ ...i, taskDefinitionArn: arn, revision: 7 + revisions.length });
       return { taskDefinition: { taskDefinitionArn: arn } };
