@@ -5,6 +5,16 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
+/** An AWS JSON 1.1 error: `__type` is the name the SDK gives the thrown error. */
+export class AwsError extends Error {
+  readonly status: number;
+  constructor(name: string, message: string, status = 400) {
+    super(message);
+    this.name = name;
+    this.status = status;
+  }
+}
+
 /** Listens on 127.0.0.1 (never another interface); port 0 picks a free one. */
 export function listenLocal(server: Server, port: number): Promise<void> {
   return new Promise((done, fail) => {

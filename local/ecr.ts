@@ -8,9 +8,9 @@
  * it pointed to disappears instead of staying behind untagged (`tagStatus: UNTAGGED` finds nothing); every image is
  * ACTIVE (none archived); there are no sizes, scans or pull times.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { listenLocal, readBody, replyJson } from './aws-json.ts';
+import { AwsError, listenLocal, readBody, replyJson } from './aws-json.ts';
 import { LocalRegistry, type PushedImage } from './registry.ts';
 
 const TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
@@ -52,16 +52,6 @@ interface WireImageDetail {
   imageManifestMediaType: string;
   artifactMediaType: string;
   imageStatus: 'ACTIVE';
-}
-
-/** An AWS JSON 1.1 error: `__type` is the name the SDK gives the thrown error. */
-class AwsError extends Error {
-  readonly status: number;
-  constructor(name: string, message: string, status = 400) {
-    super(message);
-    this.name = name;
-    this.status = status;
-  }
 }
 
 /** Starts the local ECR endpoint. */

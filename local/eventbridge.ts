@@ -7,12 +7,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { shortImage } from '../src/core/naming.ts';
 import type { RollbackEventDetail } from '../src/core/notify.ts';
-import { listenLocal, readBody, replyJson } from './aws-json.ts';
+import { AwsError, listenLocal, readBody, replyJson } from './aws-json.ts';
 
 const TARGET_PREFIX = 'AWSEvents.';
 /** EventBridge quotas: 10 entries per PutEvents, 256 KB per request (entry sizes as AWS computes them). */
@@ -56,16 +56,6 @@ export interface LocalEventBridge {
   readonly file: string;
   /** Stops the endpoint after the pending appends are written. Idempotent. */
   close(): Promise<void>;
-}
-
-/** An AWS JSON 1.1 error: `__type` is the name the SDK gives the thrown error. */
-class AwsError extends Error {
-  readonly status: number;
-  constructor(name: string, message: string, status = 400) {
-    super(message);
-    this.name = name;
-    this.status = status;
-  }
 }
 
 /** Starts the local EventBridge endpoint. */

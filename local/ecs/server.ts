@@ -3,7 +3,7 @@
  * (`X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>`), so `@aws-sdk/client-ecs` pointed at it (or
  * `AWS_ENDPOINT_URL_ECS`) works unchanged. Tasks are real processes; each service has a load balancer.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

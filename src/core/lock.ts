@@ -71,6 +71,31 @@ function waiterSk(p: Pick<LockParams, 'startedAt' | 'executionName'>) {
   return `wait#${p.startedAt}#${p.executionName}`;
 }
 
+/** Takes the service's lock for this execution if it is free, expired or already its own; false otherwise. */
+function putLock(
+  params: Pick<LockParams, 'ddb' | 'table' | 'cluster' | 'service' | 'executionName' | 'image'>,
+  now: Date,
+  expiresAt: number,
+): Promise<boolean> {
+  return conditional(() =>
+    params.ddb.send(
+      new PutItemCommand({
+        TableName: params.table,
+        Item: {
+          pk: S(serviceKey(params)),
+          sk: S('lock'),
+          execution: S(params.executionName),
+          image: S(params.image),
+          acquiredAt: S(now.toISOString()),
+          expiresAt: N(expiresAt),
+        },
+        ConditionExpression: 'attribute_not_exists(pk) OR execution = :me OR expiresAt < :now',
+        ExpressionAttributeValues: { ':me': S(params.executionName), ':now': N(epoch(now)) },
+      }),
+    ),
+  );
+}
+
 async function conditional<T>(fn: () => Promise<T>): Promise<boolean> {
   try {
     await fn();
@@ -202,23 +227,7 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
   }
   if (holder) return waitOrGiveUp(params, base, now, `waiting for the lock${holding}`, holder.execution?.S);
 
-  const acquired = await conditional(() =>
-    ddb.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: {
-          pk: S(pk),
-          sk: S('lock'),
-          execution: S(executionName),
-          image: S(image),
-          acquiredAt: S(now.toISOString()),
-          expiresAt: N(lease),
-        },
-        ConditionExpression: 'attribute_not_exists(pk) OR execution = :me OR expiresAt < :now',
-        ExpressionAttributeValues: { ':me': S(executionName), ':now': N(epoch(now)) },
-      }),
-    ),
-  );
+  const acquired = await putLock(params, now, lease);
   if (!acquired) return waitOrGiveUp(params, base, now, 'waiting for the lock (taken meanwhile)', undefined);
   await leave();
   return {
@@ -330,23 +339,7 @@ export async function confirmLock(params: {
   const { ddb, table, executionName } = params;
   const now = params.now?.() ?? new Date();
   const pk = serviceKey(params);
-  const held = await conditional(() =>
-    ddb.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: {
-          pk: S(pk),
-          sk: S('lock'),
-          execution: S(executionName),
-          image: S(params.image),
-          acquiredAt: S(now.toISOString()),
-          expiresAt: N(epoch(now) + params.leaseSeconds),
-        },
-        ConditionExpression: 'attribute_not_exists(pk) OR execution = :me OR expiresAt < :now',
-        ExpressionAttributeValues: { ':me': S(executionName), ':now': N(epoch(now)) },
-      }),
-    ),
-  );
+  const held = await putLock(params, now, epoch(now) + params.leaseSeconds);
   if (!held) {
     const holder = await lockHolder(params);
     throw new LockLostError(
