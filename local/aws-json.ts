@@ -50,3 +50,24 @@ export async function readBody(req: IncomingMessage, max: number): Promise<strin
   }
   return size > max ? undefined : Buffer.concat(chunks).toString('utf8');
 }
+
+/**
+ * The operation a request names (`X-Amz-Target: <prefix><Op>`), when it is a POST for this service and one of
+ * `implemented`; else the AwsError the SDK would get from AWS for an unknown operation.
+ */
+export function awsOperation(
+  req: IncomingMessage,
+  prefix: string,
+  implemented: readonly string[],
+  service: string,
+): string {
+  if (req.method !== 'POST') throw new AwsError('UnknownOperationException', `${req.method} is not supported.`);
+  const target = req.headers['x-amz-target'];
+  if (typeof target !== 'string' || !target.startsWith(prefix)) {
+    throw new AwsError('UnknownOperationException', `Unknown X-Amz-Target: ${String(target)}`);
+  }
+  const op = target.slice(prefix.length);
+  if (!implemented.includes(op))
+    throw new AwsError('UnknownOperationException', `The local ${service} does not implement ${op}.`);
+  return op;
+}

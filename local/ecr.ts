@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AwsError, listenLocal, readBody, replyJson } from './aws-json.ts';
+import { AwsError, awsOperation, listenLocal, readBody, replyJson } from './aws-json.ts';
 import { LocalRegistry, type PushedImage } from './registry.ts';
 
 const TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
@@ -93,15 +93,7 @@ interface Context {
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
   try {
-    if (req.method !== 'POST') throw new AwsError('UnknownOperationException', `${req.method} is not supported.`);
-    const target = req.headers['x-amz-target'];
-    if (typeof target !== 'string' || !target.startsWith(TARGET_PREFIX)) {
-      throw new AwsError('UnknownOperationException', `Unknown X-Amz-Target: ${String(target)}`);
-    }
-    const op = target.slice(TARGET_PREFIX.length);
-    if (op !== 'DescribeImages') {
-      throw new AwsError('UnknownOperationException', `The local ECR does not implement ${op}.`);
-    }
+    awsOperation(req, TARGET_PREFIX, ['DescribeImages'], 'ECR');
     const text = await readBody(req, MAX_BODY);
     if (text === undefined) throw new AwsError('SerializationException', 'Request body too large.');
     let input: unknown;

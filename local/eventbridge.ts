@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { shortImage } from '../src/core/naming.ts';
 import type { RollbackEventDetail } from '../src/core/notify.ts';
-import { AwsError, listenLocal, readBody, replyJson } from './aws-json.ts';
+import { AwsError, awsOperation, listenLocal, readBody, replyJson } from './aws-json.ts';
 
 const TARGET_PREFIX = 'AWSEvents.';
 /** EventBridge quotas: 10 entries per PutEvents, 256 KB per request (entry sizes as AWS computes them). */
@@ -105,14 +105,7 @@ interface Context {
 
 async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
   try {
-    if (req.method !== 'POST') throw new AwsError('UnknownOperationException', `${req.method} is not supported.`);
-    const target = req.headers['x-amz-target'];
-    if (typeof target !== 'string' || !target.startsWith(TARGET_PREFIX)) {
-      throw new AwsError('UnknownOperationException', `Unknown X-Amz-Target: ${String(target)}`);
-    }
-    const op = target.slice(TARGET_PREFIX.length);
-    if (op !== 'PutEvents')
-      throw new AwsError('UnknownOperationException', `The local EventBridge does not implement ${op}.`);
+    awsOperation(req, TARGET_PREFIX, ['PutEvents'], 'EventBridge');
     const text = await readBody(req, MAX_BODY);
     if (text === undefined) throw new AwsError('ValidationException', TOTAL_SIZE_MESSAGE);
     let input: unknown;

@@ -139,26 +139,12 @@ function derive(config, stage = 'dev') {
 
   const checked = unique(config.targets.filter((t) => t.missedPushCheck).map((t) => t.repository));
   if (checked.length > 0) {
-    const arn = (service, resource) => ({
-      'Fn::Join': [
-        '',
-        [
-          'arn:',
-          { Ref: 'AWS::Partition' },
-          `:${service}:`,
-          { Ref: 'AWS::Region' },
-          ':',
-          { Ref: 'AWS::AccountId' },
-          resource,
-        ],
-      ],
-    });
     targetStatements.push(
       {
         Sid: 'ListPushedImages',
         Effect: 'Allow',
         Action: 'ecr:DescribeImages',
-        Resource: checked.map((r) => arn('ecr', `:repository/${r}`)),
+        Resource: checked.map((r) => arnInStack('ecr', `repository/${r}`)),
       },
       {
         // the missed-push check starts an execution of this stage's state machine (by name: the state machine waits
@@ -166,7 +152,7 @@ function derive(config, stage = 'dev') {
         Sid: 'StartMissedPushExecutions',
         Effect: 'Allow',
         Action: 'states:StartExecution',
-        Resource: arn('states', `:stateMachine:rollgate-deploy-${stage}`),
+        Resource: arnInStack('states', `stateMachine:rollgate-deploy-${stage}`),
       },
     );
   }

@@ -4,7 +4,7 @@ import type { RollgateConfig, Target } from '../config/schema.ts';
 import { InvalidInputError } from './errors.ts';
 import { displayImage, ecrRegistry, matchesGlob } from './naming.ts';
 
-/** What started the execution. `redrive` is set by the CLI for re-runs it starts itself. */
+/** What started the execution (a redrive is recorded by Record from `$$.Execution.RedriveCount`). */
 export type TriggerType = 'push' | 'manual';
 
 /** The execution's identity, from the context object (`$$.Execution`). */
