@@ -37,19 +37,10 @@ export interface LoadTestOptions {
   inProcess?: boolean;
 }
 
-/** The merged progress of all workers. */
-export interface LoadProgress {
-  elapsedSec: number;
-  durationSec: number;
-  sent: number;
-  completed: number;
-  errors: number;
-  dropped: number;
-  inFlight: number;
+/** The merged progress of all workers: their snapshots summed, and the highest p99. */
+export interface LoadProgress extends Omit<ProgressSnapshot, 'workerIndex'> {
   /** Requests sent per second so far. */
   achievedRate: number;
-  /** Highest of the workers' last-second p99, ms. */
-  p99Ms: number;
 }
 
 export interface LoadTestResult {

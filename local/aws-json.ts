@@ -15,6 +15,17 @@ export class AwsError extends Error {
   }
 }
 
+/**
+ * Closes a local endpoint: stops accepting, ends its connections (all of them with `force`, else the idle ones so an
+ * answer being written still arrives), and resolves when the server has closed.
+ */
+export function closeServer(server: Server, force: boolean): Promise<void> {
+  const closed = new Promise<void>((done) => server.close(() => done()));
+  if (force) server.closeAllConnections();
+  else server.closeIdleConnections();
+  return closed;
+}
+
 /** Listens on 127.0.0.1 (never another interface); port 0 picks a free one. */
 export function listenLocal(server: Server, port: number): Promise<void> {
   return new Promise((done, fail) => {

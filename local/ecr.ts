@@ -10,7 +10,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AwsError, awsOperation, listenLocal, readBody, replyJson } from './aws-json.ts';
+import { AwsError, awsOperation, closeServer, listenLocal, readBody, replyJson } from './aws-json.ts';
 import { LocalRegistry, type PushedImage } from './registry.ts';
 
 const TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
@@ -76,9 +76,7 @@ export async function startEcr(options: StartEcrOptions): Promise<LocalEcr> {
     endpoint,
     close: () => {
       closing ??= (async () => {
-        const closed = new Promise<void>((done) => server.close(() => done()));
-        server.closeAllConnections();
-        await closed;
+        await closeServer(server, true);
       })();
       return closing;
     },

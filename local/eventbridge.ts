@@ -12,7 +12,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { shortImage } from '../src/core/naming.ts';
 import type { RollbackEventDetail } from '../src/core/notify.ts';
-import { AwsError, awsOperation, listenLocal, readBody, replyJson } from './aws-json.ts';
+import { AwsError, awsOperation, closeServer, listenLocal, readBody, replyJson } from './aws-json.ts';
 
 const TARGET_PREFIX = 'AWSEvents.';
 /** EventBridge quotas: 10 entries per PutEvents, 256 KB per request (entry sizes as AWS computes them). */
@@ -87,9 +87,7 @@ export async function startEventBridge(options: StartEventBridgeOptions): Promis
     file,
     close: () => {
       closing ??= (async () => {
-        const closed = new Promise<void>((done) => server.close(() => done()));
-        server.closeIdleConnections();
-        await closed;
+        await closeServer(server, false);
         await writing;
       })();
       return closing;

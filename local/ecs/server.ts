@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listenLocal, readBody, replyJson } from '../aws-json.ts';
+import { closeServer, listenLocal, readBody, replyJson } from '../aws-json.ts';
 import type { TargetInfo } from '../lb.ts';
 import { LocalRegistry } from '../registry.ts';
 import { killAllSync } from '../tasks.ts';
@@ -135,9 +135,7 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
     waitForSteadyState: (cluster, service, timeoutMs = 60_000) => engine.waitForSteady(cluster, service, timeoutMs),
     close: () => {
       closing ??= (async () => {
-        const closed = new Promise<void>((done) => server.close(() => done()));
-        server.closeAllConnections();
-        await closed;
+        await closeServer(server, true);
         await engine.close();
         process.off('exit', killAllSync);
       })();
