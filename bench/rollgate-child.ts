@@ -1,5 +1,6 @@
 // Runs rollgate's generator (loadgen/engine.ts) in its own process and prints {requests, cpuSec, ...} as JSON, where
-// cpuSec is this process's user+system CPU during the run (module loading excluded). Started with `node --import tsx`.
+// cpuSec is this process's user+system CPU during the run (module loading excluded). bench/loadgen.ts bundles it with
+// esbuild first, as the Generate Lambda is bundled, and runs the bundle with plain node.
 import { runWorker } from '../loadgen/engine.ts';
 import { decodeHistogram } from '../loadgen/histograms.ts';
 

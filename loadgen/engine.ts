@@ -1,16 +1,18 @@
 /**
  * The load generator engine: an open-model (constant arrival rate) HTTP load generator.
  *
- * - Request i is due at `i / rate` rounded up to the next scheduler tick (`tickMs`). Its latency is measured from that
- *   intended time, not from when it was written, so a stalled target cannot slow the generator down and hide its own
- *   stall (coordinated omission; as wrk2 and k6's constant-arrival-rate executor do).
- * - One timer wake-up per tick sends every request due in it: no timer per request. A completion also sends due
- *   requests that were waiting for room.
- * - A due request goes to a free connection; with none free it waits in a FIFO queue (its wait counts in its latency)
- *   while fewer than `maxInFlight` are outstanding. Requests that found no room and whose tick ended are counted as
- *   dropped, never silently skipped.
- * - How late the scheduler handled each request goes to its own histogram: if that is high, the generator (CPU, event
- *   loop) was the bottleneck, not the target.
+ * - Request i is scheduled at `t0 + i / rate`. Time is cut into scheduler ticks (`tickMs`); one timer wake-up at the
+ *   start of a tick releases every request scheduled within that tick, so the generator wakes once per tick rather than
+ *   once per request. A released request goes to a free connection at once, or waits for the next one to free up.
+ * - Latency counts from `min(sent, scheduled)`: a request sent ahead of its schedule (released early in its tick)
+ *   counts from when it was written; one sent after its schedule (the generator woke late, or every connection was
+ *   busy) counts from its schedule. So a stalled target cannot slow the generator down and hide its own stall
+ *   (coordinated omission; as wrk2 and k6's constant-arrival-rate executor do), and the generator's own batching never
+ *   adds to a latency either. The schedule is honoured to within one tick: no request goes out more than `tickMs` early.
+ * - Released requests wait for a connection in a FIFO queue while fewer than `maxInFlight` are outstanding. Requests
+ *   that found no room and whose tick ended are counted as dropped, never silently skipped.
+ * - How late the scheduler released each request (after the start of its tick) goes to its own histogram: if that is
+ *   high, the generator (CPU, event loop) was the bottleneck, not the target.
  * - One keep-alive connection per `connections`, at most one request in flight on each, through the minimal HTTP/1.1
  *   client in http1.ts (the request bytes are built once; responses are parsed in place). Per request it costs about
  *   a third of undici's CPU, which matters most at moderate rates (bench/loadgen.ts).
@@ -30,7 +32,8 @@ const DRAIN_GRACE_MS = 1000;
 
 /** One connection and the request on it (at most one). Also the connection's response handler. */
 class Slot implements ResponseHandler {
-  intended = 0;
+  /** What the request's latency counts from: min(sent, scheduled), performance.now() ms. */
+  latencyFrom = 0;
   measured = false;
   status = 0;
   active = false;
@@ -48,12 +51,12 @@ class Slot implements ResponseHandler {
     if (this.measured) this.engine.bytesReceived += n;
   }
 
-  onComplete(): void {
-    this.engine.ended(this, undefined);
+  onComplete(now: number): void {
+    this.engine.ended(this, undefined, now);
   }
 
   onError(err: Error): void {
-    this.engine.ended(this, err);
+    this.engine.ended(this, err, performance.now());
   }
 }
 
@@ -65,8 +68,9 @@ class Engine {
   readonly endCount: number;
   readonly target: ReturnType<typeof buildTarget>;
   readonly slots: Slot[];
-  /** Free slots (a stack: the most recently used connection is the warmest). */
-  readonly free: Slot[] = [];
+  /** Free slots: a stack in `free[0, freeCount)` (the most recently used connection is the warmest). */
+  readonly free: Slot[];
+  freeCount = 0;
   readonly queue = new FloatQueue();
 
   t0 = 0;
@@ -79,7 +83,7 @@ class Engine {
   stopped = false;
   aborted = false;
   lastDueAt = 0;
-  /** Requests [next, blockedEnd) were due in tick `blockedTick` or earlier but found no room. */
+  /** Requests [next, blockedEnd) were released in tick `blockedTick` or earlier but found no room. */
   blockedEnd = 0;
   blockedTick = 0;
 
@@ -94,7 +98,8 @@ class Engine {
   queued = 0;
   sent = 0;
   bytesReceived = 0;
-  readonly statusCodes: Record<string, number> = {};
+  /** Responses by status code (100-999, the three digits the parser accepts), as an array: no object keyed by number. */
+  readonly statusCounts = new Uint32Array(1000);
   readonly errorKinds: Record<string, number> = {};
 
   #timer: NodeJS.Timeout | undefined;
@@ -121,11 +126,9 @@ class Engine {
     this.endCount = this.warmCount + Math.max(1, Math.round(o.durationSec * o.rate));
     this.target = buildTarget(o.url, o.method, o.headers);
     this.slots = [];
-    for (let i = 0; i < o.connections; i++) {
-      const slot = new Slot(this);
-      this.slots.push(slot);
-      this.free.push(slot);
-    }
+    for (let i = 0; i < o.connections; i++) this.slots.push(new Slot(this));
+    this.free = this.slots.slice();
+    this.freeCount = this.free.length;
   }
 
   /** Opens every connection with one unrecorded request each, in parallel; failures are ignored. */
@@ -135,7 +138,8 @@ class Engine {
       this.#warming = this.slots.length;
       this.#warmed = resolve;
       const now = performance.now();
-      for (const slot of this.free.splice(0)) this.send(slot, now, false, now);
+      this.freeCount = 0;
+      for (const slot of this.slots) this.send(slot, now, false, now);
     });
   }
 
@@ -167,9 +171,9 @@ class Engine {
       }
       signal?.addEventListener('abort', () => this.abort(), { once: true });
       this.t0 = performance.now();
-      this.measureStart = this.intendedAt(this.warmCount);
+      this.measureStart = this.scheduledAt(this.warmCount);
       this.startedAtMs = Date.now() + (this.measureStart - this.t0);
-      this.lastDueAt = this.intendedAt(this.endCount - 1);
+      this.lastDueAt = this.scheduledAt(this.endCount - 1);
       const progressIn = Math.max(0, this.measureStart - this.t0) + 1000;
       this.#progress = setTimeout(() => {
         this.tick();
@@ -180,20 +184,25 @@ class Engine {
     });
   }
 
-  /**
-   * Intended send time of request `index`: its exact time `index / rate` rounded up to the next scheduler tick.
-   * All requests of a tick are sent together (one wake-up), and their latency counts from that tick.
-   */
-  intendedAt(index: number): number {
-    // The epsilon keeps float noise (3.0000000004) from pushing a request to the next tick.
-    return this.t0 + Math.ceil((index * this.intervalMs) / this.tickMs - 1e-9) * this.tickMs;
+  /** Scheduled time of request `index`: `t0 + index / rate`, performance.now() ms. */
+  scheduledAt(index: number): number {
+    return this.t0 + index * this.intervalMs;
   }
 
-  /** One past the last request index due by the end of tick `tick` (0 before tick 0). */
-  dueEndOfTick(tick: number): number {
+  /** The tick in which request `index` is released: the one its scheduled time falls in. */
+  releaseTick(index: number): number {
+    // The epsilon keeps float noise (2.9999999996) from pulling a request back into the previous tick.
+    return Math.floor((index * this.intervalMs) / this.tickMs + 1e-9);
+  }
+
+  /** One past the last request released by the end of tick `tick` (0 before tick 0). */
+  releasedBy(tick: number): number {
     if (tick < 0) return 0;
-    const end = Math.floor((tick * this.tickMs) / this.intervalMs + 1e-9) + 1;
-    return Math.min(end, this.endCount);
+    // A first guess from the rate, then settled against releaseTick so the two can never disagree.
+    let end = Math.min(this.endCount, Math.ceil(((tick + 1) * this.tickMs) / this.intervalMs));
+    while (end > 0 && this.releaseTick(end - 1) > tick) end--;
+    while (end < this.endCount && this.releaseTick(end) <= tick) end++;
+    return end;
   }
 
   second(now: number): number {
@@ -202,8 +211,8 @@ class Engine {
   }
 
   /**
-   * Sends (or queues) the requests that are due while there is room under `maxInFlight`; requests of an earlier tick
-   * still unsent when a new tick starts are dropped. Then arms the timer for the next tick with work.
+   * Sends (or queues) the requests released by now while there is room under `maxInFlight`; requests of an earlier
+   * tick still without room when a new tick starts are dropped. Then arms the timer for the next tick with work.
    */
   pump(now: number): void {
     if (this.stopped) return;
@@ -211,41 +220,37 @@ class Engine {
 
     if (this.next < this.endCount) {
       const tick = Math.floor((now - this.t0) / this.tickMs + 1e-9);
-      const dueEnd = this.dueEndOfTick(tick);
+      const releasedEnd = this.releasedBy(tick);
       if (this.next < this.blockedEnd && tick > this.blockedTick) {
-        // They fell due with `maxInFlight` requests outstanding, and no room freed before their tick ended: dropped.
+        // Released with `maxInFlight` requests outstanding, and no room freed before their tick ended: dropped.
         this.drop(this.next, this.blockedEnd - this.next, now);
         this.next = this.blockedEnd;
       }
       const max = this.o.maxInFlight;
-      while (this.next < dueEnd && this.outstanding < max) {
-        const intended = this.intendedAt(this.next);
+      while (this.next < releasedEnd && this.outstanding < max) {
+        const scheduled = this.scheduledAt(this.next);
         const measured = this.next >= this.warmCount;
-        this.next++;
-        this.outstanding++;
         if (measured) {
           this.scheduled++;
           this.measuredOutstanding++;
-          this.lateness.record(Math.round((now - intended) * 1000));
+          const releasedAt = this.t0 + this.releaseTick(this.next) * this.tickMs;
+          this.lateness.record(Math.round((now - releasedAt) * 1000));
         }
-        const slot = this.free.pop();
-        if (slot !== undefined) {
-          this.send(slot, intended, measured, now);
-        } else {
-          this.queue.push(intended);
-          if (measured) this.queued++;
-        }
+        this.next++;
+        this.outstanding++;
+        if (this.freeCount > 0) this.send(this.popFree(), Math.min(now, scheduled), measured, now);
+        else this.queue.push(scheduled);
       }
-      if (this.next < dueEnd) {
-        this.blockedEnd = dueEnd;
+      if (this.next < releasedEnd) {
+        this.blockedEnd = releasedEnd;
         this.blockedTick = tick;
       }
       if (this.next < this.endCount) {
         if (!this.timerArmed) {
           this.timerArmed = true;
-          // Unsent requests of this tick wait for completions (which pump) or the next tick (which drops them).
-          const wakeAt = this.next < dueEnd ? this.t0 + (tick + 1) * this.tickMs : this.intendedAt(this.next);
-          const wait = wakeAt - now;
+          // Requests without room wait for completions (which pump) or the next tick (which drops them).
+          const wakeTick = this.next < releasedEnd ? tick + 1 : this.releaseTick(this.next);
+          const wait = this.t0 + wakeTick * this.tickMs - now;
           this.#timer = setTimeout(this.#onTimer, Math.max(wait, 1));
         }
         return;
@@ -254,19 +259,30 @@ class Engine {
     if (this.outstanding === 0) this.finish();
   }
 
-  /** Gives free connections to queued requests, oldest first; a request queued longer than the timeout fails. */
+  /**
+   * Gives free connections to queued requests, oldest first. One that leaves the queue after its scheduled time waited
+   * for a connection (`queued`) and its latency counts from its schedule; one queued longer than the timeout fails.
+   */
   serveQueue(now: number): void {
-    while (this.queue.size > 0 && this.free.length > 0) {
-      const intended = this.queue.shift();
-      const measured = intended >= this.measureStart;
-      if (now - intended > this.o.timeoutMs) {
+    while (this.queue.size > 0 && this.freeCount > 0) {
+      const scheduled = this.queue.shift();
+      const measured = scheduled >= this.measureStart;
+      if (measured && now > scheduled) this.queued++;
+      if (now - scheduled > this.o.timeoutMs) {
         this.outstanding--;
-        if (measured) this.fail(now, intended, 'timeout');
+        if (measured) this.fail(now, scheduled, 'timeout');
         continue;
       }
-      const slot = this.free.pop();
-      if (slot !== undefined) this.send(slot, intended, measured, now);
+      this.send(this.popFree(), Math.min(now, scheduled), measured, now);
     }
+  }
+
+  popFree(): Slot {
+    return this.free[--this.freeCount] as Slot;
+  }
+
+  pushFree(slot: Slot): void {
+    this.free[this.freeCount++] = slot;
   }
 
   drop(firstIndex: number, n: number, now: number): void {
@@ -279,8 +295,8 @@ class Engine {
     }
   }
 
-  send(slot: Slot, intended: number, measured: boolean, now: number): void {
-    slot.intended = intended;
+  send(slot: Slot, latencyFrom: number, measured: boolean, now: number): void {
+    slot.latencyFrom = latencyFrom;
     slot.measured = measured;
     slot.status = 0;
     slot.active = true;
@@ -292,23 +308,22 @@ class Engine {
   }
 
   /** A request on `slot` ended: a response (err undefined) or a failure. */
-  ended(slot: Slot, err: Error | undefined): void {
+  ended(slot: Slot, err: Error | undefined, now: number): void {
     if (!slot.active) return;
     slot.active = false;
     if (this.#warming > 0) {
-      this.free.push(slot);
+      this.pushFree(slot);
       if (--this.#warming === 0) this.#warmed?.();
       return;
     }
     if (this.stopped) return;
-    const now = performance.now();
     this.outstanding--;
     if (slot.measured) {
       if (err === undefined) {
         const status = slot.status;
-        this.statusCodes[status] = (this.statusCodes[status] ?? 0) + 1;
+        this.statusCounts[status] = (this.statusCounts[status] as number) + 1;
         const kind = classifyStatus(status);
-        const latencyUs = Math.round((now - slot.intended) * 1000);
+        const latencyUs = Math.round((now - slot.latencyFrom) * 1000);
         this.latency.record(latencyUs);
         this.measuredOutstanding--;
         this.total++;
@@ -321,22 +336,22 @@ class Engine {
           this.timeline.completed(this.second(now), true, latencyUs);
         }
       } else {
-        this.fail(now, slot.intended, classifyError(err));
+        this.fail(now, slot.latencyFrom, classifyError(err));
       }
     }
-    this.free.push(slot);
+    this.pushFree(slot);
     this.pump(now);
   }
 
   /** Counts a measured request as failed; timeouts keep their latency (a lower bound), connection errors have none. */
-  fail(now: number, intended: number, kind: string): void {
+  fail(now: number, latencyFrom: number, kind: string): void {
     this.measuredOutstanding--;
     this.total++;
     this.errors++;
     this.errorKinds[kind] = (this.errorKinds[kind] ?? 0) + 1;
     let latencyUs = -1;
     if (kind === 'timeout') {
-      latencyUs = Math.round((now - intended) * 1000);
+      latencyUs = Math.round((now - latencyFrom) * 1000);
       this.latency.record(latencyUs);
     }
     this.timeline.completed(this.second(now), true, latencyUs);
@@ -364,11 +379,14 @@ class Engine {
     if (this.stopped) return;
     const now = performance.now();
     while (this.queue.size > 0) {
-      const intended = this.queue.shift();
-      if (intended >= this.measureStart) this.fail(now, intended, 'timeout');
+      const scheduled = this.queue.shift();
+      if (scheduled >= this.measureStart) {
+        this.queued++;
+        this.fail(now, scheduled, 'timeout');
+      }
     }
     for (const slot of this.slots) {
-      if (slot.active && slot.measured) this.fail(now, slot.intended, 'timeout');
+      if (slot.active && slot.measured) this.fail(now, slot.latencyFrom, 'timeout');
     }
     this.finish();
   }
@@ -398,6 +416,14 @@ class Engine {
     for (const slot of this.slots) slot.conn.destroy(undefined);
   }
 
+  statusCodes(): Record<string, number> {
+    const codes: Record<string, number> = {};
+    this.statusCounts.forEach((n, status) => {
+      if (n > 0) codes[status] = n;
+    });
+    return codes;
+  }
+
   result(): WorkerResult {
     const measuredEnd = this.stopped ? performance.now() : this.measureStart;
     const o = this.o;
@@ -421,7 +447,7 @@ class Engine {
         dropped: this.dropped,
         queued: this.queued,
       },
-      statusCodes: { ...this.statusCodes },
+      statusCodes: this.statusCodes(),
       errorKinds: { ...this.errorKinds },
       bytesReceived: this.bytesReceived,
       histograms: {

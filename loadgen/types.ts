@@ -29,10 +29,11 @@ export interface WorkerShard {
   /** Unrecorded warm-up at the target rate after every connection is open, seconds. Default 1. */
   warmupSec?: number;
   /**
-   * Scheduler tick, ms: arrivals are quantized to it (requests due within a tick are sent together at its start, and
-   * their latency counts from there), so the generator wakes once per tick rather than once per request.
-   * Default: `connections / rate` seconds clamped to 1-10 ms, so one tick's burst fits the connections
-   * (1000 req/s over 10 connections: 10 ms, 10 requests per tick; 100 req/s: 10 ms, one request every tenth tick).
+   * Scheduler tick, ms: one timer wake-up at the start of each tick releases every request scheduled within it, so the
+   * generator wakes once per tick rather than once per request. A released request goes out as soon as a connection is
+   * free, at most one tick ahead of its schedule; its latency counts from `min(sent, scheduled)`, so the batching never
+   * adds to a latency and a late request (every connection busy, a stalled target) still counts its wait.
+   * Default: the time of 50 requests, clamped to 1-50 ms (1000 req/s: 50 ms; 10,000 req/s: 5 ms; 20 req/s: 50 ms).
    */
   tickMs?: number;
   /** HTTP method. Default GET. */
@@ -82,7 +83,10 @@ export interface RequestCounts {
   errors: number;
   /** Requests never sent because `maxInFlight` requests were outstanding when they fell due. */
   dropped: number;
-  /** Requests that had to wait for a free connection before being sent (their wait is part of their latency). */
+  /**
+   * Requests that had to wait for a free connection past their scheduled time (that wait is part of their latency).
+   * Requests released early in their tick that are sent by their scheduled time are not counted.
+   */
   queued: number;
 }
 

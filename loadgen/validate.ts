@@ -21,8 +21,10 @@ export interface ResolvedShard {
 
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const DEFAULT_WARMUP_SEC = 1;
-/** Upper bound of the default scheduler tick, ms. */
-export const MAX_DEFAULT_TICK_MS = 10;
+/** Upper bound of the default scheduler tick, ms: no request is released more than this ahead of its schedule. */
+export const MAX_DEFAULT_TICK_MS = 50;
+/** Requests per tick the default tick aims for, so one wake-up's cost is shared by this many requests. */
+export const TICK_BATCH = 50;
 /** A Lambda runs at most 900 s; warm-up, drain and the report need the rest. */
 export const MAX_LAMBDA_SHARD_SEC = 840;
 /** Longest run the engine accepts (a local run; Lambda shards are capped by the plan). */
@@ -85,13 +87,13 @@ export function resolveShard(input: unknown): ResolvedShard {
   const defaultInFlight = connections + Math.ceil((rate * timeoutMs) / 1000);
   const maxInFlight = number(o, 'maxInFlight', { min: 1, max: 10_000_000, integer: true }, defaultInFlight);
   const warmupSec = number(o, 'warmupSec', { min: 0, max: 60 }, DEFAULT_WARMUP_SEC);
-  // Default tick: one tick's burst fits the connections (no queueing of the generator's own making), within 1-10 ms.
-  // Fewer wake-ups is a CPU lever: at 1000 req/s over 10 connections (undici client) a 5 ms tick cost 15.6 CPU-s per
-  // 100k requests here and a 10 ms tick 11.9 (bench/loadgen.ts; each event-loop wake-up costs ~70 us of CPU on this VM).
-  // A coarser tick than connections/rate was not worth it: its burst exceeds the connections, so requests queue behind
-  // the generator's own burst (at 1000 req/s, 10 connections: 20/50/100 ms ticks cut CPU 10/27/35% but raised p50
-  // from 1.5 ms to 2.0/3.1/4.9 ms and p99 from 4.4 to 6.0/13.1/21.0 ms).
-  const defaultTick = Math.min(MAX_DEFAULT_TICK_MS, Math.max(1, Math.floor((connections * 1000) / rate)));
+  // Default tick: about TICK_BATCH requests per tick, within 1-50 ms. A wake-up after a few ms of sleep costs tens of
+  // microseconds of CPU on these VMs (a bare 10 ms timer loop: ~60 us per wake-up), so at 1000 req/s a 10 ms tick
+  // (10 requests per wake-up) cost 1.05-1.15x autocannon's CPU per request and a 50 ms tick 0.98-1.0x
+  // (bench/loadgen.ts). Because requests released early in their tick count their latency from when they are sent,
+  // a tick longer than the connections can send at once adds nothing to any latency; it only bounds how far ahead of
+  // its schedule a request may go out.
+  const defaultTick = Math.min(MAX_DEFAULT_TICK_MS, Math.max(1, Math.round((TICK_BATCH * 1000) / rate)));
   const tickMs = number(o, 'tickMs', { min: 1, max: 100, integer: true }, defaultTick);
   const workerIndex = number(o, 'workerIndex', { min: 0, max: 100_000, integer: true }, 0);
 

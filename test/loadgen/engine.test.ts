@@ -4,6 +4,7 @@ import { runWorker } from '../../loadgen/engine.ts';
 import { LoadInputError } from '../../loadgen/errors.ts';
 import { createHistogram, decodeHistogram, percentilesMs } from '../../loadgen/histograms.ts';
 import type { ProgressSnapshot } from '../../loadgen/types.ts';
+import { resolveShard } from '../../loadgen/validate.ts';
 import { type LocalServer, startServer } from './helpers.ts';
 
 /**
@@ -69,10 +70,12 @@ describe('runWorker against a server that stalls 1 s every 5 s', () => {
 
 describe('runWorker', () => {
   let slow: LocalServer;
+  let slow50: LocalServer;
   let fast: LocalServer;
   let silent: LocalServer;
   beforeAll(async () => {
     slow = await startServer((_req, res) => setTimeout(() => res.end('slow'), 200));
+    slow50 = await startServer((_req, res) => setTimeout(() => res.end('slow'), 50));
     fast = await startServer((req, res) => {
       res.statusCode = req.url === '/fail' ? 503 : 200;
       res.end('x');
@@ -80,7 +83,7 @@ describe('runWorker', () => {
     silent = await startServer(() => {}); // never answers
   });
   afterAll(async () => {
-    await Promise.all([slow.close(), fast.close(), silent.close()]);
+    await Promise.all([slow.close(), slow50.close(), fast.close(), silent.close()]);
   });
 
   it('counts dropped requests when the target cannot keep up with a tiny in-flight cap', async () => {
@@ -100,6 +103,64 @@ describe('runWorker', () => {
     expect(r.requests.errors).toBe(0);
     expect(r.timeline.dropped.reduce((a, b) => a + b, 0)).toBe(r.requests.dropped);
     expect(r.rate.achieved).toBeLessThan(50);
+  });
+
+  it('sends a tick beyond the connections as they free up, adding nothing to latency', async () => {
+    // 30 req/s in 100 ms ticks: 3 requests per tick over 2 connections answering in 50 ms. The third goes out when a
+    // connection frees (~50 ms into the tick), still ahead of its schedule (~67 ms), so it counts from its send: every
+    // latency is ~50 ms. Counted from the tick's start, as a plain quantizing scheduler would, a third would be ~100 ms.
+    const r = await runWorker({ url: slow50.url, rate: 30, durationSec: 1, connections: 2, tickMs: 100, warmupSec: 0 });
+    const ms = percentilesMs(decodeHistogram(r.histograms.latencyUs));
+    expect(r.requests).toMatchObject({ scheduled: 30, total: 30, errors: 0, dropped: 0, queued: 0 });
+    expect(ms.min).toBeGreaterThanOrEqual(45); // node timers may fire a hair early by performance.now()
+    expect(ms.max).toBeLessThan(90);
+  });
+
+  it('counts the wait of requests that fall behind their schedule for want of a connection', async () => {
+    // 40 req/s over one connection answering in 50 ms (20 req/s at most): requests go out ever later than scheduled,
+    // and that wait is in their latency; the last of 40 waits ~1 s.
+    const r = await runWorker({
+      url: slow50.url,
+      rate: 40,
+      durationSec: 1,
+      connections: 1,
+      timeoutMs: 5000,
+      warmupSec: 0,
+    });
+    const ms = percentilesMs(decodeHistogram(r.histograms.latencyUs));
+    expect(r.requests).toMatchObject({ scheduled: 40, total: 40, errors: 0, dropped: 0 });
+    expect(r.requests.queued).toBeGreaterThan(30);
+    expect(ms.max).toBeGreaterThanOrEqual(900);
+    expect(ms.p50).toBeGreaterThanOrEqual(400);
+  });
+
+  it('sends no request more than one tick ahead of its schedule', async () => {
+    const arrivals: number[] = [];
+    const recorder = await startServer((_req, res) => {
+      arrivals.push(Date.now());
+      res.end('ok');
+    });
+    try {
+      // 20 req/s (one every 50 ms) in 100 ms ticks: each tick releases 2 requests at once.
+      const r = await runWorker({
+        url: recorder.url,
+        rate: 20,
+        durationSec: 1,
+        connections: 4,
+        tickMs: 100,
+        warmupSec: 0,
+      });
+      const start = Date.parse(r.startedAt);
+      const measured = arrivals.slice(-20); // the first 4 opened the connections (unrecorded warm-up requests)
+      expect(r.requests.total).toBe(20);
+      measured.forEach((at, k) => {
+        expect(at).toBeGreaterThanOrEqual(start + k * 50 - 100 - 2); // Date.now() is whole milliseconds
+      });
+      // Batching is real: request 1 of the first tick goes out with request 0, ahead of its 50 ms schedule.
+      expect((measured[1] as number) - start).toBeLessThan(40);
+    } finally {
+      await recorder.close();
+    }
   });
 
   it('counts statuses >= 400 as errors by kind, with their latency', async () => {
@@ -169,5 +230,22 @@ describe('runWorker', () => {
     const shard = { url: fast.url, rate: 10, durationSec: 1, connections: 1, ...override };
     await expect(runWorker(shard as never)).rejects.toThrow(LoadInputError);
     await expect(runWorker(shard as never)).rejects.toThrow(message);
+  });
+});
+
+describe('resolveShard', () => {
+  const base = { url: 'http://127.0.0.1:9/', durationSec: 1, connections: 10 };
+  it.each([
+    [1000, 50],
+    [2000, 25],
+    [10_000, 5],
+    [100_000, 1],
+    [20, 50],
+  ])('defaults the tick at %d req/s to %d ms (about 50 requests a tick, 1-50 ms)', (rate, tickMs) => {
+    expect(resolveShard({ ...base, rate }).tickMs).toBe(tickMs);
+  });
+
+  it('keeps an explicit tick', () => {
+    expect(resolveShard({ ...base, rate: 1000, tickMs: 5 }).tickMs).toBe(5);
   });
 });
