@@ -8,7 +8,8 @@
  *   counts from when it was written; one sent after its schedule (the generator woke late, or every connection was
  *   busy) counts from its schedule. So a stalled target cannot slow the generator down and hide its own stall
  *   (coordinated omission; as wrk2 and k6's constant-arrival-rate executor do), and the generator's own batching never
- *   adds to a latency either. The schedule is honoured to within one tick: no request goes out more than `tickMs` early.
+ *   adds to a latency either. The schedule is honoured to within one tick: no request goes out more than `tickMs` (plus
+ *   at most 1 ms of timer slack) early.
  * - Released requests wait for a connection in a FIFO queue while fewer than `maxInFlight` are outstanding. Requests
  *   that found no room and whose tick ended are counted as dropped, never silently skipped.
  * - How late the scheduler released each request (after the start of its tick) goes to its own histogram: if that is
@@ -29,6 +30,13 @@ import { type ResolvedShard, resolveShard } from './validate.ts';
 
 /** Extra time after the last request's timeout before outstanding requests are given up as timeouts. */
 const DRAIN_GRACE_MS = 1000;
+/**
+ * How early a wake-up may still count as the start of the next tick. Node's timers work in whole milliseconds of a
+ * loop clock that lags (a 49.7 ms timeout armed at 1000.9 ms may fire at 1049.9 ms), so without this 44% of tick
+ * timers fired just before their tick at 1000 req/s, released nothing and re-armed: two cold wake-ups for one tick.
+ * Releasing a tick up to 1 ms early costs nothing in latency (it counts from min(sent, scheduled)).
+ */
+const MAX_TIMER_SLACK_MS = 1;
 
 /** One connection and the request on it (at most one). Also the connection's response handler. */
 class Slot implements ResponseHandler {
@@ -64,6 +72,8 @@ class Engine {
   readonly o: ResolvedShard;
   readonly intervalMs: number;
   readonly tickMs: number;
+  /** Up to this long before a tick starts, the tick counts as started (see MAX_TIMER_SLACK_MS). */
+  readonly slackMs: number;
   readonly warmCount: number;
   readonly endCount: number;
   readonly target: ReturnType<typeof buildTarget>;
@@ -122,6 +132,7 @@ class Engine {
     this.o = o;
     this.intervalMs = 1000 / o.rate;
     this.tickMs = o.tickMs;
+    this.slackMs = Math.min(MAX_TIMER_SLACK_MS, o.tickMs / 4);
     this.warmCount = Math.round(o.warmupSec * o.rate);
     this.endCount = this.warmCount + Math.max(1, Math.round(o.durationSec * o.rate));
     this.target = buildTarget(o.url, o.method, o.headers);
@@ -219,7 +230,7 @@ class Engine {
     if (this.queue.size > 0) this.serveQueue(now);
 
     if (this.next < this.endCount) {
-      const tick = Math.floor((now - this.t0) / this.tickMs + 1e-9);
+      const tick = Math.floor((now - this.t0 + this.slackMs) / this.tickMs + 1e-9);
       const releasedEnd = this.releasedBy(tick);
       if (this.next < this.blockedEnd && tick > this.blockedTick) {
         // Released with `maxInFlight` requests outstanding, and no room freed before their tick ended: dropped.
@@ -234,7 +245,7 @@ class Engine {
           this.scheduled++;
           this.measuredOutstanding++;
           const releasedAt = this.t0 + this.releaseTick(this.next) * this.tickMs;
-          this.lateness.record(Math.round((now - releasedAt) * 1000));
+          this.lateness.record(now > releasedAt ? Math.round((now - releasedAt) * 1000) : 0);
         }
         this.next++;
         this.outstanding++;
