@@ -33,7 +33,7 @@ export interface WorkerShard {
    * generator wakes once per tick rather than once per request. A released request goes out as soon as a connection is
    * free, at most one tick ahead of its schedule; its latency counts from `min(sent, scheduled)`, so the batching never
    * adds to a latency and a late request (every connection busy, a stalled target) still counts its wait.
-   * Default: the time of 50 requests, clamped to 1-50 ms (1000 req/s: 50 ms; 10,000 req/s: 5 ms; 20 req/s: 50 ms).
+   * Default: the time of 100 requests, clamped to 1-100 ms (1000 req/s: 100 ms; 10,000 req/s: 10 ms; 20 req/s: 100 ms).
    */
   tickMs?: number;
   /** HTTP method. Default GET. */

@@ -237,12 +237,12 @@ describe('runWorker', () => {
 describe('resolveShard', () => {
   const base = { url: 'http://127.0.0.1:9/', durationSec: 1, connections: 10 };
   it.each([
-    [1000, 50],
-    [2000, 25],
-    [10_000, 5],
+    [1000, 100],
+    [2000, 50],
+    [10_000, 10],
     [100_000, 1],
-    [20, 50],
-  ])('defaults the tick at %d req/s to %d ms (about 50 requests a tick, 1-50 ms)', (rate, tickMs) => {
+    [20, 100],
+  ])('defaults the tick at %d req/s to %d ms (about 100 requests a tick, 1-100 ms)', (rate, tickMs) => {
     expect(resolveShard({ ...base, rate }).tickMs).toBe(tickMs);
   });
 
