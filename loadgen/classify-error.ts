@@ -7,6 +7,7 @@ export type ErrorKind =
   | 'connection_refused'
   | 'connection_reset'
   | 'dns'
+  | 'tls'
   | 'http_4xx'
   | 'http_5xx'
   | 'other';
@@ -25,10 +26,18 @@ const BY_CODE: Record<string, ErrorKind> = {
   EAI_AGAIN: 'dns',
 };
 
+/**
+ * TLS failures: Node's own codes (ERR_TLS_CERT_ALTNAME_INVALID, ERR_SSL_WRONG_VERSION_NUMBER for https:// to a plain
+ * port, ...) and OpenSSL's certificate verification codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE, CERT_HAS_EXPIRED,
+ * DEPTH_ZERO_SELF_SIGNED_CERT, SELF_SIGNED_CERT_IN_CHAIN, ...).
+ */
+const TLS_CODE = /^ERR_(?:TLS|SSL)_|CERT|_SIGNATURE/;
+
 /** Maps an undici / Node network error to its kind by `code` (the cause's code for wrapped errors). */
 export function classifyError(err: unknown): ErrorKind {
   const code = codeOf(err) ?? codeOf((err as { cause?: unknown } | null)?.cause);
-  return (code !== undefined ? BY_CODE[code] : undefined) ?? 'other';
+  if (code === undefined) return 'other';
+  return BY_CODE[code] ?? (TLS_CODE.test(code) ? 'tls' : 'other');
 }
 
 /** `http_4xx` for 400-499, `http_5xx` for 500 and above, undefined for a success (< 400). */

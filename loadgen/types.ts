@@ -130,7 +130,7 @@ export interface WorkerResult {
   requests: RequestCounts;
   /** Response counts by HTTP status code ("200": 9812). */
   statusCodes: Record<string, number>;
-  /** Error counts by kind: timeout, connection_refused, connection_reset, dns, http_4xx, http_5xx, other, ... */
+  /** Error counts by kind: timeout, connection_refused, connection_reset, dns, tls, http_4xx, http_5xx, other. */
   errorKinds: Record<string, number>;
   /** Response body bytes received. */
   bytesReceived: number;
