@@ -110,14 +110,13 @@ async function compare(label: string, rate: number | undefined, durationSec: num
     );
     runs.push(r);
   }
-  const rg = sum(
-    runs.filter((r) => r.tool === 'rollgate'),
-    durationSec,
-  );
-  const ac = sum(
-    runs.filter((r) => r.tool === 'autocannon'),
-    durationSec,
-  );
+  const of = (tool: RunFigures['tool']) =>
+    sum(
+      runs.filter((r) => r.tool === tool),
+      durationSec,
+    );
+  const rg = of('rollgate');
+  const ac = of('autocannon');
   return { label, rg, ac, rgPer100k: per100k(rg.cpuSec, rg.requests), acPer100k: per100k(ac.cpuSec, ac.requests) };
 }
 
