@@ -93,6 +93,8 @@ class Engine {
   stopped = false;
   aborted = false;
   lastDueAt = 0;
+  /** Requests [0, releasedEnd) have been released (their lateness recorded). */
+  releasedEnd = 0;
   /** Requests [next, blockedEnd) were released in tick `blockedTick` or earlier but found no room. */
   blockedEnd = 0;
   blockedTick = 0;
@@ -232,6 +234,7 @@ class Engine {
     if (this.next < this.endCount) {
       const tick = Math.floor((now - this.t0 + this.slackMs) / this.tickMs + 1e-9);
       const releasedEnd = this.releasedBy(tick);
+      if (releasedEnd > this.releasedEnd) this.release(releasedEnd, now);
       if (this.next < this.blockedEnd && tick > this.blockedTick) {
         // Released with `maxInFlight` requests outstanding, and no room freed before their tick ended: dropped.
         this.drop(this.next, this.blockedEnd - this.next, now);
@@ -244,8 +247,6 @@ class Engine {
         if (measured) {
           this.scheduled++;
           this.measuredOutstanding++;
-          const releasedAt = this.t0 + this.releaseTick(this.next) * this.tickMs;
-          this.lateness.record(now > releasedAt ? Math.round((now - releasedAt) * 1000) : 0);
         }
         this.next++;
         this.outstanding++;
@@ -268,6 +269,23 @@ class Engine {
       }
     }
     if (this.outstanding === 0) this.finish();
+  }
+
+  /**
+   * Releases requests [this.releasedEnd, end): records how late the scheduler released them, per tick (after its start,
+   * timer slack aside). A request that then waits for room under `maxInFlight` or for a connection waits on the target,
+   * not on the scheduler, so that wait is not lateness.
+   */
+  release(end: number, now: number): void {
+    let i = Math.max(this.releasedEnd, this.warmCount);
+    while (i < end) {
+      const tick = this.releaseTick(i);
+      const tickEnd = Math.min(end, this.releasedBy(tick));
+      const late = now - (this.t0 + tick * this.tickMs);
+      this.lateness.record(late > 0 ? Math.round(late * 1000) : 0, tickEnd - i);
+      i = tickEnd;
+    }
+    this.releasedEnd = end;
   }
 
   /**

@@ -35,13 +35,14 @@ export class FastRecorder {
 
   constructor(readonly histogram: Histogram) {}
 
-  record(us: number): void {
+  /** Records `count` occurrences of `us` (default 1). */
+  record(us: number, count = 1): void {
     if (us >= 0 && us < FLAT_RANGE) {
-      this.#counts[us] = (this.#counts[us] as number) + 1;
+      this.#counts[us] = (this.#counts[us] as number) + count;
       if (us < this.#low) this.#low = us;
       if (us > this.#high) this.#high = us;
     } else {
-      this.histogram.recordValue(us);
+      this.histogram.recordValueWithCount(us, count);
     }
   }
 

@@ -137,7 +137,8 @@ export interface WorkerResult {
   /**
    * HdrHistograms (V2 compressed, base64, as `encodeIntoCompressedBase64` writes them), values in MICROSECONDS.
    * `latencyUs`: from each request's intended send time to its response (or timeout); coordinated-omission correct.
-   * `latenessUs`: how late the scheduler handled each request (actual - intended); generator health, not the target's.
+   * `latenessUs`: how late the scheduler released each request after the start of its tick, one value per scheduled
+   * request; generator health, not the target's.
    */
   histograms: { latencyUs: string; latenessUs: string };
   timeline: WorkerTimeline;
