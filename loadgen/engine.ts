@@ -93,8 +93,8 @@ class Engine {
   stopped = false;
   aborted = false;
   lastDueAt = 0;
-  /** Requests [0, releasedEnd) have been released (their lateness recorded). */
-  releasedEnd = 0;
+  /** How many requests have been released (their lateness recorded): [0, released). */
+  released = 0;
   /** Requests [next, blockedEnd) were released in tick `blockedTick` or earlier but found no room. */
   blockedEnd = 0;
   blockedTick = 0;
@@ -234,7 +234,7 @@ class Engine {
     if (this.next < this.endCount) {
       const tick = Math.floor((now - this.t0 + this.slackMs) / this.tickMs + 1e-9);
       const releasedEnd = this.releasedBy(tick);
-      if (releasedEnd > this.releasedEnd) this.release(releasedEnd, now);
+      if (releasedEnd > this.released) this.release(releasedEnd, now);
       if (this.next < this.blockedEnd && tick > this.blockedTick) {
         // Released with `maxInFlight` requests outstanding, and no room freed before their tick ended: dropped.
         this.drop(this.next, this.blockedEnd - this.next, now);
@@ -272,12 +272,12 @@ class Engine {
   }
 
   /**
-   * Releases requests [this.releasedEnd, end): records how late the scheduler released them, per tick (after its start,
+   * Releases requests [this.released, end): records how late the scheduler released them, per tick (after its start,
    * timer slack aside). A request that then waits for room under `maxInFlight` or for a connection waits on the target,
    * not on the scheduler, so that wait is not lateness.
    */
   release(end: number, now: number): void {
-    let i = Math.max(this.releasedEnd, this.warmCount);
+    let i = Math.max(this.released, this.warmCount);
     while (i < end) {
       const tick = this.releaseTick(i);
       const tickEnd = Math.min(end, this.releasedBy(tick));
@@ -285,7 +285,7 @@ class Engine {
       this.lateness.record(late > 0 ? Math.round(late * 1000) : 0, tickEnd - i);
       i = tickEnd;
     }
-    this.releasedEnd = end;
+    this.released = end;
   }
 
   /**
