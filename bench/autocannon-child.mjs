@@ -1,5 +1,8 @@
-// Runs autocannon programmatically in its own process and prints {requests, cpuSec, durationSec} as JSON, where
-// cpuSec is this process's user+system CPU during the run (module loading excluded).
+// Runs autocannon programmatically in its own process and prints {requests, cpuSec, loadSec, ...} as JSON, where
+// cpuSec is this process's user+system CPU during the run (module loading excluded) and loadSec how long autocannon
+// itself says the load ran. That is not always `duration`: autocannon stops at the first of its 1 s sampling ticks
+// that finds the duration timer fired, and at saturation here the 10th tick tends to come first, so a 10 s run loads
+// the target for 11 s (its own `duration` field says 11) and counts 11 s of responses.
 import autocannon from 'autocannon';
 
 const { url, connections, durationSec, rate } = JSON.parse(process.argv[2] ?? '{}');
@@ -18,7 +21,8 @@ process.stdout.write(
     errors: result.errors + result.timeouts + result.non2xx,
     cpuSec: (cpu.user + cpu.system) / 1e6,
     wallSec: seconds,
-    achieved: responses / durationSec,
+    loadSec: result.duration,
+    achieved: responses / result.duration,
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
   })}\n`,

@@ -1,6 +1,7 @@
-// Runs rollgate's generator (loadgen/engine.ts) in its own process and prints {requests, cpuSec, ...} as JSON, where
-// cpuSec is this process's user+system CPU during the run (module loading excluded). bench/loadgen.ts bundles it with
-// esbuild first, as the Generate Lambda is bundled, and runs the bundle with plain node.
+// Runs rollgate's generator (loadgen/engine.ts) in its own process and prints {requests, cpuSec, loadSec, ...} as
+// JSON, where cpuSec is this process's user+system CPU during the run (module loading excluded) and loadSec how long
+// the load ran. bench/loadgen.ts bundles it with esbuild first, as the Generate Lambda is bundled, and runs the bundle
+// with plain node.
 import { runWorker } from '../loadgen/engine.ts';
 import { decodeHistogram } from '../loadgen/histograms.ts';
 
@@ -39,7 +40,9 @@ process.stdout.write(
     errors: result.requests.errors,
     cpuSec: (cpu.user + cpu.system) / 1e6,
     wallSec: (performance.now() - t0) / 1000,
-    achieved: result.requests.total / args.durationSec,
+    // From the first scheduled request to the last response (durationSec plus the last responses' latency).
+    loadSec: result.elapsedSec,
+    achieved: result.requests.total / result.elapsedSec,
     p50Ms: latency.getValueAtPercentile(50) / 1000,
     p99Ms: latency.getValueAtPercentile(99) / 1000,
   })}\n`,
