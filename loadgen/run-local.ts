@@ -104,40 +104,44 @@ export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestResult
   resolveShard(plan); // the whole test's options, so messages name the user's values
   const shards = splitShards(plan, workers);
 
+  // Each worker reports once a second of its measured window. A second is shown once every worker has reported it (or
+  // one worker is already a second past it, so a lagging worker cannot stall the display), with every worker's latest
+  // figures merged. Driven by the workers' reports rather than a timer of ours, so a run that ends just before a whole
+  // second still shows the seconds it ran.
   const latest = new Map<number, ProgressSnapshot>();
-  const onSnapshot = (p: ProgressSnapshot) => latest.set(p.workerIndex, p);
-  const ticker = opts.onProgress
-    ? setInterval(() => {
-        if (latest.size === 0) return;
-        const all = [...latest.values()];
-        const elapsedSec = Math.max(...all.map((p) => p.elapsedSec));
-        const sum = (k: 'sent' | 'completed' | 'errors' | 'dropped' | 'inFlight') => all.reduce((a, p) => a + p[k], 0);
-        opts.onProgress?.({
-          elapsedSec,
-          durationSec: opts.durationSec,
-          sent: sum('sent'),
-          completed: sum('completed'),
-          errors: sum('errors'),
-          dropped: sum('dropped'),
-          inFlight: sum('inFlight'),
-          achievedRate: elapsedSec > 0 ? Math.round(sum('sent') / Math.min(elapsedSec, opts.durationSec)) : 0,
-          p99Ms: Math.max(...all.map((p) => p.p99Ms)),
-        });
-      }, 1000)
-    : undefined;
+  let shownSecond = 0;
+  const onSnapshot = (p: ProgressSnapshot) => {
+    latest.set(p.workerIndex, p);
+    if (!opts.onProgress) return;
+    const seconds = [...latest.values()].map((q) => Math.round(q.elapsedSec));
+    const reportedByAll = latest.size === shards.length ? Math.min(...seconds) : 0;
+    const second = Math.max(reportedByAll, Math.max(...seconds) - 1);
+    if (second <= shownSecond) return;
+    shownSecond = second;
+    const all = [...latest.values()];
+    const elapsedSec = Math.max(...all.map((q) => q.elapsedSec));
+    const sum = (k: 'sent' | 'completed' | 'errors' | 'dropped' | 'inFlight') => all.reduce((a, q) => a + q[k], 0);
+    opts.onProgress({
+      elapsedSec,
+      durationSec: opts.durationSec,
+      sent: sum('sent'),
+      completed: sum('completed'),
+      errors: sum('errors'),
+      dropped: sum('dropped'),
+      inFlight: sum('inFlight'),
+      achievedRate: elapsedSec > 0 ? Math.round(sum('sent') / Math.min(elapsedSec, opts.durationSec)) : 0,
+      p99Ms: Math.max(...all.map((q) => q.p99Ms)),
+    });
+  };
 
-  try {
-    const results = await Promise.all(
-      shards.map((shard) =>
-        opts.inProcess
-          ? runWorker({ ...shard, onProgress: onSnapshot, ...(opts.signal ? { signal: opts.signal } : {}) })
-          : runInThread(shard, onSnapshot, opts.signal),
-      ),
-    );
-    const report = aggregate(results, { ...(opts.slo ? { slo: opts.slo } : {}), url: opts.url });
-    if (opts.outDir === undefined) return { report };
-    return { report, paths: await writeReportFiles(opts.outDir, report) };
-  } finally {
-    clearInterval(ticker);
-  }
+  const results = await Promise.all(
+    shards.map((shard) =>
+      opts.inProcess
+        ? runWorker({ ...shard, onProgress: onSnapshot, ...(opts.signal ? { signal: opts.signal } : {}) })
+        : runInThread(shard, onSnapshot, opts.signal),
+    ),
+  );
+  const report = aggregate(results, { ...(opts.slo ? { slo: opts.slo } : {}), url: opts.url });
+  if (opts.outDir === undefined) return { report };
+  return { report, paths: await writeReportFiles(opts.outDir, report) };
 }
