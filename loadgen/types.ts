@@ -33,7 +33,8 @@ export interface WorkerShard {
    * generator wakes once per tick rather than once per request. A released request goes out as soon as a connection is
    * free, at most one tick ahead of its schedule; its latency counts from `min(sent, scheduled)`, so the batching never
    * adds to a latency and a late request (every connection busy, a stalled target) still counts its wait.
-   * Default: the time of 100 requests, clamped to 1-100 ms (1000 req/s: 100 ms; 10,000 req/s: 10 ms; 20 req/s: 100 ms).
+   * Default: the time of 250 requests, clamped to 1-250 ms (1000 req/s: 250 ms; 10,000 req/s: 25 ms; 20 req/s:
+   * 250 ms). At most 1000.
    */
   tickMs?: number;
   /** HTTP method. Default GET. */

@@ -22,11 +22,13 @@ export interface ResolvedShard {
 export const DEFAULT_TIMEOUT_MS = 2000;
 export const DEFAULT_WARMUP_SEC = 1;
 /** Upper bound of the default scheduler tick, ms: no request is released more than this ahead of its schedule. */
-export const MAX_DEFAULT_TICK_MS = 100;
+export const MAX_DEFAULT_TICK_MS = 250;
 /** Requests per tick the default tick aims for, so one wake-up's cost is shared by this many requests. */
-export const TICK_BATCH = 100;
+export const TICK_BATCH = 250;
 /** A Lambda runs at most 900 s; warm-up, drain and the report need the rest. */
 export const MAX_LAMBDA_SHARD_SEC = 840;
+/** Longest explicit `tickMs`: a request is never released more than this ahead of its schedule. */
+export const MAX_TICK_MS = 1000;
 /** Longest run the engine accepts (a local run; Lambda shards are capped by the plan). */
 const MAX_DURATION_SEC = 86_400;
 const MAX_RATE = 1_000_000;
@@ -87,17 +89,21 @@ export function resolveShard(input: unknown): ResolvedShard {
   const defaultInFlight = connections + Math.ceil((rate * timeoutMs) / 1000);
   const maxInFlight = number(o, 'maxInFlight', { min: 1, max: 10_000_000, integer: true }, defaultInFlight);
   const warmupSec = number(o, 'warmupSec', { min: 0, max: 60 }, DEFAULT_WARMUP_SEC);
-  // Default tick: about TICK_BATCH requests per tick, within 1-100 ms. A wake-up after a few ms of sleep costs tens of
-  // microseconds of CPU on these VMs (a bare 10 ms timer loop: ~60 us per wake-up), and each tick starts cold (the
-  // target's first response after an idle gap takes ~190 us here). At 1000 req/s over 10 connections (CPU of all
-  // threads per request, 30 s runs in one sitting): 50 ms ticks 17.9-18.2 us, 100 ms 16.4 us, autocannon 18.3-18.6 us;
-  // 10 ms ticks were 1.05x autocannon's after a 12 s warm-up.
+  // Default tick: about TICK_BATCH requests per tick, within 1-250 ms. What a tick costs is mostly fixed: the timer
+  // wake-up (a bare 10 ms timer loop: ~60 us of CPU per wake-up on these VMs), and the start and end of each burst,
+  // when the target's first responses come slowly after its idle gap (~190 us here) and the last ones trickle in with
+  // nothing left to send, so the generator sleeps and wakes once per response. Fitting CPU per request against the
+  // tick gives ~0.5 ms of CPU per tick. At 1000 req/s over 10 connections (CPU of all threads per request, 20-30 s
+  // runs, autocannon in the same sitting): 100 ms ticks 18.0 us (1.06x autocannon), 250 ms 13.3-15.1 us (0.89x),
+  // 500 ms 11.9 us (0.79x), 1000 ms 13.1 us (0.77x).
   // Because requests released early in their tick count their latency from when they are sent, a longer tick adds
   // nothing to any latency. What the target sees barely changes either: once a tick holds more requests than there
   // are connections, it gets `connections` concurrent requests for the same share of the time whatever the tick; the
   // tick only sets how often that on/off cycle repeats, and bounds how far ahead of its schedule a request goes out.
+  // (With more connections than a tick's requests, each tick's requests all start together: the target sees bursts
+  // of up to TICK_BATCH concurrent requests. `tickMs` lowers that, at some CPU.)
   const defaultTick = Math.min(MAX_DEFAULT_TICK_MS, Math.max(1, Math.round((TICK_BATCH * 1000) / rate)));
-  const tickMs = number(o, 'tickMs', { min: 1, max: 100, integer: true }, defaultTick);
+  const tickMs = number(o, 'tickMs', { min: 1, max: MAX_TICK_MS, integer: true }, defaultTick);
   const workerIndex = number(o, 'workerIndex', { min: 0, max: 100_000, integer: true }, 0);
 
   const method = o.method ?? 'GET';

@@ -242,16 +242,19 @@ describe('runWorker', () => {
 describe('resolveShard', () => {
   const base = { url: 'http://127.0.0.1:9/', durationSec: 1, connections: 10 };
   it.each([
-    [1000, 100],
-    [2000, 50],
-    [10_000, 10],
-    [100_000, 1],
-    [20, 100],
-  ])('defaults the tick at %d req/s to %d ms (about 100 requests a tick, 1-100 ms)', (rate, tickMs) => {
+    [1000, 250],
+    [4000, 63],
+    [10_000, 25],
+    [100_000, 3],
+    [500_000, 1],
+    [20, 250],
+  ])('defaults the tick at %d req/s to %d ms (about 250 requests a tick, 1-250 ms)', (rate, tickMs) => {
     expect(resolveShard({ ...base, rate }).tickMs).toBe(tickMs);
   });
 
-  it('keeps an explicit tick', () => {
+  it('keeps an explicit tick, up to 1000 ms', () => {
     expect(resolveShard({ ...base, rate: 1000, tickMs: 5 }).tickMs).toBe(5);
+    expect(resolveShard({ ...base, rate: 1000, tickMs: 1000 }).tickMs).toBe(1000);
+    expect(() => resolveShard({ ...base, rate: 1000, tickMs: 1001 })).toThrow(/tickMs must be an integer .*1000/);
   });
 });
