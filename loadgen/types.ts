@@ -33,7 +33,8 @@ export interface WorkerShard {
    * generator wakes once per tick rather than once per request. A released request goes out as soon as a connection is
    * free, at most one tick ahead of its schedule; its latency counts from `min(sent, scheduled)`, so the batching never
    * adds to a latency and a late request (every connection busy, a stalled target) still counts its wait.
-   * Default: the time of 250 requests, clamped to 1-250 ms (1000 req/s: 250 ms; 10,000 req/s: 25 ms; 20 req/s:
+   * Default: the time of 250 requests (of 100 with more than 100 connections, so that a tick starts about 100 requests
+   * at once at most), clamped to 1-250 ms (1000 req/s over 10 connections: 250 ms; 10,000 req/s: 25 ms; 20 req/s:
    * 250 ms). At most 1000.
    */
   tickMs?: number;

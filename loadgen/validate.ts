@@ -25,6 +25,12 @@ export const DEFAULT_WARMUP_SEC = 1;
 export const MAX_DEFAULT_TICK_MS = 250;
 /** Requests per tick the default tick aims for, so one wake-up's cost is shared by this many requests. */
 export const TICK_BATCH = 250;
+/**
+ * With more connections than this, the default tick holds about this many requests instead of TICK_BATCH: a tick's
+ * requests all start together when there are connections for all of them, so no default tick longer than the 1 ms
+ * minimum starts many more than this at once.
+ */
+export const MAX_TICK_BURST = 100;
 /** A Lambda runs at most 900 s; warm-up, drain and the report need the rest. */
 export const MAX_LAMBDA_SHARD_SEC = 840;
 /** Longest explicit `tickMs`: a request is never released more than this ahead of its schedule. */
@@ -89,7 +95,7 @@ export function resolveShard(input: unknown): ResolvedShard {
   const defaultInFlight = connections + Math.ceil((rate * timeoutMs) / 1000);
   const maxInFlight = number(o, 'maxInFlight', { min: 1, max: 10_000_000, integer: true }, defaultInFlight);
   const warmupSec = number(o, 'warmupSec', { min: 0, max: 60 }, DEFAULT_WARMUP_SEC);
-  // Default tick: about TICK_BATCH requests per tick, within 1-250 ms. What a tick costs is mostly fixed: the timer
+  // Default tick: about TICK_BATCH requests per tick (MAX_TICK_BURST with more connections than that), within 1-250 ms. What a tick costs is mostly fixed: the timer
   // wake-up (a bare 10 ms timer loop: ~60 us of CPU per wake-up on these VMs), and the start and end of each burst,
   // when the target's first responses come slowly after its idle gap (~190 us here) and the last ones trickle in with
   // nothing left to send, so the generator sleeps and wakes once per response. Fitting CPU per request against the
@@ -100,9 +106,13 @@ export function resolveShard(input: unknown): ResolvedShard {
   // nothing to any latency. What the target sees barely changes either: once a tick holds more requests than there
   // are connections, it gets `connections` concurrent requests for the same share of the time whatever the tick; the
   // tick only sets how often that on/off cycle repeats, and bounds how far ahead of its schedule a request goes out.
-  // (With more connections than a tick's requests, each tick's requests all start together: the target sees bursts
-  // of up to TICK_BATCH concurrent requests. `tickMs` lowers that, at some CPU.)
-  const defaultTick = Math.min(MAX_DEFAULT_TICK_MS, Math.max(1, Math.round((TICK_BATCH * 1000) / rate)));
+  // With more connections than a tick holds requests, though, a tick's requests all start together, and the target
+  // sees bursts of that many concurrent requests where an even schedule would give it rate x latency. So with many
+  // connections a tick holds fewer requests (MAX_TICK_BURST): no default tick above 1 ms starts much more than 100 at
+  // once, and the long ticks, whose gain is many rounds of requests per connection, stay for the few connections they
+  // help.
+  const batch = connections > MAX_TICK_BURST ? MAX_TICK_BURST : TICK_BATCH;
+  const defaultTick = Math.min(MAX_DEFAULT_TICK_MS, Math.max(1, Math.round((batch * 1000) / rate)));
   const tickMs = number(o, 'tickMs', { min: 1, max: MAX_TICK_MS, integer: true }, defaultTick);
   const workerIndex = number(o, 'workerIndex', { min: 0, max: 100_000, integer: true }, 0);
 

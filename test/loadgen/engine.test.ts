@@ -252,6 +252,13 @@ describe('resolveShard', () => {
     expect(resolveShard({ ...base, rate }).tickMs).toBe(tickMs);
   });
 
+  it('holds at most 100 requests in a default tick when there are more connections than that', () => {
+    // 500 connections would otherwise start all 250 requests of a 250 ms tick at once.
+    expect(resolveShard({ ...base, connections: 500, rate: 1000 }).tickMs).toBe(100);
+    expect(resolveShard({ ...base, connections: 101, rate: 10_000 }).tickMs).toBe(10);
+    expect(resolveShard({ ...base, connections: 100, rate: 1000 }).tickMs).toBe(250);
+  });
+
   it('keeps an explicit tick, up to 1000 ms', () => {
     expect(resolveShard({ ...base, rate: 1000, tickMs: 5 }).tickMs).toBe(5);
     expect(resolveShard({ ...base, rate: 1000, tickMs: 1000 }).tickMs).toBe(1000);
