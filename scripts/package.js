@@ -5,8 +5,9 @@
  * credentials (never your own) and nothing is uploaded or downloaded.
  *
  * The config (rollgate.config.yml, or ROLLGATE_CONFIG_FILE) is validated first, so a bad one fails with the
- * message naming each bad field instead of a framework error. Exit code: 0 packaged, 2 invalid config, otherwise
- * osls's own.
+ * message naming each bad field instead of a framework error; so is ROLLGATE_EVENT_BUS, the EventBridge bus Notify
+ * publishes rollback events on (default: the account's default bus). Exit code: 0 packaged, 2 invalid config or bus
+ * name, otherwise osls's own.
  *
  *   npm run package
  *   npm run package -- --stage prod --region eu-west-1
@@ -35,10 +36,12 @@ function optionValue(name) {
 const configFile = resolver.configFile();
 try {
   const derived = resolver.derive(resolver.loadConfig(configFile));
+  const bus = resolver.eventBus();
   if (derived.warning) process.stderr.write(`Warning: ${derived.warning}\n`);
   process.stdout.write(
     `rollgate: ${path.relative(process.cwd(), configFile) || configFile} is valid ` +
-      `(repositories: ${derived.repositories.join(', ')}; ROLLGATE_CONFIG ${derived.envBytes} bytes)\n`,
+      `(repositories: ${derived.repositories.join(', ')}; ROLLGATE_CONFIG ${derived.envBytes} bytes; ` +
+      `rollback events on bus ${bus.name})\n`,
   );
 } catch (err) {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -17,6 +17,9 @@
  * - `targetStatements`: the IAM statements scoped to those services and roles (the PassRole one only when any; the
  *   ECR and StartExecution ones only when a target has `missedPushCheck`).
  * - `missedPushCheck`: whether any target has the missed-push check on (enables its schedule).
+ * - `eventBusName`, `eventBusArn`: the EventBridge bus Notify publishes rollback events on: ROLLGATE_EVENT_BUS at
+ *   packaging time, the account's `default` bus when unset (the ECR push rule is always on the default bus, where ECR
+ *   sends its events).
  */
 
 const path = require('node:path');
@@ -161,6 +164,26 @@ function derive(config, stage = 'dev') {
   return { json, envBytes, warning, repositories, serviceArns, passRoleArns, targetStatements, missedPushCheck };
 }
 
+/** EventBridge event bus names: 1-256 letters, digits and . _ - / (an ARN is not a name). */
+const EVENT_BUS_NAME = /^[A-Za-z0-9._\-/]{1,256}$/;
+
+/**
+ * The bus Notify publishes on, from ROLLGATE_EVENT_BUS (default: `default`): its name for EVENT_BUS_NAME and its ARN
+ * in this stack's account and region for the PutEvents grant. Throws a clean error naming the variable when the value
+ * is not a bus name.
+ */
+function eventBus(env = process.env) {
+  const raw = env.ROLLGATE_EVENT_BUS;
+  const name = raw === undefined || raw.trim() === '' ? 'default' : raw.trim();
+  if (!EVENT_BUS_NAME.test(name)) {
+    throw cleanError(
+      `ROLLGATE_EVENT_BUS: got ${JSON.stringify(raw)}, expected the name of an event bus in the stack's account and ` +
+        'region (1-256 of A-Z a-z 0-9 . _ - /), not an ARN',
+    );
+  }
+  return { name, arn: arnInStack('events', `event-bus/${name}`) };
+}
+
 let cachedConfig;
 let warned = false;
 /** The config is loaded once per process (serverless resolves several addresses of this file); derived per stage. */
@@ -182,8 +205,11 @@ module.exports = {
   // serverless passes the CLI options: the stage names the state machine (serverless.yml: ${opt:stage, 'dev'})
   targetStatements: ({ options } = {}) => current(options?.stage ?? 'dev').targetStatements,
   missedPushCheck: () => current().missedPushCheck,
+  eventBusName: () => eventBus().name,
+  eventBusArn: () => eventBus().arn,
   // For scripts/package.js and tests: not read by serverless.yml.
   configFile,
   loadConfig,
   derive,
+  eventBus,
 };

@@ -49,6 +49,7 @@ interface Derived {
 interface ServerlessConfigModule {
   loadConfig(file?: string): Json;
   derive(config: Json): Derived;
+  eventBus(env: Record<string, string | undefined>): { name: string; arn: unknown };
 }
 const resolver = require('../scripts/serverless-config.cjs') as ServerlessConfigModule;
 
@@ -163,7 +164,8 @@ describe('npm run package (osls, offline)', () => {
     }
     symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'), 'dir');
     writeFileSync(path.join(dir, 'rollgate.config.yml'), stringifyYaml(FIXTURE_CONFIG));
-    const env = { ...process.env };
+    // A bus of its own for Notify: the push rule must stay on the default bus, where ECR sends its events.
+    const env: NodeJS.ProcessEnv = { ...process.env, ROLLGATE_EVENT_BUS: 'rollgate-ops' };
     delete env.ROLLGATE_CONFIG_FILE;
     ({ stdout } = await execFileAsync(process.execPath, ['scripts/package.js'], {
       cwd: dir,
@@ -179,8 +181,9 @@ describe('npm run package (osls, offline)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('prints where the template is', () => {
+  it('prints where the template is, and the bus rollback events go to', () => {
     expect(stdout).toContain('.serverless/cloudformation-template-update-stack.json');
+    expect(stdout).toContain('rollback events on bus rollgate-ops');
   });
 
   /** The EventBridge rule whose pattern's source is `source`. */
@@ -339,6 +342,19 @@ describe('npm run package (osls, offline)', () => {
     });
   });
 
+  describe('the rollback events', () => {
+    it('go to the bus ROLLGATE_EVENT_BUS names: Notify is told its name and may put events on it alone', () => {
+      const vars = (resource(template, 'NotifyLambdaFunction').Properties.Environment as { Variables: Json }).Variables;
+      expect(vars.EVENT_BUS_NAME).toBe('rollgate-ops');
+      const put = allStatements(template).filter(
+        ({ statement }) => statement.Effect === 'Allow' && asArray(statement.Action).includes('events:PutEvents'),
+      );
+      expect(put).toHaveLength(1);
+      expect(JSON.stringify(put[0]?.statement.Resource)).toContain(':event-bus/rollgate-ops"');
+      expect(JSON.stringify(put[0]?.statement.Resource)).toContain('"Ref":"AWS::AccountId"');
+    });
+  });
+
   describe('the artifacts bucket', () => {
     const bucket = () => template.Resources.ArtifactsBucket as Resource;
 
@@ -475,6 +491,23 @@ describe('scripts/serverless-config.cjs', () => {
     expect(derived.passRoleArns).toEqual([ROLES.web, ROLES.execution]);
   });
 
+  it("puts rollback events on the account's default bus unless ROLLGATE_EVENT_BUS names another", () => {
+    expect(resolver.eventBus({}).name).toBe('default');
+    expect(resolver.eventBus({ ROLLGATE_EVENT_BUS: '  ' }).name).toBe('default');
+    const ops = resolver.eventBus({ ROLLGATE_EVENT_BUS: 'team/ops.events' });
+    expect(ops.name).toBe('team/ops.events');
+    expect(JSON.stringify(ops.arn)).toContain(':event-bus/team/ops.events"');
+  });
+
+  it.each(['arn:aws:events:us-east-1:123456789012:event-bus/ops', 'ops bus', 'x'.repeat(257)])(
+    'refuses ROLLGATE_EVENT_BUS=%s, naming the variable and what was expected',
+    (value) => {
+      expect(() => resolver.eventBus({ ROLLGATE_EVENT_BUS: value })).toThrow(
+        /^ROLLGATE_EVENT_BUS: got ".*", expected the name of an event bus .*not an ARN$/,
+      );
+    },
+  );
+
   it('omits the PassRole statement when no target passes a role', () => {
     const config = { ...FIXTURE_CONFIG, targets: [target('web', 'demo-app', 'web', [])] };
     const derived = resolver.derive(resolver.loadConfig(write('no-roles.yml', config)));
@@ -503,6 +536,22 @@ describe('scripts/serverless-config.cjs', () => {
       stderr: expect.stringContaining('targets[0].cluster: got "no spaces", expected'),
     });
     const err = (await run.catch((e: unknown) => e)) as { stderr: string };
+    expect(err.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('makes npm run package exit 2 on a ROLLGATE_EVENT_BUS that is not a bus name, before osls runs', async () => {
+    const run = execFileAsync(process.execPath, ['scripts/package.js', '--package', path.join(dir, 'out-bus')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        ROLLGATE_CONFIG_FILE: write('ok-bus.yml', FIXTURE_CONFIG),
+        ROLLGATE_EVENT_BUS: 'arn:aws:events:us-east-1:123456789012:event-bus/ops',
+      },
+      timeout: 60_000,
+    });
+    const err = (await run.catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(2);
+    expect(err.stderr).toContain('ROLLGATE_EVENT_BUS: got "arn:aws:events:us-east-1:123456789012:event-bus/ops"');
     expect(err.stderr).not.toMatch(/\n\s+at /);
   });
 
