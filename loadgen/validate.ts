@@ -95,13 +95,14 @@ export function resolveShard(input: unknown): ResolvedShard {
   const defaultInFlight = connections + Math.ceil((rate * timeoutMs) / 1000);
   const maxInFlight = number(o, 'maxInFlight', { min: 1, max: 10_000_000, integer: true }, defaultInFlight);
   const warmupSec = number(o, 'warmupSec', { min: 0, max: 60 }, DEFAULT_WARMUP_SEC);
-  // Default tick: about TICK_BATCH requests per tick (MAX_TICK_BURST with more connections than that), within 1-250 ms. What a tick costs is mostly fixed: the timer
-  // wake-up (a bare 10 ms timer loop: ~60 us of CPU per wake-up on these VMs), and the start and end of each burst,
-  // when the target's first responses come slowly after its idle gap (~190 us here) and the last ones trickle in with
-  // nothing left to send, so the generator sleeps and wakes once per response. Fitting CPU per request against the
-  // tick gives ~0.5 ms of CPU per tick. At 1000 req/s over 10 connections (CPU of all threads per request, 20-30 s
-  // runs, autocannon in the same sitting): 100 ms ticks 18.0 us (1.06x autocannon), 250 ms 13.3-15.1 us (0.89x),
-  // 500 ms 11.9 us (0.79x), 1000 ms 13.1 us (0.77x).
+  // Default tick: about TICK_BATCH requests per tick (MAX_TICK_BURST with more connections than that), within
+  // 1-250 ms. What a tick costs is mostly fixed: the timer wake-up (a bare 10 ms timer loop: ~60 us of CPU per wake-up
+  // on these VMs), and the start and end of each burst, when the target's first responses come slowly after its idle
+  // gap (~190 us here) and the last ones trickle in with nothing left to send, so the generator sleeps and wakes once
+  // per response. Fitting CPU per request against the tick gives ~0.5 ms of CPU per tick. At 1000 req/s over 10
+  // connections (CPU of all threads per request, against autocannon in the same sitting): one 20 s sitting, 100 ms
+  // ticks 18.0 us (1.06x autocannon), 250 ms 15.1 us (0.89x), 1000 ms 13.1 us (0.77x); another, 30 s runs, 250 ms
+  // 13.3 us (0.89x), 500 ms 11.9 us (0.79x).
   // Because requests released early in their tick count their latency from when they are sent, a longer tick adds
   // nothing to any latency. What the target sees barely changes either: once a tick holds more requests than there
   // are connections, it gets `connections` concurrent requests for the same share of the time whatever the tick; the
