@@ -113,12 +113,12 @@ export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestResult
   const onSnapshot = (p: ProgressSnapshot) => {
     latest.set(p.workerIndex, p);
     if (!opts.onProgress) return;
-    const seconds = [...latest.values()].map((q) => Math.round(q.elapsedSec));
+    const all = [...latest.values()];
+    const seconds = all.map((q) => Math.round(q.elapsedSec));
     const reportedByAll = latest.size === shards.length ? Math.min(...seconds) : 0;
     const second = Math.max(reportedByAll, Math.max(...seconds) - 1);
     if (second <= shownSecond) return;
     shownSecond = second;
-    const all = [...latest.values()];
     const elapsedSec = Math.max(...all.map((q) => q.elapsedSec));
     const sum = (k: 'sent' | 'completed' | 'errors' | 'dropped' | 'inFlight') => all.reduce((a, q) => a + q[k], 0);
     opts.onProgress({
