@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRunner as Runner, StoredExecution } from '../../local/runner.ts';
+import type { ExecutionEvent } from '../../local/state-machine.ts';
 import { pushEvent } from '../../src/cli/demo.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { e2eEnv, freePort, processesWithMarker } from './env.ts';
@@ -60,7 +61,32 @@ async function push(tag: string, options: Parameters<Runner['run']>[1] = {}): Pr
   return runner.run(pushEvent(runner, 'demo-app', tag, digest), options);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * Starts an execution and says when it enters `state`, so a test orders executions by what they did, not by sleeping:
+ * `entered` rejects if the execution ends without entering it.
+ */
+function startUntil(start: (onEvent: (e: ExecutionEvent) => void) => Promise<StoredExecution>, state: string) {
+  let reached = false;
+  let resolveEntered: () => void = () => {};
+  const entered = new Promise<void>((resolve) => {
+    resolveEntered = resolve;
+  });
+  const done = start((e) => {
+    if (e.type === 'StateEntered' && e.state === state) {
+      reached = true;
+      resolveEntered();
+    }
+  });
+  const endedFirst = done.then((e) => {
+    if (!reached) throw new Error(`${e.name} ended ${e.summary.outcome} without entering ${state}`);
+  });
+  return { done, entered: Promise.race([entered, endedFirst]) };
+}
+
+/** A push of `tag` that says when it enters `state` (see startUntil). */
+function pushUntil(tag: string, state: string) {
+  return startUntil((onEvent) => push(tag, { onEvent }), state);
+}
 
 /** UpdateService calls the ECS endpoint received for a service since `from`, with their time and task definition. */
 function updates(service: string, from: number) {
@@ -75,12 +101,12 @@ function registrations(from: number) {
 }
 
 describe('the deploy lock on the local cloud', () => {
-  it('deploys two pushes 100 ms apart one at a time, never overlapping', async () => {
+  it('deploys a push that arrives while another deploys after it, never overlapping', async () => {
     const from = Date.now();
-    const first = push('v2');
-    await sleep(100);
+    const first = pushUntil('v2', 'Inspect'); // Inspect runs once the lock is held
+    await first.entered;
     const second = push('v5');
-    const [a, b] = await Promise.all([first, second]);
+    const [a, b] = await Promise.all([first.done, second]);
     expect([a.summary.outcome, b.summary.outcome]).toEqual(['DEPLOYED', 'DEPLOYED']);
     const calls = updates('demo-app', from);
     expect(calls).toHaveLength(2);
@@ -92,14 +118,16 @@ describe('the deploy lock on the local cloud', () => {
 
   it('supersede: of three pushes waiting behind a running deploy, only the newest deploys', async () => {
     const from = Date.now();
-    const running = push('v6');
-    await sleep(400);
+    const running = pushUntil('v6', 'Inspect');
+    await running.entered;
     const waiting = [];
-    for (const tag of ['v7', 'v8', 'v9']) {
-      waiting.push(push(tag));
-      await sleep(100);
+    for (const tag of ['v7', 'v8']) {
+      const w = pushUntil(tag, 'WaitForLock');
+      await w.entered;
+      waiting.push(w.done);
     }
-    const [a, b, c, d] = await Promise.all([running, ...waiting]);
+    waiting.push(push('v9'));
+    const [a, b, c, d] = await Promise.all([running.done, ...waiting]);
     expect([a, b, c, d].map((e) => e?.summary.outcome)).toEqual(['DEPLOYED', 'IGNORED', 'IGNORED', 'DEPLOYED']);
     expect(b?.summary.reason).toMatch(/^superseded by demo-app:v9/);
     expect(c?.summary.reason).toMatch(/^superseded by demo-app:v9/);
@@ -111,8 +139,13 @@ describe('the deploy lock on the local cloud', () => {
     const from = Date.now();
     const all = [];
     for (const tag of ['q1', 'q2', 'q3', 'q4']) {
-      all.push(runner.run({ repository: 'demo-app', tag, reason: `queue ${tag}` }));
-      await sleep(tag === 'q1' ? 400 : 100);
+      // q1 holds the lock (Inspect), each later one waits (WaitForLock) before the next arrives
+      const run = startUntil(
+        (onEvent) => runner.run({ repository: 'demo-app', tag, reason: `queue ${tag}` }, { onEvent }),
+        tag === 'q1' ? 'Inspect' : 'WaitForLock',
+      );
+      if (tag !== 'q4') await run.entered;
+      all.push(run.done);
     }
     const results = await Promise.all(all);
     expect(results.map((r) => r.summary.outcome)).toEqual(['DEPLOYED', 'DEPLOYED', 'DEPLOYED', 'DEPLOYED']);
@@ -128,7 +161,8 @@ describe('the deploy lock on the local cloud', () => {
     const from = Date.now();
     const digest = await runner.cloud.registry.pushImage('demo-app', 'v10');
     const event = pushEvent(runner, 'demo-app', 'v10', digest);
-    const [a, b] = await Promise.all([runner.run(event), sleep(100).then(() => runner.run(structuredClone(event)))]);
+    // delivered twice at once: exactly one of them may take the push
+    const [a, b] = await Promise.all([runner.run(event), runner.run(structuredClone(event))]);
     const outcomes = [a.summary.outcome, b.summary.outcome].sort();
     expect(outcomes).toEqual(['DEPLOYED', 'IGNORED']);
     const ignored = a.summary.outcome === 'IGNORED' ? a : b;

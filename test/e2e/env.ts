@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { afterAll } from 'vitest';
 import { parse, stringify } from 'yaml';
+
+/** Temp dirs this test file made; removed after its last hook (registered first, so it runs after the file's own). */
+const dirs: string[] = [];
+afterAll(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
 
 /**
  * An isolated local cloud for one test file: a temp state dir, a config copied from rollgate.config.yml with the
@@ -12,6 +19,7 @@ import { parse, stringify } from 'yaml';
  */
 export async function e2eEnv(mutate?: (config: Record<string, unknown>) => void) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rollgate-e2e-'));
+  dirs.push(dir);
   const port = await freePort();
   const doc = parse(readFileSync('rollgate.config.yml', 'utf8'));
   doc.targets[0].health.url = `http://127.0.0.1:${port}/health`;
