@@ -1,9 +1,23 @@
 /**
- * The HTTP plumbing every local AWS JSON 1.1 endpoint shares (ECS, EventBridge, ECR): listening on 127.0.0.1,
- * replying with the protocol's content type and request id, reading a bounded body.
+ * The one AWS JSON 1.1 front end every local endpoint shares (ECS, ECR, EventBridge; CodeDeploy and Lambda-style
+ * endpoints add themselves the same way). An endpoint is a target prefix and a table of operations:
+ *
+ * ```ts
+ * const ecr = await startAwsJsonEndpoint({
+ *   service: 'ECR',
+ *   targetPrefix: 'AmazonEC2ContainerRegistry_V20150921.',
+ *   operations: { DescribeImages: (input) => describeImages(input) },
+ * }, { port: 0, log });
+ * ```
+ *
+ * The front end owns the protocol: POST with `X-Amz-Target: <prefix><Op>`, a bounded JSON object body, answers with
+ * the protocol's content type and a request id, and errors as `{ "__type": name, "message": ... }` plus the
+ * `x-amzn-errortype` header, which the AWS SDK turns into an exception whose `name` is `name`. An operation throws an
+ * {@link AwsError} for a client fault; anything else it throws is logged and answered as the endpoint's internal error.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 /** An AWS JSON 1.1 error: `__type` is the name the SDK gives the thrown error. */
 export class AwsError extends Error {
@@ -15,11 +29,123 @@ export class AwsError extends Error {
   }
 }
 
+/** A request body, parsed: always a JSON object. */
+export type AwsJsonInput = Record<string, unknown>;
+
+/** One operation: the parsed body (and the request, for its headers) in, the answer's body out. */
+export type AwsJsonOperation = (input: AwsJsonInput, req: IncomingMessage) => unknown | Promise<unknown>;
+
+export interface AwsJsonEndpointSpec {
+  /** The service's name in messages and log lines (`ECS`, `ECR`, `EventBridge`). */
+  readonly service: string;
+  /** The part of `X-Amz-Target` before the operation name, dot included (`AWSEvents.`). */
+  readonly targetPrefix: string;
+  /** Operation name -> implementation; any other name answers UnknownOperationException. */
+  readonly operations: Readonly<Record<string, AwsJsonOperation>>;
+  /** Bodies beyond this many bytes are not buffered. Default 1 MiB. */
+  readonly maxBodyBytes?: number;
+  /** The answer to a body over `maxBodyBytes`. Default SerializationException "Request body too large.". */
+  readonly tooLarge?: () => AwsError;
+  /** The name of the 500 answered for an unexpected error (ECS: ServerException). Default ServerException. */
+  readonly internalError?: string;
+  /** Called for every well-formed request (known operation or not), before the operation runs. */
+  readonly onCall?: (op: string, input: AwsJsonInput) => void;
+}
+
+export interface AwsJsonEndpoint {
+  /** `http://127.0.0.1:<port>`: the value for `AWS_ENDPOINT_URL_<SERVICE>` or a client's `endpoint`. */
+  readonly endpoint: string;
+  /**
+   * Stops accepting and resolves when the server has closed. `force` ends every connection at once; otherwise only
+   * the idle ones, so an answer being written still arrives.
+   */
+  close(force: boolean): Promise<void>;
+}
+
+const DEFAULT_MAX_BODY = 1024 * 1024;
+
+/** Starts an endpoint on 127.0.0.1 (never another interface); port 0 (default) picks a free one. */
+export async function startAwsJsonEndpoint(
+  spec: AwsJsonEndpointSpec,
+  options: { readonly port?: number; readonly log?: (line: string) => void } = {},
+): Promise<AwsJsonEndpoint> {
+  const log = options.log ?? (() => undefined);
+  const server = createServer((req, res) => {
+    void handle(spec, log, req, res);
+  });
+  try {
+    await listenLocal(server, options.port ?? 0);
+  } catch (error) {
+    throw new Error(
+      `cannot start the local ${spec.service} endpoint on 127.0.0.1:${options.port ?? 0}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: (force) => closeServer(server, force),
+  };
+}
+
+async function handle(
+  spec: AwsJsonEndpointSpec,
+  log: (line: string) => void,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  try {
+    const op = operationName(req, spec.targetPrefix);
+    const input = await readInput(req, spec);
+    spec.onCall?.(op, input);
+    const operation = Object.hasOwn(spec.operations, op) ? spec.operations[op] : undefined;
+    if (operation === undefined) {
+      throw new AwsError('UnknownOperationException', `The local ${spec.service} does not implement ${op}.`);
+    }
+    replyJson(res, 200, await operation(input, req));
+  } catch (error) {
+    let err: AwsError;
+    if (error instanceof AwsError) {
+      err = error;
+    } else {
+      log(`${spec.service.toLowerCase()}: internal error: ${(error as Error).stack ?? String(error)}`);
+      err = new AwsError(spec.internalError ?? 'ServerException', (error as Error).message ?? String(error), 500);
+    }
+    res.setHeader('x-amzn-errortype', err.name);
+    replyJson(res, err.status, { __type: err.name, message: err.message });
+  }
+}
+
+/** The operation a request names (`X-Amz-Target: <prefix><Op>`), when it is a POST for this service. */
+function operationName(req: IncomingMessage, prefix: string): string {
+  if (req.method !== 'POST') throw new AwsError('UnknownOperationException', `${req.method} is not supported.`);
+  const target = req.headers['x-amz-target'];
+  if (typeof target !== 'string' || !target.startsWith(prefix)) {
+    throw new AwsError('UnknownOperationException', `Unknown X-Amz-Target: ${String(target)}`);
+  }
+  return target.slice(prefix.length);
+}
+
+/** The body as a JSON object (an empty body is `{}`). */
+async function readInput(req: IncomingMessage, spec: AwsJsonEndpointSpec): Promise<AwsJsonInput> {
+  const text = await readBody(req, spec.maxBodyBytes ?? DEFAULT_MAX_BODY);
+  if (text === undefined) throw spec.tooLarge?.() ?? new AwsError('SerializationException', 'Request body too large.');
+  let input: unknown;
+  try {
+    input = text.trim() === '' ? {} : JSON.parse(text);
+  } catch {
+    throw new AwsError('SerializationException', 'Request body is not valid JSON.');
+  }
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new AwsError('SerializationException', 'Request body must be a JSON object.');
+  }
+  return input as AwsJsonInput;
+}
+
 /**
  * Closes a local endpoint: stops accepting, ends its connections (all of them with `force`, else the idle ones so an
  * answer being written still arrives), and resolves when the server has closed.
  */
-export function closeServer(server: Server, force: boolean): Promise<void> {
+function closeServer(server: Server, force: boolean): Promise<void> {
   const closed = new Promise<void>((done) => server.close(() => done()));
   if (force) server.closeAllConnections();
   else server.closeIdleConnections();
@@ -27,7 +153,7 @@ export function closeServer(server: Server, force: boolean): Promise<void> {
 }
 
 /** Listens on 127.0.0.1 (never another interface); port 0 picks a free one. */
-export function listenLocal(server: Server, port: number): Promise<void> {
+function listenLocal(server: Server, port: number): Promise<void> {
   return new Promise((done, fail) => {
     server.once('error', fail);
     server.listen(port, '127.0.0.1', () => {
@@ -38,7 +164,7 @@ export function listenLocal(server: Server, port: number): Promise<void> {
 }
 
 /** A JSON 1.1 answer; for an error, `body` is `{ __type, message }` and the SDK maps `__type` to the error's name. */
-export function replyJson(res: ServerResponse, status: number, body: unknown): void {
+function replyJson(res: ServerResponse, status: number, body: unknown): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, {
     'content-type': 'application/x-amz-json-1.1',
@@ -52,7 +178,7 @@ export function replyJson(res: ServerResponse, status: number, body: unknown): v
  * The body, or undefined when it is larger than `max` bytes (read to the end all the same, so the client gets an
  * answer rather than a reset connection).
  */
-export async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -60,25 +186,4 @@ export async function readBody(req: IncomingMessage, max: number): Promise<strin
     if (size <= max) chunks.push(chunk as Buffer);
   }
   return size > max ? undefined : Buffer.concat(chunks).toString('utf8');
-}
-
-/**
- * The operation a request names (`X-Amz-Target: <prefix><Op>`), when it is a POST for this service and one of
- * `implemented`; else the AwsError the SDK would get from AWS for an unknown operation.
- */
-export function awsOperation(
-  req: IncomingMessage,
-  prefix: string,
-  implemented: readonly string[],
-  service: string,
-): string {
-  if (req.method !== 'POST') throw new AwsError('UnknownOperationException', `${req.method} is not supported.`);
-  const target = req.headers['x-amz-target'];
-  if (typeof target !== 'string' || !target.startsWith(prefix)) {
-    throw new AwsError('UnknownOperationException', `Unknown X-Amz-Target: ${String(target)}`);
-  }
-  const op = target.slice(prefix.length);
-  if (!implemented.includes(op))
-    throw new AwsError('UnknownOperationException', `The local ${service} does not implement ${op}.`);
-  return op;
 }

@@ -8,13 +8,10 @@
  * it pointed to disappears instead of staying behind untagged (`tagStatus: UNTAGGED` finds nothing); every image is
  * ACTIVE (none archived); there are no sizes, scans or pull times.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { AwsError, awsOperation, closeServer, listenLocal, readBody, replyJson } from './aws-json.ts';
+import { AwsError, startAwsJsonEndpoint } from './aws-json.ts';
 import { LocalRegistry, type PushedImage } from './registry.ts';
 
 const TARGET_PREFIX = 'AmazonEC2ContainerRegistry_V20150921.';
-const MAX_BODY = 1024 * 1024;
 /** DescribeImages: "between 1 and 1000 ... If this parameter is not used, returns up to 100 results". */
 const DEFAULT_MAX_RESULTS = 100;
 const MAX_MAX_RESULTS = 1000;
@@ -58,61 +55,28 @@ interface WireImageDetail {
 export async function startEcr(options: StartEcrOptions): Promise<LocalEcr> {
   const log = options.log ?? (() => undefined);
   const registry = new LocalRegistry(options.registryFile);
-  const server = createServer((req, res) => {
-    void handle(req, res, { registry, accountId: options.accountId, log });
-  });
-  try {
-    await listenLocal(server, options.port ?? 0);
-  } catch (error) {
-    throw new Error(`cannot start the local ECR endpoint on 127.0.0.1:${options.port}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  log(`ecr: endpoint ${endpoint} (registry ${options.accountId}, ${options.region}) over ${options.registryFile}`);
+  const server = await startAwsJsonEndpoint(
+    {
+      service: 'ECR',
+      targetPrefix: TARGET_PREFIX,
+      operations: {
+        DescribeImages: async (input) => describeImages(input, await registry.list(), options.accountId),
+      },
+    },
+    { port: options.port ?? 0, log },
+  );
+  log(
+    `ecr: endpoint ${server.endpoint} (registry ${options.accountId}, ${options.region}) over ${options.registryFile}`,
+  );
 
   let closing: Promise<void> | undefined;
   return {
-    endpoint,
+    endpoint: server.endpoint,
     close: () => {
-      closing ??= (async () => {
-        await closeServer(server, true);
-      })();
+      closing ??= server.close(true);
       return closing;
     },
   };
-}
-
-interface Context {
-  readonly registry: LocalRegistry;
-  readonly accountId: string;
-  readonly log: (line: string) => void;
-}
-
-async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
-  try {
-    awsOperation(req, TARGET_PREFIX, ['DescribeImages'], 'ECR');
-    const text = await readBody(req, MAX_BODY);
-    if (text === undefined) throw new AwsError('SerializationException', 'Request body too large.');
-    let input: unknown;
-    try {
-      input = text.trim() === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new AwsError('SerializationException', 'Request body is not valid JSON.');
-    }
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw new AwsError('SerializationException', 'Request body must be a JSON object.');
-    }
-    replyJson(res, 200, describeImages(input as Record<string, unknown>, await ctx.registry.list(), ctx.accountId));
-  } catch (error) {
-    const err =
-      error instanceof AwsError
-        ? error
-        : new AwsError('ServerException', (error as Error).message ?? String(error), 500);
-    if (!(error instanceof AwsError)) ctx.log(`ecr: internal error: ${(error as Error).stack ?? String(error)}`);
-    res.setHeader('x-amzn-errortype', err.name);
-    replyJson(res, err.status, { __type: err.name, message: err.message });
-  }
 }
 
 function invalid(message: string): AwsError {

@@ -7,12 +7,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { shortImage } from '../src/core/naming.ts';
 import type { RollbackEventDetail } from '../src/core/notify.ts';
-import { AwsError, awsOperation, closeServer, listenLocal, readBody, replyJson } from './aws-json.ts';
+import { AwsError, startAwsJsonEndpoint } from './aws-json.ts';
 
 const TARGET_PREFIX = 'AWSEvents.';
 /** EventBridge quotas: 10 entries per PutEvents, 256 KB per request (entry sizes as AWS computes them). */
@@ -74,20 +72,33 @@ export async function startEventBridge(options: StartEventBridgeOptions): Promis
     return done;
   };
 
-  const server = createServer((req, res) => {
-    void handle(req, res, { options, append, log });
-  });
-  await listenLocal(server, options.port ?? 0);
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  log(`eventbridge: endpoint ${endpoint}, events in ${file}`);
+  const context: Context = { options, append };
+  const server = await startAwsJsonEndpoint(
+    {
+      service: 'EventBridge',
+      targetPrefix: TARGET_PREFIX,
+      operations: {
+        PutEvents: (input, req) =>
+          putEvents(input, {
+            ...context,
+            region: options.region ?? credentialRegion(req.headers.authorization) ?? 'us-east-1',
+          }),
+      },
+      maxBodyBytes: MAX_BODY,
+      tooLarge: () => new AwsError('ValidationException', TOTAL_SIZE_MESSAGE),
+      internalError: 'InternalException',
+    },
+    { port: options.port ?? 0, log },
+  );
+  log(`eventbridge: endpoint ${server.endpoint}, events in ${file}`);
 
   let closing: Promise<void> | undefined;
   return {
-    endpoint,
+    endpoint: server.endpoint,
     file,
     close: () => {
       closing ??= (async () => {
-        await closeServer(server, false);
+        await server.close(false);
         await writing;
       })();
       return closing;
@@ -98,35 +109,6 @@ export async function startEventBridge(options: StartEventBridgeOptions): Promis
 interface Context {
   readonly options: StartEventBridgeOptions;
   readonly append: (lines: string) => Promise<void>;
-  readonly log: (line: string) => void;
-}
-
-async function handle(req: IncomingMessage, res: ServerResponse, ctx: Context): Promise<void> {
-  try {
-    awsOperation(req, TARGET_PREFIX, ['PutEvents'], 'EventBridge');
-    const text = await readBody(req, MAX_BODY);
-    if (text === undefined) throw new AwsError('ValidationException', TOTAL_SIZE_MESSAGE);
-    let input: unknown;
-    try {
-      input = text.trim() === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new AwsError('SerializationException', 'Request body is not valid JSON.');
-    }
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw new AwsError('SerializationException', 'Request body must be a JSON object.');
-    }
-    const region = ctx.options.region ?? credentialRegion(req.headers.authorization) ?? 'us-east-1';
-    replyJson(res, 200, await putEvents(input as Record<string, unknown>, { ...ctx, region }));
-  } catch (error) {
-    const err =
-      error instanceof AwsError
-        ? error
-        : new AwsError('InternalException', (error as Error).message ?? String(error), 500);
-    if (!(error instanceof AwsError))
-      ctx.log(`eventbridge: internal error: ${(error as Error).stack ?? String(error)}`);
-    res.setHeader('x-amzn-errortype', err.name);
-    replyJson(res, err.status, { __type: err.name, message: err.message });
-  }
 }
 
 const TOTAL_SIZE_MESSAGE = 'Total size of the entries in the request is over the limit.';

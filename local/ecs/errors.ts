@@ -1,30 +1,19 @@
 /**
- * ECS-shaped errors. The endpoint answers them as HTTP 400 with `{"__type": name, "message": ...}`, which the AWS SDK
- * turns into an exception whose `name` is `name` (ServiceNotFoundException, ClientException, ...).
+ * ECS-shaped errors, as {@link AwsError}s: the endpoint answers them as HTTP 400 (500 for ServerException) with
+ * `{"__type": name, "message": ...}`, which the AWS SDK turns into an exception whose `name` is `name`
+ * (ServiceNotFoundException, ClientException, ...).
  */
+import { AwsError } from '../aws-json.ts';
+
 export type EcsErrorName =
   | 'ClientException'
   | 'InvalidParameterException'
   | 'ClusterNotFoundException'
-  | 'ServiceNotFoundException'
-  | 'ServiceNotActiveException'
-  | 'ServerException'
-  | 'UnknownOperationException'
-  | 'SerializationException';
+  | 'ServiceNotFoundException';
 
-export class EcsError extends Error {
-  override readonly name: EcsErrorName;
-  /** 400 for client faults, 500 for ServerException. */
-  readonly status: number;
+const ecsError = (name: EcsErrorName, message: string): AwsError => new AwsError(name, message);
 
-  constructor(name: EcsErrorName, message: string) {
-    super(message);
-    this.name = name;
-    this.status = name === 'ServerException' ? 500 : 400;
-  }
-}
-
-export const clusterNotFound = (): EcsError => new EcsError('ClusterNotFoundException', 'Cluster not found.');
-export const serviceNotFound = (): EcsError => new EcsError('ServiceNotFoundException', 'Service not found.');
-export const clientError = (message: string): EcsError => new EcsError('ClientException', message);
-export const invalidParameter = (message: string): EcsError => new EcsError('InvalidParameterException', message);
+export const clusterNotFound = (): AwsError => ecsError('ClusterNotFoundException', 'Cluster not found.');
+export const serviceNotFound = (): AwsError => ecsError('ServiceNotFoundException', 'Service not found.');
+export const clientError = (message: string): AwsError => ecsError('ClientException', message);
+export const invalidParameter = (message: string): AwsError => ecsError('InvalidParameterException', message);

@@ -127,6 +127,41 @@ export interface TaskRecord {
   version: number;
 }
 
+export interface CreateServiceInput {
+  cluster: string;
+  serviceName: string;
+  taskDefinition: string;
+  desiredCount: number;
+  deploymentConfiguration: DeploymentConfigurationRecord;
+  loadBalancer?: { containerName: string; containerPort: number; port: number; healthCheckPath: string };
+  tags: Tag[];
+}
+
+export interface UpdateServiceInput {
+  cluster: string;
+  service: string;
+  taskDefinition?: string;
+  desiredCount?: number;
+  forceNewDeployment?: boolean;
+  deploymentConfiguration?: Partial<Omit<DeploymentConfigurationRecord, 'deploymentCircuitBreaker'>> & {
+    deploymentCircuitBreaker?: { enable: boolean; rollback: boolean };
+  };
+}
+
+/** What tests and the CLI can see of a task beyond the API: its process and port. */
+export interface LocalTaskInfo {
+  taskArn: string;
+  cluster: string;
+  service: string;
+  deploymentId: string;
+  taskDefinitionArn: string;
+  imageTag?: string;
+  lastStatus: TaskRecord['lastStatus'];
+  desiredStatus: TaskRecord['desiredStatus'];
+  pid?: number;
+  port?: number;
+}
+
 export const MAX_EVENTS = 100;
 export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
 

@@ -2,8 +2,9 @@
  * The ECS operations the local endpoint implements: input checks, a call into the engine, the ECS-shaped output.
  * Anything not listed answers UnknownOperationException.
  */
+import type { AwsError, AwsJsonOperation } from '../aws-json.ts';
 import type { EcsEngine } from './engine.ts';
-import { clientError, type EcsError, invalidParameter } from './errors.ts';
+import { clientError, invalidParameter } from './errors.ts';
 import { nameFromArn, type Tag, type TaskRecord } from './model.ts';
 import { clusterView, serviceView, taskDefinitionView, taskView, type ViewContext } from './views.ts';
 
@@ -17,7 +18,7 @@ function optString(input: Input, key: string): string | undefined {
   return v;
 }
 
-function reqString(input: Input, key: string, fault: (message: string) => EcsError = invalidParameter): string {
+function reqString(input: Input, key: string, fault: (message: string) => AwsError = invalidParameter): string {
   const v = optString(input, key);
   if (v === undefined || v === '') throw fault(`${key} must be specified.`);
   return v;
@@ -136,7 +137,7 @@ const describeServices: Operation = (engine, input) => {
 
 const describeTaskDefinition: Operation = (engine, input) => {
   const ref = reqString(input, 'taskDefinition', clientError);
-  const td = engine.findTaskDefinition(ref);
+  const td = engine.taskDefinitions.find(ref);
   if (td === undefined) throw clientError('Unable to describe task definition.');
   const includeTags = stringList(input, 'include').includes('TAGS');
   return { taskDefinition: taskDefinitionView(ctx(engine), td), ...(includeTags ? { tags: td.tags } : {}) };
@@ -146,12 +147,12 @@ const registerTaskDefinition: Operation = (engine, input) => {
   const family = optString(input, 'family');
   if (family === undefined) throw clientError('Family must be specified.');
   const { family: _family, tags: _tags, ...body } = input;
-  const td = engine.registerTaskDefinition({ family, body, tags: tags(input) });
+  const td = engine.taskDefinitions.register({ family, body, tags: tags(input) }, Date.now());
   return { taskDefinition: taskDefinitionView(ctx(engine), td), tags: td.tags };
 };
 
 const deregisterTaskDefinition: Operation = (engine, input) => {
-  const td = engine.deregisterTaskDefinition(reqString(input, 'taskDefinition', clientError));
+  const td = engine.taskDefinitions.deregister(reqString(input, 'taskDefinition', clientError), Date.now());
   return { taskDefinition: taskDefinitionView(ctx(engine), td) };
 };
 
@@ -159,7 +160,7 @@ const listTaskDefinitions: Operation = (engine, input) => {
   const prefix = optString(input, 'familyPrefix');
   const status = optString(input, 'status') ?? 'ACTIVE';
   const sort = optString(input, 'sort') ?? 'ASC';
-  let arns = Object.values(engine.state.taskDefinitions)
+  let arns = Object.values(engine.taskDefinitions.families)
     .flat()
     .filter((td) => (prefix === undefined || td.family === prefix) && (status === 'ALL' || td.status === status))
     .sort((a, b) => a.family.localeCompare(b.family) || a.revision - b.revision)
@@ -304,14 +305,14 @@ const describeTasks: Operation = (engine, input) => {
         reason: 'MISSING',
       });
     } else {
-      tasks.push(taskView(ctx(engine), cluster, task, engine.findTaskDefinition(task.taskDefinitionArn)));
+      tasks.push(taskView(ctx(engine), cluster, task, engine.taskDefinitions.find(task.taskDefinitionArn)));
     }
   }
   return { tasks, failures };
 };
 
 /** Operation name (the part after `AmazonEC2ContainerServiceV20141113.`) -> handler. */
-export const operations: Readonly<Record<string, Operation>> = {
+const operations: Readonly<Record<string, Operation>> = {
   DescribeServices: describeServices,
   DescribeTaskDefinition: describeTaskDefinition,
   RegisterTaskDefinition: registerTaskDefinition,
@@ -325,3 +326,10 @@ export const operations: Readonly<Record<string, Operation>> = {
   ListTasks: listTasks,
   DescribeTasks: describeTasks,
 };
+
+/** The endpoint's operation table, bound to an engine. */
+export function ecsOperations(engine: EcsEngine): Record<string, AwsJsonOperation> {
+  return Object.fromEntries(
+    Object.entries(operations).map(([name, operation]) => [name, (input: Input) => operation(engine, input)]),
+  );
+}

@@ -3,23 +3,19 @@
  * (`X-Amz-Target: AmazonEC2ContainerServiceV20141113.<Op>`), so `@aws-sdk/client-ecs` pointed at it (or
  * `AWS_ENDPOINT_URL_ECS`) works unchanged. Tasks are real processes; each service has a load balancer.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { closeServer, listenLocal, readBody, replyJson } from '../aws-json.ts';
+import { type AwsJsonEndpoint, startAwsJsonEndpoint } from '../aws-json.ts';
 import type { TargetInfo } from '../lb.ts';
 import { LocalRegistry } from '../registry.ts';
 import { killAllSync } from '../tasks.ts';
 import type { LocalCloudSpec } from '../types.ts';
-import { EcsEngine, type LocalTaskInfo } from './engine.ts';
-import { EcsError } from './errors.ts';
-import { ECS_TARGET_PREFIX } from './model.ts';
-import { operations } from './operations.ts';
+import { EcsEngine } from './engine.ts';
+import { ECS_TARGET_PREFIX, type LocalTaskInfo } from './model.ts';
+import { ecsOperations } from './operations.ts';
 
-export type { LocalTaskInfo } from './engine.ts';
-export { circuitBreakerThreshold } from './engine.ts';
-export { EcsError } from './errors.ts';
+export type { LocalTaskInfo } from './model.ts';
+export { circuitBreakerThreshold } from './scheduler.ts';
 
 export interface StartEcsOptions {
   spec: LocalCloudSpec;
@@ -75,7 +71,6 @@ export interface LocalEcs {
 }
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const MAX_BODY = 1024 * 1024;
 const MAX_CALLS = 10_000;
 
 /**
@@ -109,19 +104,26 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
   }
 
   const calls: EcsCall[] = [];
-  const server = createServer((req, res) => {
-    void handle(engine, calls, log, req, res);
-  });
+  let server: AwsJsonEndpoint;
   try {
-    await listenLocal(server, options.port ?? 0);
+    server = await startAwsJsonEndpoint(
+      {
+        service: 'ECS',
+        targetPrefix: ECS_TARGET_PREFIX,
+        operations: ecsOperations(engine),
+        onCall: (op, input) => {
+          calls.push({ op, input, at: Date.now() });
+          if (calls.length > MAX_CALLS) calls.splice(0, calls.length - MAX_CALLS);
+        },
+      },
+      { port: options.port ?? 0, log },
+    );
   } catch (error) {
     await engine.close();
     process.off('exit', killAllSync);
-    throw new Error(`cannot start the local ECS endpoint on 127.0.0.1:${options.port}: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw error;
   }
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { endpoint } = server;
   log(`ecs: endpoint ${endpoint}`);
 
   let closing: Promise<void> | undefined;
@@ -135,59 +137,11 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
     waitForSteadyState: (cluster, service, timeoutMs = 60_000) => engine.waitForSteady(cluster, service, timeoutMs),
     close: () => {
       closing ??= (async () => {
-        await closeServer(server, true);
+        await server.close(true);
         await engine.close();
         process.off('exit', killAllSync);
       })();
       return closing;
     },
   };
-}
-
-function replyError(res: ServerResponse, error: EcsError): void {
-  res.setHeader('x-amzn-errortype', error.name);
-  replyJson(res, error.status, { __type: error.name, message: error.message });
-}
-
-async function handle(
-  engine: EcsEngine,
-  calls: EcsCall[],
-  log: (line: string) => void,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
-  try {
-    if (req.method !== 'POST') throw new EcsError('UnknownOperationException', `${req.method} is not supported.`);
-    const target = req.headers['x-amz-target'];
-    if (typeof target !== 'string' || !target.startsWith(ECS_TARGET_PREFIX)) {
-      throw new EcsError('UnknownOperationException', `Unknown X-Amz-Target: ${String(target)}`);
-    }
-    const op = target.slice(ECS_TARGET_PREFIX.length);
-    const text = await readBody(req, MAX_BODY);
-    if (text === undefined) throw new EcsError('SerializationException', 'Request body too large.');
-    let input: unknown;
-    try {
-      input = text.trim() === '' ? {} : JSON.parse(text);
-    } catch {
-      throw new EcsError('SerializationException', 'Request body is not valid JSON.');
-    }
-    if (typeof input !== 'object' || input === null || Array.isArray(input)) {
-      throw new EcsError('SerializationException', 'Request body must be a JSON object.');
-    }
-    calls.push({ op, input, at: Date.now() });
-    if (calls.length > MAX_CALLS) calls.splice(0, calls.length - MAX_CALLS);
-    const operation = operations[op];
-    if (operation === undefined) {
-      throw new EcsError('UnknownOperationException', `The local ECS does not implement ${op}.`);
-    }
-    const output = await operation(engine, input as Record<string, unknown>);
-    replyJson(res, 200, output);
-  } catch (error) {
-    if (error instanceof EcsError) {
-      replyError(res, error);
-    } else {
-      log(`ecs: internal error: ${(error as Error).stack ?? String(error)}`);
-      replyError(res, new EcsError('ServerException', (error as Error).message));
-    }
-  }
 }

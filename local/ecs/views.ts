@@ -7,6 +7,7 @@ import {
   compact,
   containerArn,
   type DeploymentRecord,
+  type LocalTaskInfo,
   type ServiceRecord,
   seconds,
   type TaskDefinitionRecord,
@@ -225,5 +226,21 @@ export function clusterView(cluster: ClusterRecord, tasks: readonly TaskRecord[]
     settings: [{ name: 'containerInsights', value: 'disabled' }],
     capacityProviders: [],
     defaultCapacityProviderStrategy: [],
+  };
+}
+
+/** What tests and the CLI see of a task beyond the API: its process and port. */
+export function localTaskInfo(t: TaskRecord): LocalTaskInfo {
+  return {
+    taskArn: t.taskArn,
+    cluster: t.clusterName,
+    service: t.serviceName,
+    deploymentId: t.deploymentId,
+    taskDefinitionArn: t.taskDefinitionArn,
+    ...(t.imageTag === undefined ? {} : { imageTag: t.imageTag }),
+    lastStatus: t.lastStatus,
+    desiredStatus: t.desiredStatus,
+    ...(t.pid === undefined ? {} : { pid: t.pid }),
+    ...(t.port === undefined ? {} : { port: t.port }),
   };
 }
