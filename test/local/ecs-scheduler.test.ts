@@ -88,7 +88,7 @@ describe('schedule: rolling replacement', () => {
     [1, 100, 200, ['new:P', 'new:R', 'new:R'], 0, ['new-0', 'new-2'], 'scale in: pending first, then the newest'],
     [0, 100, 200, ['new:R'], 0, ['new-0'], 'scale to zero'],
   ] as const)(
-    'desired %i, min %i%%, max %i%%, tasks %j: launch %i, stop %j (%s)',
+    'desired %i, minimumHealthyPercent %i, maximumPercent %i, tasks %j: launch %i, stop %j (%s)',
     (desired, min, max, spec, launches, stops, _why) => {
       const decision = schedule({
         service: service(desired, min, max),
@@ -107,7 +107,7 @@ describe('schedule: rolling replacement', () => {
     [3, 0, 100],
     [10, 90, 110],
   ])(
-    'never wants more than maximumPercent nor fewer RUNNING than minimumHealthyPercent (desired %i, %i%%-%i%%)',
+    'never wants more than maximumPercent nor fewer RUNNING than minimumHealthyPercent (desired %i, minimumHealthyPercent %i, maximumPercent %i)',
     (desired, min, max) => {
       // Run the rollout to its end: launched tasks come up RUNNING, stopped ones go away.
       let current = tasks(...Array.from({ length: desired }, () => 'old:R'));
