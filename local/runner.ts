@@ -234,28 +234,19 @@ export class LocalRunner {
   async checkMissedPushes(options: { readonly start: boolean; readonly minAgeSeconds?: number }) {
     const { ECRClient } = await import('@aws-sdk/client-ecr');
     const { DynamoDBClient } = await import('@aws-sdk/client-dynamodb');
-    const { findMissedPush } = await import('../src/core/missed-push.ts');
+    const { checkMissedPushes } = await import('../src/core/missed-push.ts');
     const ecr = new ECRClient({});
     const ddb = new DynamoDBClient({});
     try {
-      const out: { target: string; status: string; reason: string; execution?: StoredExecution }[] = [];
-      for (const target of this.config.targets.filter((t) => t.missedPushCheck)) {
-        const found = await findMissedPush({
-          ecr,
-          ddb,
-          table: this.cloud.env.LOCK_TABLE ?? '',
-          target,
-          ...(options.minAgeSeconds !== undefined ? { minAgeSeconds: options.minAgeSeconds } : {}),
-        });
-        const execution = found.status === 'START' && options.start ? await this.run(found.input) : undefined;
-        out.push({
-          target: target.name,
-          status: found.status,
-          reason: found.reason,
-          ...(execution ? { execution } : {}),
-        });
-      }
-      return out;
+      const checked = await checkMissedPushes({
+        ecr,
+        ddb,
+        table: this.cloud.env.LOCK_TABLE ?? '',
+        targets: this.config.targets,
+        ...(options.minAgeSeconds !== undefined ? { minAgeSeconds: options.minAgeSeconds } : {}),
+        ...(options.start ? { start: (found) => this.run(found.input) } : {}),
+      });
+      return checked.map(({ started, ...check }) => ({ ...check, ...(started ? { execution: started } : {}) }));
     } finally {
       ecr.destroy();
       ddb.destroy();

@@ -197,6 +197,44 @@ export async function findMissedPush(params: FindMissedPushParams): Promise<Miss
   };
 }
 
+/** What the check found for one target, and what `start` returned when it started an execution. */
+export interface TargetCheck<S> {
+  readonly target: string;
+  readonly status: MissedPushResult['status'];
+  readonly reason: string;
+  readonly started?: S;
+}
+
+export interface CheckMissedPushesParams<S> extends Omit<FindMissedPushParams, 'target'> {
+  /** Every target of the config; those with `missedPushCheck: true` are checked, in order. */
+  readonly targets: readonly Target[];
+  /**
+   * Starts an execution for a missed push: {@link startMissedPush} on AWS, the local runner's own run locally.
+   * Undefined: only report what would start.
+   */
+  readonly start?: (found: MissedPushStart) => Promise<S>;
+}
+
+/**
+ * The scheduled check, once: for each target with `missedPushCheck`, {@link findMissedPush}, and `start` for what it
+ * finds. One target at a time, so two targets on one repository never start the same push twice.
+ */
+export async function checkMissedPushes<S>(params: CheckMissedPushesParams<S>): Promise<TargetCheck<S>[]> {
+  const { targets, start, ...find } = params;
+  const out: TargetCheck<S>[] = [];
+  for (const target of targets.filter((t) => t.missedPushCheck)) {
+    const found = await findMissedPush({ ...find, target });
+    const started = found.status === 'START' && start !== undefined ? await start(found) : undefined;
+    out.push({
+      target: target.name,
+      status: found.status,
+      reason: found.reason,
+      ...(started === undefined ? {} : { started }),
+    });
+  }
+  return out;
+}
+
 /** Every TAGGED image of a repository, all pages. */
 async function describeTaggedImages(ecr: ECRClient, repositoryName: string): Promise<ImageDetail[]> {
   const images: ImageDetail[] = [];

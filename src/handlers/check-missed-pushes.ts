@@ -1,5 +1,5 @@
 import middy from '@middy/core';
-import { findMissedPush, type MissedPushResult, startMissedPush } from '../core/missed-push.ts';
+import { checkMissedPushes, type MissedPushResult, startMissedPush } from '../core/missed-push.ts';
 import { ddb, ecr, sfn } from '../runtime/clients.ts';
 import { configFromEnv } from '../runtime/config.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
@@ -20,20 +20,17 @@ export interface CheckResult {
 
 /** Scheduled (EventBridge rate rule, enabled when a target has `missedPushCheck: true`). */
 export const handler = middy<unknown, CheckResult>().handler(async () => {
-  const targets: CheckResult['targets'][number][] = [];
-  for (const target of config.targets.filter((t) => t.missedPushCheck)) {
-    const found = await findMissedPush({ ecr, ddb, table, target });
-    if (found.status === 'START') {
-      const started = await startMissedPush({ sfn, stateMachineArn, found });
-      targets.push({
-        target: target.name,
-        status: found.status,
-        reason: found.reason,
-        executionArn: started.executionArn,
-      });
-    } else {
-      targets.push({ target: target.name, status: found.status, reason: found.reason });
-    }
-  }
-  return { targets };
+  const checked = await checkMissedPushes({
+    ecr,
+    ddb,
+    table,
+    targets: config.targets,
+    start: (found) => startMissedPush({ sfn, stateMachineArn, found }),
+  });
+  return {
+    targets: checked.map(({ started, ...check }) => ({
+      ...check,
+      ...(started === undefined ? {} : { executionArn: started.executionArn }),
+    })),
+  };
 });

@@ -11,6 +11,7 @@ import { type LocalEcr, startEcr } from '../../local/ecr.ts';
 import { LocalRegistry } from '../../local/registry.ts';
 import { acquireLock } from '../../src/core/lock.ts';
 import {
+  checkMissedPushes,
   type FindMissedPushParams,
   findMissedPush,
   type MissedPushStart,
@@ -296,5 +297,46 @@ describe('startMissedPush', () => {
     } finally {
       sfnMock.restore();
     }
+  });
+});
+
+describe('checkMissedPushes', () => {
+  it('checks each target with missedPushCheck once and starts only what it finds', async () => {
+    await pushAt(0, 'app-k', 'v1');
+    const v2 = await pushAt(1, 'app-k', 'v2');
+    const named = (name: string, repository: string, missedPushCheck: boolean) => ({
+      ...(target(repository, missedPushCheck) as ReturnType<typeof testTarget>),
+      name,
+    });
+    const targets = [
+      named('on', 'app-k', true),
+      named('off', 'app-k', false),
+      named('empty', 'app-never-pushed', true),
+    ];
+    const started: MissedPushStart[] = [];
+
+    const checked = await checkMissedPushes({
+      ecr,
+      ddb,
+      table: TABLE,
+      targets,
+      now: AN_HOUR_LATER,
+      start: async (found) => {
+        started.push(found);
+        return `execution-${started.length}`;
+      },
+    });
+
+    expect(checked).toEqual([
+      { target: 'on', status: 'START', reason: expect.stringContaining('app-k:v2'), started: 'execution-1' },
+      { target: 'empty', status: 'NONE', reason: expect.stringContaining('app-never-pushed') },
+    ]);
+    expect(started.map((f) => f.image.digest)).toEqual([v2]);
+    // without start: the same report, nothing started
+    const dry = await checkMissedPushes({ ecr, ddb, table: TABLE, targets, now: AN_HOUR_LATER });
+    expect(dry.map((c) => [c.target, c.status, c.started])).toEqual([
+      ['on', 'START', undefined],
+      ['empty', 'NONE', undefined],
+    ]);
   });
 });
