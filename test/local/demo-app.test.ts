@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allocatePort, canConnect, releasePort } from '../../local/tasks.ts';
@@ -32,6 +33,26 @@ async function get(url: string) {
   const res = await request(url, { headersTimeout: 5000 });
   const body = (await res.body.json()) as Record<string, unknown>;
   return { status: res.statusCode, body, version: res.headers['x-app-version'], ms: Date.now() - started };
+}
+
+/** A request written on a raw socket: `continued` when the server sent 100 Continue, `response` all it sent after. */
+function rawRequest(url: string, head: string): { continued: Promise<void>; response: Promise<string> } {
+  const socket = connect(Number(new URL(url).port), '127.0.0.1');
+  let received = '';
+  let onContinue: () => void = () => undefined;
+  const continued = new Promise<void>((resolve) => {
+    onContinue = resolve;
+  });
+  const response = new Promise<string>((resolve, reject) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+      if (/^HTTP\/1\.1 100 /.test(received)) onContinue();
+    });
+    socket.on('end', () => resolve(received.replace(/^HTTP\/1\.1 100 [^\r]*\r\n\r\n/, '')));
+    socket.on('error', reject);
+  });
+  socket.write(head);
+  return { continued, response };
 }
 
 describe('examples/demo-app', () => {
@@ -79,10 +100,12 @@ describe('examples/demo-app', () => {
   it('exits 0 on SIGTERM after finishing the request in flight', async () => {
     const app = await startApp('v2-slow');
     await ready(app.url);
-    const inFlight = get(`${app.url}/`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // `Expect: 100-continue` makes Node's server answer "100 Continue" as it takes the request: from then on the
+    // request is in flight, with no timer guessing when.
+    const inFlight = rawRequest(app.url, 'GET / HTTP/1.1\r\nHost: demo\r\nExpect: 100-continue\r\n\r\n');
+    await inFlight.continued;
     app.child.kill('SIGTERM');
-    expect((await inFlight).status).toBe(200);
+    expect(await inFlight.response).toMatch(/^HTTP\/1\.1 200 /m);
     expect(await app.exited).toBe(0);
   });
 

@@ -112,12 +112,13 @@ describe('rolling updates on the local ECS', () => {
     const during = await service();
     expect(during.deployments?.map((d) => d.status)).toEqual(['PRIMARY', 'ACTIVE']);
     const svc = await settled();
-    // Let the load balancer see the new targets healthy, and keep polling a little after the rollout.
+    // Let the load balancer see the new targets healthy, and keep polling for 20 more requests after the rollout.
     await eventually(
       () => (ecs.targets('demo', 'demo-app').every((t) => t.state === 'healthy') ? true : undefined),
       5000,
     );
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    const polled = total;
+    await eventually(() => (total >= polled + 20 ? true : undefined), 10_000);
     polling = false;
     await poller;
     await agent.close();

@@ -125,20 +125,30 @@ describe('the local load balancer', () => {
 
   it('drains a deregistered target: no new requests, in-flight ones finish before deregister() resolves', async () => {
     const l = await start({ deregistrationDelayMs: 5000 });
+    // The slow target answers when the test says so: the order of events is the test's, not a timer's.
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const slowPort = await target('slow', {
-      handler: (_req, res) => setTimeout(() => res.writeHead(200).end('slow done'), 400),
+      handler: (_req, res) => void released.then(() => res.writeHead(200).end('slow done')),
     });
     l.register({ id: 'slow', port: slowPort });
     await healthy(l, 1);
     const inFlight = get('/');
     await eventually(() => (l.targets()[0]?.inFlight === 1 ? true : undefined), 2000);
     l.register({ id: 'fast', port: await target('fast') });
-    const started = Date.now();
-    const drained = l.deregister('slow').then(() => Date.now() - started);
+    let drainedYet = false;
+    const drained = l.deregister('slow').then(() => {
+      drainedYet = true;
+    });
     // While draining, new requests go to the other target only.
     expect((await get('/')).json().name).toBe('fast');
+    expect(drainedYet).toBe(false);
+    expect(l.targets().find((t) => t.id === 'slow')?.state).toBe('draining');
+    release();
     expect((await inFlight).text).toBe('slow done');
-    expect(await drained).toBeGreaterThanOrEqual(200);
+    await drained;
     expect(l.targets().map((t) => t.id)).toEqual(['fast']);
   });
 
@@ -157,6 +167,8 @@ describe('the local load balancer', () => {
 
   it('answers 502 when the target fails before responding, and cuts the response when it fails mid-body', async () => {
     const l = await start();
+    // The target cuts its response once the client has its headers (so the cut is mid-body, by construction).
+    let cut: () => void = () => undefined;
     l.register({
       id: 'bad',
       port: await target('bad', {
@@ -166,7 +178,7 @@ describe('the local load balancer', () => {
           } else {
             res.writeHead(200, { 'content-length': '100' });
             res.write('partial');
-            setTimeout(() => req.socket.destroy(), 20);
+            cut = () => req.socket.destroy();
           }
         },
       }),
@@ -174,6 +186,7 @@ describe('the local load balancer', () => {
     expect((await get('/reset')).status).toBe(502);
     const res = await request(`${l.url}/partial`, { headersTimeout: 5000, bodyTimeout: 5000 });
     expect(res.statusCode).toBe(200);
+    cut();
     await expect(res.body.text()).rejects.toThrow();
   });
 
