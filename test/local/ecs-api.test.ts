@@ -14,25 +14,20 @@ import {
 } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalEcs } from '../../local/ecs/server.ts';
-import { ecsClient, startTestEcs, tempDir } from './support.ts';
+import { closeTestEcs, openTestEcs, type TestEcs } from './support.ts';
 
 const TD1 = 'arn:aws:ecs:us-east-1:123456789012:task-definition/demo-app:1';
 
-let tmp: ReturnType<typeof tempDir>;
+let env: TestEcs;
 let ecs: LocalEcs;
 let client: ECSClient;
 
 beforeAll(async () => {
-  tmp = tempDir();
-  ecs = await startTestEcs(tmp.dir);
-  client = ecsClient(ecs.endpoint);
+  env = await openTestEcs();
+  ({ ecs, client } = env);
 });
 
-afterAll(async () => {
-  client?.destroy();
-  await ecs?.close();
-  tmp?.remove();
-});
+afterAll(() => closeTestEcs(env));
 
 async function errorOf(promise: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
   try {

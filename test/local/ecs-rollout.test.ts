@@ -8,26 +8,21 @@ import {
   type Service,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LocalEcs } from '../../local/ecs/server.ts';
-import { ecsClient, eventually, startTestEcs, tempDir } from './support.ts';
+import { closeTestEcs, eventually, openTestEcs, startPoller, type TestEcs } from './support.ts';
 
-let tmp: ReturnType<typeof tempDir>;
+let env: TestEcs;
 let ecs: LocalEcs;
 let client: ECSClient;
 
 beforeEach(async () => {
-  tmp = tempDir();
-  ecs = await startTestEcs(tmp.dir);
-  client = ecsClient(ecs.endpoint);
+  env = await openTestEcs();
+  ({ ecs, client } = env);
 });
 
-afterEach(async () => {
-  client?.destroy();
-  await ecs?.close();
-  tmp?.remove();
-});
+afterEach(() => closeTestEcs(env));
 
 async function service(): Promise<Service> {
   const out = await client.send(new DescribeServicesCommand({ cluster: 'demo', services: ['demo-app'] }));
@@ -81,30 +76,7 @@ describe('rolling updates on the local ECS', () => {
   it('replaces v1 by v2 with zero failed requests through the load balancer', async () => {
     expect((await get('/')).body.version).toBe('v1');
     // One keep-alive client hitting the load balancer every 10 ms for the whole rollout.
-    const agent = new Agent({ connections: 4 });
-    const failures: string[] = [];
-    const versions = new Set<string>();
-    let total = 0;
-    let polling = true;
-    const poller = (async () => {
-      while (polling) {
-        const started = Date.now();
-        total++;
-        try {
-          const res = await request(`${ecs.loadBalancerUrl('demo', 'demo-app')}/`, {
-            dispatcher: agent,
-            headersTimeout: 2000,
-            bodyTimeout: 2000,
-          });
-          const body = (await res.body.json()) as { version: string };
-          if (res.statusCode !== 200) failures.push(`HTTP ${res.statusCode}`);
-          else versions.add(body.version);
-        } catch (error) {
-          failures.push((error as Error).message);
-        }
-        await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10 - (Date.now() - started))));
-      }
-    })();
+    const poller = startPoller(() => `${ecs.loadBalancerUrl('demo', 'demo-app')}/`);
     const v1Tasks = ecs.tasks('demo', 'demo-app').filter((t) => t.lastStatus === 'RUNNING');
     const { taskDefinitionArn, deploymentId } = await deploy('demo-app:v2');
 
@@ -117,11 +89,9 @@ describe('rolling updates on the local ECS', () => {
       () => (ecs.targets('demo', 'demo-app').every((t) => t.state === 'healthy') ? true : undefined),
       5000,
     );
-    const polled = total;
-    await eventually(() => (total >= polled + 20 ? true : undefined), 10_000);
-    polling = false;
-    await poller;
-    await agent.close();
+    const polled = poller.total();
+    await eventually(() => (poller.total() >= polled + 20 ? true : undefined), 10_000);
+    await poller.stop();
 
     expect(svc.taskDefinition).toBe(taskDefinitionArn);
     expect(svc.deployments).toEqual([
@@ -139,9 +109,9 @@ describe('rolling updates on the local ECS', () => {
     expect(svc.events?.map((e) => e.message)).toContain(
       `(service demo-app) (deployment ${deploymentId}) deployment completed.`,
     );
-    expect(failures).toEqual([]);
-    expect(total).toBeGreaterThan(20);
-    expect(versions).toEqual(new Set(['v1', 'v2']));
+    expect(poller.failures).toEqual([]);
+    expect(poller.total()).toBeGreaterThan(20);
+    expect(poller.versions).toEqual(new Set(['v1', 'v2']));
     expect((await get('/')).body.version).toBe('v2');
     // The old tasks were stopped by the scheduler, their processes are gone, and only v2 targets remain.
     const stopped = await client.send(

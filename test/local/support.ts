@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
-import { type StartEcsOptions, startEcs } from '../../local/ecs/server.ts';
+import { Agent, request } from 'undici';
+import { type LocalEcs, type StartEcsOptions, startEcs } from '../../local/ecs/server.ts';
 import type { LocalCloudSpec, LocalServiceSpec } from '../../local/types.ts';
 
 /** A one-service local cloud spec (cluster `demo`, service `demo-app`, container `web`), overridable per test. */
@@ -52,6 +53,68 @@ export function startTestEcs(dir: string, options: Partial<StartEcsOptions> = {}
     readyTimeoutMs: 20_000,
     ...options,
   });
+}
+
+/** A local ECS on a fresh temporary directory, with an SDK client on it. */
+export interface TestEcs {
+  readonly tmp: ReturnType<typeof tempDir>;
+  readonly ecs: LocalEcs;
+  readonly client: ECSClient;
+}
+
+export async function openTestEcs(options: Partial<StartEcsOptions> = {}): Promise<TestEcs> {
+  const tmp = tempDir();
+  try {
+    const ecs = await startTestEcs(tmp.dir, options);
+    return { tmp, ecs, client: ecsClient(ecs.endpoint) };
+  } catch (error) {
+    tmp.remove();
+    throw error;
+  }
+}
+
+/** Stops what openTestEcs started (every task process) and removes its directory. */
+export async function closeTestEcs(env: TestEcs | undefined): Promise<void> {
+  env?.client.destroy();
+  await env?.ecs.close();
+  env?.tmp.remove();
+}
+
+/**
+ * A client that sends `GET url()` every 10 ms (one request at a time) until stopped: how many it sent, the failures
+ * (non-200 or transport errors) and the versions (`body.version`) served.
+ */
+export function startPoller(url: () => string) {
+  const agent = new Agent({ connections: 4 });
+  const failures: string[] = [];
+  const versions = new Set<string>();
+  let total = 0;
+  let polling = true;
+  const loop = (async () => {
+    while (polling) {
+      const started = Date.now();
+      total++;
+      try {
+        const res = await request(url(), { dispatcher: agent, headersTimeout: 2000, bodyTimeout: 2000 });
+        const body = (await res.body.json()) as { version: string };
+        if (res.statusCode !== 200) failures.push(`HTTP ${res.statusCode}`);
+        else versions.add(body.version);
+      } catch (error) {
+        failures.push((error as Error).message);
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10 - (Date.now() - started))));
+    }
+  })();
+  return {
+    failures,
+    versions,
+    total: () => total,
+    async stop(): Promise<void> {
+      polling = false;
+      await loop;
+      await agent.close();
+    },
+  };
 }
 
 export function ecsClient(endpoint: string): ECSClient {
