@@ -12,22 +12,17 @@ import {
   RegisterTaskDefinitionCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LocalEcs } from '../../local/ecs/server.ts';
-import { closeTestEcs, openTestEcs, type TestEcs } from './support.ts';
+import { useTestEcs } from './support.ts';
 
 const TD1 = 'arn:aws:ecs:us-east-1:123456789012:task-definition/demo-app:1';
 
-let env: TestEcs;
 let ecs: LocalEcs;
 let client: ECSClient;
-
-beforeAll(async () => {
-  env = await openTestEcs();
+useTestEcs('file', (env) => {
   ({ ecs, client } = env);
 });
-
-afterAll(() => closeTestEcs(env));
 
 async function errorOf(promise: Promise<unknown>): Promise<{ name: string; message: string; status?: number }> {
   try {

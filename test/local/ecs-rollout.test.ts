@@ -9,20 +9,15 @@ import {
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { request } from 'undici';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { LocalEcs } from '../../local/ecs/server.ts';
-import { closeTestEcs, eventually, openTestEcs, startPoller, type TestEcs } from './support.ts';
+import { eventually, startPoller, useTestEcs } from './support.ts';
 
-let env: TestEcs;
 let ecs: LocalEcs;
 let client: ECSClient;
-
-beforeEach(async () => {
-  env = await openTestEcs();
+useTestEcs('test', (env) => {
   ({ ecs, client } = env);
 });
-
-afterEach(() => closeTestEcs(env));
 
 async function service(): Promise<Service> {
   const out = await client.send(new DescribeServicesCommand({ cluster: 'demo', services: ['demo-app'] }));

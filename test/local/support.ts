@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ECSClient } from '@aws-sdk/client-ecs';
 import { Agent, request } from 'undici';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { type LocalEcs, type StartEcsOptions, startEcs } from '../../local/ecs/server.ts';
 import type { LocalCloudSpec, LocalServiceSpec } from '../../local/types.ts';
 
@@ -78,6 +79,17 @@ export async function closeTestEcs(env: TestEcs | undefined): Promise<void> {
   env?.client.destroy();
   await env?.ecs.close();
   env?.tmp.remove();
+}
+
+/** A test ECS for each test file (`file`) or each test (`test`), handed to `use` once started, closed after. */
+export function useTestEcs(scope: 'file' | 'test', use: (env: TestEcs) => void): void {
+  let env: TestEcs | undefined;
+  const [before, after] = scope === 'file' ? [beforeAll, afterAll] : [beforeEach, afterEach];
+  before(async () => {
+    env = await openTestEcs();
+    use(env);
+  });
+  after(() => closeTestEcs(env));
 }
 
 /**
