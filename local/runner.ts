@@ -3,6 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RollgateConfig } from '../src/config/schema.ts';
+import type { ImageRef } from '../src/core/naming.ts';
 import { auditKey, executionName } from '../src/core/naming.ts';
 import { parseInput } from '../src/core/normalize.ts';
 import type { AuditRecord, Outcome } from '../src/core/record.ts';
@@ -153,6 +154,8 @@ export class LocalRunner {
       if (d['action-type'] === 'PUSH' && d.result === 'SUCCESS' && d['image-tag']) {
         await this.cloud.registry.pushImage(d['repository-name'], d['image-tag'], d['image-digest']);
       }
+    } else {
+      await this.pushManualTag(parsed.input);
     }
     const name = options.name ?? nameFor(input, new Date());
     const result = await this.machine.run(input, {
@@ -178,6 +181,20 @@ export class LocalRunner {
     await mkdir(executionsDir(this.cloud.stateDir), { recursive: true });
     await writeJsonAtomic(path.join(executionsDir(this.cloud.stateDir), `${name}.json`), stored);
     return stored;
+  }
+
+  /**
+   * The local registry lets a task start from any tag of an image in the config's `images` (as if every tag had
+   * been pushed long ago, see LocalRegistry's requirePush): a manual run of such a tag, by tag alone, records that
+   * push first, so the local ECR's DescribeImages (CheckImage) finds what the local ECS would run. A manual input
+   * that names a digest is never pushed: that digest must already be in the registry, as on ECR.
+   */
+  private async pushManualTag(input: ImageRef): Promise<void> {
+    const { repository, tag, digest } = input;
+    if (tag === undefined || digest !== undefined || this.cloud.spec.images[repository] === undefined) return;
+    const pushed = await this.cloud.registry.list();
+    if (pushed.some((i) => i.repository === repository && i.tag === tag)) return;
+    await this.cloud.registry.pushImage(repository, tag);
   }
 
   /**

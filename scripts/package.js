@@ -6,8 +6,9 @@
  *
  * The config (rollgate.config.yml, or ROLLGATE_CONFIG_FILE) is validated first, so a bad one fails with the
  * message naming each bad field instead of a framework error; so is ROLLGATE_EVENT_BUS, the EventBridge bus Notify
- * publishes rollback events on (default: the account's default bus). Exit code: 0 packaged, 2 invalid config or bus
- * name, otherwise osls's own.
+ * publishes rollback events on (default: the account's default bus). The packaged template is then checked against
+ * AWS's IAM data and the CloudFormation specification (scripts/check-template.ts). Exit code: 0 packaged and checked,
+ * 2 invalid config or bus name, 1 a template that fails the check, otherwise osls's own.
  *
  *   npm run package
  *   npm run package -- --stage prod --region eu-west-1
@@ -91,4 +92,20 @@ child.on('exit', (code, signal) => {
   process.stdout.write(
     `rollgate: packaged in ${seconds} s\n  template: ${shown.startsWith('..') ? template : shown}\n`,
   );
+  // 3. The template against AWS's IAM data and the CloudFormation specification (scripts/check-template.ts): an
+  // action, ARN or property typo fails here, not at the first real deploy.
+  const check = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'scripts', 'check-template.ts'), template],
+    {
+      cwd: root,
+      stdio: 'inherit',
+    },
+  );
+  check.on('exit', (checkCode) => {
+    if (checkCode !== 0) {
+      process.stderr.write('rollgate: the packaged template fails the IAM / CloudFormation check (above)\n');
+      process.exit(1);
+    }
+  });
 });

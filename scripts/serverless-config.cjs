@@ -14,8 +14,10 @@
  * - `repositories`: the unique ECR repository names, for the EventBridge rule's `detail.repository-name`.
  * - `serviceArns`: the targets' ECS service ARNs.
  * - `passRoleArns`: the unique IAM role ARNs the targets' task definitions pass (`targets[].passRoles`).
- * - `targetStatements`: the IAM statements scoped to those services and roles (the PassRole one only when any; the
- *   ECR and StartExecution ones only when a target has `missedPushCheck`).
+ * - `repositoryArns`: the repositories' ECR ARNs in the stack's account and region (CheckImage's DescribeImages).
+ * - `passRoleStatement`: Register's iam:PassRole on those roles, to ECS tasks only (an explicit Deny when none).
+ * - `missedPushImagesStatement`, `missedPushStartStatement`: the missed-push check's DescribeImages on the checked
+ *   repositories and StartExecution on this stage's state machine (explicit Denies when no target turns it on).
  * - `missedPushCheck`: whether any target has the missed-push check on (enables its schedule).
  * - `eventBusName`, `eventBusArn`: the EventBridge bus Notify publishes rollback events on: ROLLGATE_EVENT_BUS at
  *   packaging time, the account's `default` bus when unset (the ECR push rule is always on the default bus, where ECR
@@ -100,6 +102,11 @@ function serviceArn(target) {
   return arnInStack('ecs', `service/${target.cluster}/${target.service}`);
 }
 
+/** The ECR repository ARN of a repository name in the stack's account and region (what push events come from). */
+function repositoryArn(name) {
+  return arnInStack('ecr', `repository/${name}`);
+}
+
 /** The values serverless.yml reads, derived from one validated config. */
 function derive(config, stage = 'dev') {
   const { local: _local, ...deployed } = config;
@@ -122,46 +129,57 @@ function derive(config, stage = 'dev') {
   const serviceArns = config.targets.map(serviceArn);
   const passRoleArns = unique(config.targets.flatMap((t) => t.passRoles ?? []));
 
-  const targetStatements = [
-    {
-      Sid: 'UpdateTargetServices',
-      Effect: 'Allow',
-      Action: ['ecs:DescribeServices', 'ecs:UpdateService'],
-      Resource: serviceArns,
-    },
-  ];
-  if (passRoleArns.length > 0) {
-    targetStatements.push({
-      Sid: 'PassTaskRoles',
-      Effect: 'Allow',
-      Action: 'iam:PassRole',
-      Resource: passRoleArns,
-      Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
-    });
-  }
-
   const checked = unique(config.targets.filter((t) => t.missedPushCheck).map((t) => t.repository));
-  if (checked.length > 0) {
-    targetStatements.push(
-      {
+  const missedPushCheck = checked.length > 0;
+  const repositoryArns = repositories.map(repositoryArn);
+
+  /**
+   * The statements that depend on the config, one per use, for serverless.yml's per-function roles. A grant with
+   * nothing to grant (no role to pass, no repository checked for missed pushes) is an explicit Deny on "*":
+   * IAM has no empty Resource list, and a Deny says in the template that the function may not.
+   */
+  const passRoleStatement =
+    passRoleArns.length > 0
+      ? {
+          Sid: 'PassTaskRoles',
+          Effect: 'Allow',
+          Action: 'iam:PassRole',
+          Resource: passRoleArns,
+          Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+        }
+      : { Sid: 'NoTaskRolesToPass', Effect: 'Deny', Action: 'iam:PassRole', Resource: '*' };
+  const missedPushImagesStatement = missedPushCheck
+    ? {
         Sid: 'ListPushedImages',
         Effect: 'Allow',
         Action: 'ecr:DescribeImages',
-        Resource: checked.map((r) => arnInStack('ecr', `repository/${r}`)),
-      },
-      {
-        // the missed-push check starts an execution of this stage's state machine (by name: the state machine waits
-        // for this policy, so it cannot be referenced here)
+        Resource: checked.map(repositoryArn),
+      }
+    : { Sid: 'MissedPushCheckOff', Effect: 'Deny', Action: 'ecr:DescribeImages', Resource: '*' };
+  const missedPushStartStatement = missedPushCheck
+    ? {
+        // the missed-push check starts an execution of this stage's state machine (by name: the state machine's
+        // own id depends on the functions, so it cannot be referenced from their roles)
         Sid: 'StartMissedPushExecutions',
         Effect: 'Allow',
         Action: 'states:StartExecution',
         Resource: arnInStack('states', `stateMachine:rollgate-deploy-${stage}`),
-      },
-    );
-  }
-  const missedPushCheck = checked.length > 0;
+      }
+    : { Sid: 'MissedPushCheckOffNoStart', Effect: 'Deny', Action: 'states:StartExecution', Resource: '*' };
 
-  return { json, envBytes, warning, repositories, serviceArns, passRoleArns, targetStatements, missedPushCheck };
+  return {
+    json,
+    envBytes,
+    warning,
+    repositories,
+    repositoryArns,
+    serviceArns,
+    passRoleArns,
+    passRoleStatement,
+    missedPushImagesStatement,
+    missedPushStartStatement,
+    missedPushCheck,
+  };
 }
 
 /** EventBridge event bus names: 1-256 letters, digits and . _ - / (an ARN is not a name). */
@@ -202,8 +220,11 @@ module.exports = {
   repositories: () => current().repositories,
   serviceArns: () => current().serviceArns,
   passRoleArns: () => current().passRoleArns,
+  repositoryArns: () => current().repositoryArns,
+  passRoleStatement: () => current().passRoleStatement,
+  missedPushImagesStatement: () => current().missedPushImagesStatement,
   // serverless passes the CLI options: the stage names the state machine (serverless.yml: ${opt:stage, 'dev'})
-  targetStatements: ({ options } = {}) => current(options?.stage ?? 'dev').targetStatements,
+  missedPushStartStatement: ({ options } = {}) => current(options?.stage ?? 'dev').missedPushStartStatement,
   missedPushCheck: () => current().missedPushCheck,
   eventBusName: () => eventBus().name,
   eventBusArn: () => eventBus().arn,

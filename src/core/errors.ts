@@ -19,6 +19,14 @@ export class MissingEnvError extends Error {
   override name = 'MissingEnvError';
 }
 
+/**
+ * The image to deploy is not in ECR (by digest, or by tag), or the input's tag and digest name different images:
+ * CheckImage throws it before anything is touched.
+ */
+export class ImageNotFoundError extends Error {
+  override name = 'ImageNotFoundError';
+}
+
 /** The ECS service or its task definition could not be read or is not shaped as the target says. */
 export class TargetNotFoundError extends Error {
   override name = 'TargetNotFoundError';
