@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { logicalId } from '../local/state-machine.ts';
+import { checkTemplate } from '../scripts/check-template.ts';
 
 /**
  * `npm run package` (osls + serverless-esbuild + serverless-step-functions) run once, offline, on a copy of the
@@ -44,7 +45,10 @@ interface Derived {
   repositories: string[];
   serviceArns: unknown[];
   passRoleArns: string[];
-  targetStatements: Statement[];
+  repositoryArns: unknown[];
+  passRoleStatement: Statement;
+  missedPushImagesStatement: Statement;
+  missedPushStartStatement: Statement;
 }
 interface ServerlessConfigModule {
   loadConfig(file?: string): Json;
@@ -181,6 +185,16 @@ describe('npm run package (osls, offline)', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The statements of a function's role (its Properties.Role is `Fn::GetAtt [<role>, Arn]`). */
+  function roleStatements(functionId: string): Statement[] {
+    const role = (resource(template, functionId).Properties.Role as { 'Fn::GetAtt': [string, string] })[
+      'Fn::GetAtt'
+    ][0];
+    return allStatements(template)
+      .filter((s) => s.where === role)
+      .map((s) => s.statement);
+  }
+
   it('prints where the template is, and the bus rollback events go to', () => {
     expect(stdout).toContain('.serverless/cloudformation-template-update-stack.json');
     expect(stdout).toContain('rollback events on bus rollgate-ops');
@@ -236,13 +250,16 @@ describe('npm run package (osls, offline)', () => {
   });
 
   describe('the missed-push check', () => {
-    it('is scheduled but off while no target turns missedPushCheck on', () => {
+    it('is scheduled but off while no target turns missedPushCheck on, and explicitly denied ECR and StartExecution', () => {
       const schedules = ofType(template, 'AWS::Events::Rule').filter(([, r]) => r.Properties.ScheduleExpression);
       expect(schedules.map(([, r]) => [r.Properties.ScheduleExpression, r.Properties.State])).toEqual([
         ['rate(15 minutes)', 'DISABLED'],
       ]);
-      const ecr = allStatements(template).filter((s) => asArray(s.statement.Action).some((a) => a.startsWith('ecr:')));
-      expect(ecr).toEqual([]);
+      const denied = roleStatements('CheckMissedPushesLambdaFunction').filter((s) => s.Effect === 'Deny');
+      expect(denied.map((s) => [asArray(s.Action), s.Resource])).toEqual([
+        [['ecr:DescribeImages'], '*'],
+        [['states:StartExecution'], '*'],
+      ]);
     });
   });
 
@@ -260,14 +277,16 @@ describe('npm run package (osls, offline)', () => {
       const dynamo = allStatements(template).filter((s) =>
         asArray(s.statement.Action).some((a) => a.startsWith('dynamodb:')),
       );
-      expect(dynamo).toHaveLength(1);
-      expect(dynamo[0]?.statement.Resource).toEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
-      expect([...asArray(dynamo[0]?.statement.Action)].sort()).toEqual([
-        'dynamodb:DeleteItem',
-        'dynamodb:GetItem',
-        'dynamodb:PutItem',
-        'dynamodb:Query',
-      ]);
+      expect(dynamo.length).toBeGreaterThan(0);
+      for (const { where, statement } of dynamo) {
+        expect(statement.Resource, where).toEqual({ 'Fn::GetAtt': [tableId, 'Arn'] });
+        expect(
+          asArray(statement.Action).filter(
+            (a) => !['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem', 'dynamodb:Query'].includes(a),
+          ),
+          where,
+        ).toEqual([]);
+      }
     });
   });
 
@@ -402,6 +421,101 @@ describe('npm run package (osls, offline)', () => {
       return asArray(s.Action).some((a) => a === action || a === '*' || a === `${service}:*`);
     };
     const onStar = (s: Statement) => asArray(s.Resource).some((r) => r === '*');
+    /** The functions whose role allows `action`. */
+    const allowedTo = (action: string) =>
+      ofType(template, 'AWS::Lambda::Function')
+        .filter(([id]) => roleStatements(id).some((s) => s.Effect === 'Allow' && grants(s, action)))
+        .map(([id]) => id.replace(/LambdaFunction$/, ''))
+        .sort();
+
+    it('passes the IAM data and CloudFormation specification check (actions, ARNs, condition keys, properties)', async () => {
+      expect(await checkTemplate(template as never)).toEqual([]);
+    });
+
+    it('gives every function a role of its own, and leaves the framework default role to none', () => {
+      const lambdas = ofType(template, 'AWS::Lambda::Function');
+      const roles = lambdas.map(
+        ([, fn]) => (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+      );
+      expect(new Set(roles).size).toBe(lambdas.length);
+      expect(roles).not.toContain('IamRoleLambdaExecution');
+      for (const role of roles) expect(template.Resources[role]?.Type, role).toBe('AWS::IAM::Role');
+    });
+
+    /** Each function's allowed actions beyond writing its own logs: exactly what its handler calls. */
+    const EXPECTED: Record<string, string[]> = {
+      Normalize: [],
+      CheckImage: ['ecr:DescribeImages'],
+      AcquireLock: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+      Inspect: ['ecs:DescribeServices', 'ecs:DescribeTaskDefinition'],
+      Backup: ['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
+      Register: [
+        'ecs:DescribeTaskDefinition',
+        'ecs:RegisterTaskDefinition',
+        'ecs:TagResource',
+        'iam:PassRole',
+        's3:GetObject',
+        's3:ListBucket',
+      ],
+      Deploy: [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'ecs:DescribeServices',
+        'ecs:UpdateService',
+        's3:GetObject',
+        's3:ListBucket',
+      ],
+      CheckRollout: ['ecs:DescribeServices'],
+      ProbeHealth: [],
+      PlanLoad: [],
+      GenerateLoad: [],
+      AggregateLoad: ['s3:PutObject'],
+      Rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'ecs:DescribeServices', 'ecs:UpdateService'],
+      Record: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 's3:PutObject'],
+      Notify: ['events:PutEvents'],
+      ExecutionEnded: [
+        'dynamodb:DeleteItem',
+        'dynamodb:GetItem',
+        'ecs:DescribeServices',
+        'ecs:DescribeTaskDefinition',
+        'ecs:UpdateService',
+        's3:GetObject',
+        's3:ListBucket',
+        's3:PutObject',
+      ],
+      CheckMissedPushes: ['dynamodb:GetItem'],
+    };
+
+    it('covers every function of the template', () => {
+      const ids = ofType(template, 'AWS::Lambda::Function').map(([id]) => id.replace(/LambdaFunction$/, ''));
+      expect(ids.sort()).toEqual(Object.keys(EXPECTED).sort());
+    });
+
+    it.each(Object.entries(EXPECTED))('lets %s call %j and write its own logs, nothing else', (fn, expected) => {
+      const allowed = roleStatements(`${fn}LambdaFunction`).filter((s) => s.Effect === 'Allow');
+      const actions = [...new Set(allowed.flatMap((s) => asArray(s.Action)))];
+      expect(actions.filter((a) => !a.startsWith('logs:')).sort()).toEqual(expected);
+      // the logs grant is its own log group's, nothing wider
+      const logs = allowed.filter((s) => asArray(s.Action).some((a) => a.startsWith('logs:')));
+      expect(logs).toHaveLength(1);
+      expect(JSON.stringify(logs[0]?.Resource)).toContain(`:log-group:/aws/lambda/rollgate-dev-`);
+    });
+
+    it('lets only the deploy and rollback paths update a service, and only Register pass a role', () => {
+      expect(allowedTo('ecs:UpdateService')).toEqual(['Deploy', 'ExecutionEnded', 'Rollback']);
+      expect(allowedTo('iam:PassRole')).toEqual(['Register']);
+      expect(allowedTo('ecs:RegisterTaskDefinition')).toEqual(['Register']);
+    });
+
+    it('keeps the load generator and the prober off ECS, IAM and the lock table', () => {
+      for (const fn of ['GenerateLoad', 'ProbeHealth', 'Normalize', 'PlanLoad']) {
+        const actions = roleStatements(`${fn}LambdaFunction`).flatMap((s) => asArray(s.Action));
+        expect(
+          actions.filter((a) => /^(ecs|iam|dynamodb|s3|ecr|states|events):/.test(a)),
+          fn,
+        ).toEqual([]);
+      }
+    });
 
     it.each(['ecs:UpdateService', 'ecs:DescribeServices', 'iam:PassRole', 's3:GetObject', 's3:PutObject'])(
       'grants %s on no "*" resource anywhere',
@@ -417,12 +531,14 @@ describe('npm run package (osls, offline)', () => {
       const update = allStatements(template).filter(
         ({ statement }) => statement.Effect === 'Allow' && grants(statement, 'ecs:UpdateService'),
       );
-      expect(update).toHaveLength(1);
-      const arns = asArray(update[0]?.statement.Resource).map((r) => JSON.stringify(r));
-      expect(arns).toHaveLength(2);
-      expect(arns[0]).toContain(':service/prod/web');
-      expect(arns[1]).toContain(':service/prod/api');
-      for (const arn of arns) expect(arn).toContain('"Ref":"AWS::AccountId"');
+      expect(update).toHaveLength(3);
+      for (const { statement } of update) {
+        const arns = asArray(statement.Resource).map((r) => JSON.stringify(r));
+        expect(arns).toHaveLength(2);
+        expect(arns[0]).toContain(':service/prod/web');
+        expect(arns[1]).toContain(':service/prod/api');
+        for (const arn of arns) expect(arn).toContain('"Ref":"AWS::AccountId"');
+      }
     });
 
     it('grants iam:PassRole on the configured roles only, to ECS tasks only', () => {
@@ -436,11 +552,22 @@ describe('npm run package (osls, offline)', () => {
       });
     });
 
-    it('attaches the target policy to the Lambda role before the state machine exists', () => {
-      const [id, policy] = only(template, 'AWS::IAM::Policy');
-      expect(policy.Properties.Roles).toEqual([{ Ref: 'IamRoleLambdaExecution' }]);
-      const [, machine] = only(template, 'AWS::StepFunctions::StateMachine');
-      expect(machine.DependsOn).toContain(id);
+    it('lets CheckImage look up images in the configured repositories only', () => {
+      const lookup = roleStatements('CheckImageLambdaFunction').filter((s) => grants(s, 'ecr:DescribeImages'));
+      expect(lookup).toHaveLength(1);
+      const arns = asArray(lookup[0]?.Resource).map((r) => JSON.stringify(r));
+      expect(arns.map((a) => /:repository\/([^"]+)"/.exec(a)?.[1]).sort()).toEqual(['demo-app', 'team/api']);
+    });
+
+    it('scopes S3 writes to the prefix each function writes', () => {
+      const prefixes = (fn: string) =>
+        roleStatements(`${fn}LambdaFunction`)
+          .filter((s) => s.Effect === 'Allow' && grants(s, 's3:PutObject'))
+          .map((s) => /"\/(\w+)\/\*"/.exec(JSON.stringify(s.Resource))?.[1]);
+      expect(prefixes('Backup')).toEqual(['backups']);
+      expect(prefixes('Record')).toEqual(['audit']);
+      expect(prefixes('ExecutionEnded')).toEqual(['audit']);
+      expect(prefixes('AggregateLoad')).toEqual(['reports']);
     });
   });
 
@@ -473,7 +600,14 @@ describe('scripts/serverless-config.cjs', () => {
 
   it('returns CloudFormation intrinsics, never a dollar-brace string serverless would try to resolve', () => {
     const derived = resolver.derive(resolver.loadConfig(write('ok.yml', FIXTURE_CONFIG)));
-    expect(JSON.stringify(derived.targetStatements)).not.toContain('${');
+    for (const statement of [
+      derived.passRoleStatement,
+      derived.missedPushImagesStatement,
+      derived.missedPushStartStatement,
+    ]) {
+      expect(JSON.stringify(statement)).not.toContain('${');
+    }
+    expect(JSON.stringify(derived.repositoryArns)).not.toContain('${');
     expect(derived.serviceArns[0]).toEqual({
       'Fn::Join': [
         '',
@@ -508,10 +642,30 @@ describe('scripts/serverless-config.cjs', () => {
     },
   );
 
-  it('omits the PassRole statement when no target passes a role', () => {
+  it('denies PassRole outright when no target passes a role', () => {
     const config = { ...FIXTURE_CONFIG, targets: [target('web', 'demo-app', 'web', [])] };
     const derived = resolver.derive(resolver.loadConfig(write('no-roles.yml', config)));
-    expect(derived.targetStatements.map((s) => s.Sid)).toEqual(['UpdateTargetServices']);
+    expect(derived.passRoleStatement).toEqual({
+      Sid: 'NoTaskRolesToPass',
+      Effect: 'Deny',
+      Action: 'iam:PassRole',
+      Resource: '*',
+    });
+  });
+
+  it('grants the missed-push check DescribeImages on the checked repositories and StartExecution when on', () => {
+    const config = {
+      ...FIXTURE_CONFIG,
+      targets: [
+        { ...target('web', 'demo-app', 'web', []), missedPushCheck: true },
+        target('api', 'team/api', 'api', []),
+      ],
+    };
+    const derived = resolver.derive(resolver.loadConfig(write('missed.yml', config)));
+    expect(derived.missedPushImagesStatement).toMatchObject({ Effect: 'Allow', Action: 'ecr:DescribeImages' });
+    expect(JSON.stringify(derived.missedPushImagesStatement.Resource)).toContain(':repository/demo-app"');
+    expect(JSON.stringify(derived.missedPushImagesStatement.Resource)).not.toContain('team/api');
+    expect(derived.missedPushStartStatement).toMatchObject({ Effect: 'Allow', Action: 'states:StartExecution' });
   });
 
   it('fails with a message naming the bad field, its value and the expectation', () => {

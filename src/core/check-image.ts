@@ -52,7 +52,7 @@ export async function checkImage(params: CheckImageParams): Promise<ImageCheck> 
     const where = tagged?.imageDigest ? `points at ${short(tagged.imageDigest)}` : 'is not in ECR';
     throw new ImageNotFoundError(
       `${image.repository}: tag ${image.tag} ${where}, not at ${short(digest)} (the input's digest): ` +
-        'the tag and the digest name different images; nothing was deployed',
+        'the tag and the digest name different images',
     );
   }
   const pushedAt = found.imagePushedAt ? new Date(found.imagePushedAt).toISOString() : undefined;
@@ -74,7 +74,7 @@ async function describeOne(ecr: ECRClient, repository: string, id: ImageIdentifi
     if (err instanceof Error && NOT_FOUND.has(err.name)) {
       const what = id.imageDigest ? `digest ${short(id.imageDigest)}` : `tag ${id.imageTag}`;
       throw new ImageNotFoundError(
-        `${shown}: ECR has no image with ${what} in repository ${repository} (${err.name}: ${messageOf(err)}); nothing was deployed`,
+        `${shown}: ECR has no image with ${what} in repository ${repository} (${err.name}: ${messageOf(err)})`,
         { cause: err },
       );
     }
@@ -83,7 +83,7 @@ async function describeOne(ecr: ECRClient, repository: string, id: ImageIdentifi
   const detail = details.find((d) => d.imageDigest !== undefined);
   if (detail === undefined) {
     const what = id.imageDigest ? `digest ${short(id.imageDigest)}` : `tag ${id.imageTag}`;
-    throw new ImageNotFoundError(`${shown}: ECR lists no image with ${what} in ${repository}; nothing was deployed`);
+    throw new ImageNotFoundError(`${shown}: ECR lists no image with ${what} in ${repository}`);
   }
   return detail;
 }

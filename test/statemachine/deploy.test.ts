@@ -5,13 +5,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeImagesCommand } from '@aws-sdk/client-ecr';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startDynamo } from '../../local/dynamodb.ts';
 import { readEvents, startEventBridge } from '../../local/eventbridge.ts';
 import type { ExecutionResult, LocalStateMachine as Machine } from '../../local/state-machine.ts';
 import { ecrEvent, testConfig } from '../helpers.ts';
 import { NEW_TD, OLD_TD } from '../unit/aws-fixtures.ts';
-import { clearTable, fakeAws } from './fake-aws.ts';
+import { clearTable, fakeAws, PUSHED_DIGEST } from './fake-aws.ts';
 
 /**
  * The deploy state machine run as a program: the real ASL file and the real handlers in aws-local-stepfunctions,
@@ -85,6 +86,7 @@ afterAll(async () => {
   await eventBridge?.close();
   aws.ecsMock.restore();
   aws.s3Mock.restore();
+  aws.ecrMock.restore();
   health.closeAllConnections();
   await new Promise((resolve) => health.close(resolve));
 });
@@ -103,7 +105,7 @@ function run(input: unknown): Promise<ExecutionResult> {
   return machine.run(input, {
     name: `test-${n}`,
     waitOverridesMs: noWaits,
-    retryOverridesMs: { CheckRollout: 0, Backup: 0, Rollback: 0 },
+    retryOverridesMs: { CheckRollout: 0, Backup: 0, Rollback: 0, CheckImage: 0 },
   });
 }
 
@@ -122,6 +124,7 @@ const lockPath = [
   'Start',
   'Normalize',
   'ShouldDeploy',
+  'CheckImage',
   'InitLock',
   'AcquireLock',
   'LockDecision',
@@ -296,6 +299,74 @@ describe('deploy state machine', () => {
     expect(result.statesEntered).toEqual(['Start', 'Normalize', 'RecordFailed', 'Failed']);
     expect(aws.ecsMock.calls()).toHaveLength(0);
     expect(auditOf(result)).toMatchObject({ outcome: 'FAILED', error: 'InvalidInputError' });
+  });
+
+  describe('CheckImage: never deploys an image that is not in ECR', () => {
+    const neverPushed = `sha256:${'deadbeef'.repeat(8)}`;
+
+    /** FAILED at CheckImage: no lock taken, no ECS call, no backup, the reason recorded. */
+    function expectNothingTouched(result: ExecutionResult, cause: RegExp) {
+      expect(result.status).toBe('FAILED');
+      expect(result.error).toBe('ImageNotFoundError');
+      expect(result.cause).toMatch(cause);
+      expect(result.statesEntered).toEqual([
+        'Start',
+        'Normalize',
+        'ShouldDeploy',
+        'CheckImage',
+        'RecordFailed',
+        'Failed',
+      ]);
+      expect(aws.ecsMock.calls()).toHaveLength(0);
+      expect([...aws.objects.keys()].filter((k) => !k.startsWith('audit/'))).toEqual([]);
+      expect(auditOf(result)).toMatchObject({ outcome: 'FAILED', error: 'ImageNotFoundError' });
+    }
+
+    it('fails a manual digest that was never pushed, touching nothing', async () => {
+      const result = await run({ repository: 'demo-app', digest: neverPushed });
+      expectNothingTouched(result, /ECR has no image with digest sha256:deadbeefdead in repository demo-app/);
+    });
+
+    it('fails a tag and a digest that name different images, saying where the tag points', async () => {
+      const result = await run({ repository: 'demo-app', tag: 'v3', digest: PUSHED_DIGEST });
+      expectNothingTouched(
+        result,
+        /^ImageNotFoundError: demo-app: tag v3 points at sha256:333333333333, not at sha256:7f5b2640fe6f \(the input's digest\)/,
+      );
+    });
+
+    it('fails a tag that is not in ECR', async () => {
+      const result = await run({ repository: 'demo-app', tag: 'v9' });
+      expectNothingTouched(result, /ECR has no image with tag v9 in repository demo-app/);
+    });
+
+    it('fails a push whose digest ECR no longer has (deleted since), touching nothing', async () => {
+      aws.images.splice(0);
+      const result = await run(ecrEvent('push'));
+      expectNothingTouched(result, /ECR has no image with digest sha256:7f5b2640fe6f/);
+    });
+
+    it('looks the image up by digest (or the tag, without one) and keeps what ECR said in the state', async () => {
+      const result = await run(ecrEvent('push'));
+      expect(result.status).toBe('SUCCEEDED');
+      const calls = aws.ecrMock.commandCalls(DescribeImagesCommand).map((c) => c.args[0].input);
+      expect(calls).toEqual([{ repositoryName: 'demo-app', imageIds: [{ imageDigest: PUSHED_DIGEST }] }]);
+      expect((result.output as { imageCheck: unknown }).imageCheck).toMatchObject({
+        digest: PUSHED_DIGEST,
+        tags: ['v2'],
+        pushedAt: '2026-11-20T10:00:00.000Z',
+      });
+    });
+
+    it('retries a throttled DescribeImages in the ASL', async () => {
+      aws.ecrMock
+        .on(DescribeImagesCommand)
+        .rejectsOnce(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException' }))
+        .resolves({ imageDetails: [{ imageDigest: PUSHED_DIGEST, imageTags: ['v2'] }] });
+      const result = await run(ecrEvent('push'));
+      expect(result.status).toBe('SUCCEEDED');
+      expect(result.events.filter((e) => e.type === 'StateRetried').map((e) => e.state)).toEqual(['CheckImage']);
+    });
   });
 
   it('never deploys when the backup cannot be written', async () => {

@@ -1,4 +1,5 @@
 import { DeleteItemCommand, DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeImagesCommand, ECRClient, ImageNotFoundException } from '@aws-sdk/client-ecr';
 import {
   type Deployment,
   DescribeServicesCommand,
@@ -11,6 +12,20 @@ import {
 import { GetObjectCommand, HeadObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { OLD_TD, service, taskDefinition } from '../unit/aws-fixtures.ts';
+
+/** The push fixture's image (test/fixtures/events/ecr/push.json). */
+export const PUSHED_DIGEST = 'sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd12345678';
+
+/** The images the fake ECR has in demo-app by default: the push fixture's, and the tags manual inputs name. */
+function defaultImages(): { digest: string; tags: string[] }[] {
+  const digest = (n: number) => `sha256:${String(n).repeat(64).slice(0, 64)}`;
+  return [
+    { digest: PUSHED_DIGEST, tags: ['v2'] },
+    { digest: digest(3), tags: ['v3'] },
+    { digest: digest(4), tags: ['v4'] },
+    { digest: digest(5), tags: ['v4-slow'] },
+  ];
+}
 
 /** How the fake ECS treats the next rollouts. */
 export interface EcsBehaviour {
@@ -35,6 +50,9 @@ export interface EcsBehaviour {
 export function fakeAws() {
   const ecsMock = mockClient(ECSClient);
   const s3Mock = mockClient(S3Client);
+  const ecrMock = mockClient(ECRClient);
+  /** The demo-app repository of the fake ECR. */
+  const images = defaultImages();
   const objects = new Map<string, string>();
   const behaviour: EcsBehaviour = {
     checksToSettle: 1,
@@ -51,6 +69,8 @@ export function fakeAws() {
   const reset = () => {
     ecsMock.reset();
     s3Mock.reset();
+    ecrMock.reset();
+    images.splice(0, images.length, ...defaultImages());
     objects.clear();
     Object.assign(behaviour, {
       checksToSettle: 1,
@@ -73,6 +93,31 @@ export function fakeAws() {
     ];
     checks = 0;
 
+    ecrMock.on(DescribeImagesCommand).callsFake((i) => {
+      const id = i.imageIds?.[0] ?? {};
+      const found = images.find(
+        (img) =>
+          i.repositoryName === 'demo-app' &&
+          (id.imageDigest === undefined || img.digest === id.imageDigest) &&
+          (id.imageTag === undefined || img.tags.includes(id.imageTag)),
+      );
+      if (!found) {
+        throw new ImageNotFoundException({
+          message: `The image with imageId ${JSON.stringify(id)} does not exist`,
+          $metadata: {},
+        });
+      }
+      return {
+        imageDetails: [
+          {
+            repositoryName: 'demo-app',
+            imageDigest: found.digest,
+            imageTags: found.tags,
+            imagePushedAt: new Date('2026-11-20T10:00:00Z'),
+          },
+        ],
+      };
+    });
     s3Mock.on(PutObjectCommand).callsFake((i) => {
       if (behaviour.backupWriteFails && i.Key?.startsWith('backups/')) {
         throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
@@ -157,6 +202,8 @@ export function fakeAws() {
   return {
     ecsMock,
     s3Mock,
+    ecrMock,
+    images,
     objects,
     behaviour,
     reset,
