@@ -3,6 +3,7 @@ import { formatIssues } from '../config/load.ts';
 import type { RollgateConfig, Target } from '../config/schema.ts';
 import { InvalidInputError } from './errors.ts';
 import { displayImage, ecrRegistry, matchesGlob } from './naming.ts';
+import { oneLine } from './text.ts';
 
 /** What started the execution (a redrive is recorded by Record from `$$.Execution.RedriveCount`). */
 export type TriggerType = 'push' | 'manual';
@@ -48,32 +49,53 @@ export interface Job {
   readonly loadTest: boolean;
 }
 
-const digest = z.string().regex(/^sha256:[a-f0-9]{8,64}$/, 'a digest "sha256:<hex>"');
-const tag = z.string().regex(/^[\w][\w.-]{0,127}$/, 'an image tag (letters, digits, "_", ".", "-"; at most 128)');
+/**
+ * ECR's own rules, the same for the push event and the manual input (Amazon ECR API reference; Docker's reference
+ * grammar for tags). ECR computes image digests as SHA-256 of the manifest: `sha256:` and 64 lowercase hex, always.
+ * (The AWS documentation's sample push event has a 60-hex digest: ECR never sends one, and rollgate refuses it.)
+ */
+export const ECR_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** A tag: 1-128 of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`. */
+export const ECR_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** A repository name: 2-256 characters, lowercase path components separated by `/`, each joined by `.`, `_`, `-`. */
+export const ECR_REPOSITORY = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+
+/** Step Functions' largest execution input (StartExecution refuses more): 256 KiB of UTF-8. */
+export const MAX_INPUT_BYTES = 256 * 1024;
+
+const digest = z.string().regex(ECR_DIGEST, 'a digest "sha256:" + 64 lowercase hex digits');
+const tag = z
+  .string()
+  .regex(ECR_TAG, 'an image tag: 1-128 of letters, digits, "_", "." and "-", not starting with "." or "-"');
+const repository = z
+  .string()
+  .regex(ECR_REPOSITORY, 'an ECR repository name: 2-256 of a-z 0-9 and "." "_" "-" "/" (e.g. "team/web-app")');
+/** A short free-text field of the event (ids, times, regions, enums): bounded so a reason never quotes megabytes. */
+const word = (max: number) => z.string().min(1).max(max);
 
 /** The EventBridge event ECR sends (Amazon ECR user guide, "Amazon ECR events and EventBridge"). */
 const ecrEventSchema = z.object({
-  version: z.string(),
-  id: z.string().min(1),
+  version: word(16),
+  id: word(128),
   'detail-type': z.literal('ECR Image Action', { error: '"ECR Image Action"' }),
   source: z.literal('aws.ecr', { error: '"aws.ecr"' }),
   account: z.string().regex(/^\d{12}$/, 'a 12-digit account id'),
-  time: z.string(),
-  region: z.string().min(1),
+  time: word(64),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, 'an AWS region such as "us-west-2"'),
   resources: z.array(z.unknown()),
   detail: z.object({
-    result: z.string(),
-    'repository-name': z.string().min(1),
+    result: word(32),
+    'repository-name': repository,
     'image-digest': digest.optional(),
-    'action-type': z.string(),
-    'image-tag': z.string().optional(),
+    'action-type': word(32),
+    'image-tag': tag.optional(),
   }),
 });
 
 /** What an operator types into the Step Functions console (or `rollgate run`). */
 const manualSchema = z
   .object({
-    repository: z.string().min(1),
+    repository,
     tag: tag.optional(),
     digest: digest.optional(),
     reason: z.string().max(500).optional(),
@@ -88,6 +110,12 @@ type ManualInput = z.output<typeof manualSchema>;
 
 /** Parses the raw execution input; throws InvalidInputError saying what is wrong and what was expected. */
 export function parseInput(input: unknown): { kind: 'push'; event: EcrEvent } | { kind: 'manual'; input: ManualInput } {
+  const bytes = inputBytes(input);
+  if (bytes > MAX_INPUT_BYTES) {
+    throw new InvalidInputError(
+      `execution input is ${bytes} bytes: Step Functions accepts at most ${MAX_INPUT_BYTES} (256 KiB); an ECR push event is under 1 KiB`,
+    );
+  }
   if (input === null || typeof input !== 'object' || Array.isArray(input)) {
     throw new InvalidInputError(
       `execution input must be a JSON object (an ECR push event or {"repository": "...", "tag": "..."}), got ${
@@ -112,6 +140,16 @@ export function parseInput(input: unknown): { kind: 'push'; event: EcrEvent } | 
   return { kind: 'manual', input: parsed.data };
 }
 
+/** The UTF-8 size of the input as Step Functions would receive it (its JSON text). */
+export function inputBytes(input: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(input) ?? '', 'utf8');
+  } catch {
+    // not representable as JSON (a cycle, a BigInt): not an input Step Functions could have been given
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
 export interface NormalizeParams {
   readonly config: RollgateConfig;
   readonly input: unknown;
@@ -133,10 +171,20 @@ export function normalize({ config, input, execution }: NormalizeParams): Job {
     const trigger = { type: 'push' as const, eventId: event.id, eventTime: event.time };
     const base = { execution, trigger, image: { ...image, display: displayImage(image) }, force: false };
     if (d['action-type'] !== 'PUSH') {
-      return { ...base, decision: 'IGNORE', reason: `not a push (action-type ${d['action-type']})`, loadTest: false };
+      return {
+        ...base,
+        decision: 'IGNORE',
+        reason: `not a push (action-type ${oneLine(d['action-type'])})`,
+        loadTest: false,
+      };
     }
     if (d.result !== 'SUCCESS') {
-      return { ...base, decision: 'IGNORE', reason: `the push did not succeed (result ${d.result})`, loadTest: false };
+      return {
+        ...base,
+        decision: 'IGNORE',
+        reason: `the push did not succeed (result ${oneLine(d.result)})`,
+        loadTest: false,
+      };
     }
     if (!image.tag) {
       return { ...base, decision: 'IGNORE', reason: 'untagged push: tag filters cannot match', loadTest: false };

@@ -91,7 +91,11 @@ describe('normalize', () => {
       'tag: missing, expected a "tag" or a "digest"',
     ],
     ['a manual input with a typo', { repository: 'demo-app', tga: 'v2' }, 'unknown field(s) tga'],
-    ['a bad digest', { repository: 'demo-app', digest: 'md5:1' }, 'expected a digest "sha256:<hex>"'],
+    [
+      'a bad digest',
+      { repository: 'demo-app', digest: 'md5:1' },
+      'digest: got "md5:1", expected a digest "sha256:" + 64',
+    ],
     [
       'an event from another source',
       { ...ecrEvent('push'), source: 'aws.s3' },
@@ -108,5 +112,99 @@ describe('normalize', () => {
     expect(caught).toBeInstanceOf(InvalidInputError);
     expect((caught as Error).name).toBe('InvalidInputError');
     expect((caught as Error).message).toContain(message);
+  });
+});
+
+describe("validation at the door: ECR's own rules, in the event and the manual input alike", () => {
+  const config = testConfig();
+  const execution = { id: 'arn:x', name: 'e', startedAt: '2026-11-22T10:00:00.000Z' };
+  const withDetail = (detail: Record<string, unknown>) => {
+    const event = ecrEvent('push');
+    Object.assign(event.detail, detail);
+    return event;
+  };
+  /** The InvalidInputError message normalize throws for `input`; fails when it throws nothing or something else. */
+  const refusal = (input: unknown): string => {
+    try {
+      normalize({ config, input, execution });
+    } catch (err) {
+      expect(err).toBeInstanceOf(InvalidInputError);
+      return (err as Error).message;
+    }
+    throw new Error('accepted');
+  };
+
+  it.each([
+    [
+      'a tag that climbs directories',
+      { 'image-tag': '../../etc' },
+      'detail.image-tag: got "../../etc", expected an image tag',
+    ],
+    ['a tag with a space', { 'image-tag': 'v 2' }, 'detail.image-tag: got "v 2", expected an image tag'],
+    ['a 129-character tag', { 'image-tag': `v${'1'.repeat(128)}` }, 'detail.image-tag: got "v111'],
+    ['a tag starting with "-"', { 'image-tag': '-v2' }, 'detail.image-tag: got "-v2"'],
+    [
+      'an uppercase repository',
+      { 'repository-name': 'Demo-App' },
+      'detail.repository-name: got "Demo-App", expected an ECR repository name',
+    ],
+    ['a one-character repository', { 'repository-name': 'd' }, 'detail.repository-name: got "d"'],
+    [
+      'a repository with an empty path part',
+      { 'repository-name': 'team//web' },
+      'detail.repository-name: got "team//web"',
+    ],
+    [
+      "the AWS documentation's sample digest (60 hex)",
+      { 'image-digest': 'sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234' },
+      'detail.image-digest: got "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234", expected a digest "sha256:" + 64',
+    ],
+    ['an uppercase digest', { 'image-digest': `sha256:${'AB'.repeat(32)}` }, 'detail.image-digest: got "sha256:ABAB'],
+  ])('refuses a push event with %s, naming the field', (_what, detail, message) => {
+    expect(refusal(withDetail(detail))).toContain(message);
+  });
+
+  it.each([
+    ['a tag that climbs directories', { tag: '../../etc' }, 'tag: got "../../etc", expected an image tag'],
+    ['a 300-character tag', { tag: 'v'.repeat(300) }, 'tag: got "vvvv'],
+    [
+      'an uppercase repository',
+      { repository: 'Demo-App', tag: 'v2' },
+      'repository: got "Demo-App", expected an ECR repository name',
+    ],
+    [
+      'a short digest',
+      { digest: 'sha256:deadbeef' },
+      'digest: got "sha256:deadbeef", expected a digest "sha256:" + 64',
+    ],
+  ])('refuses a manual input with %s, naming the field', (_what, fields, message) => {
+    expect(refusal({ repository: 'demo-app', ...fields })).toContain(message);
+  });
+
+  it('accepts the longest tag ECR allows (128) and a 256-character nested repository name', () => {
+    const tag = `v${'1'.repeat(127)}`;
+    expect(normalize({ config, input: { repository: 'demo-app', tag }, execution }).image.tag).toBe(tag);
+    const repository = `${'a'.repeat(127)}/${'b'.repeat(128)}`;
+    expect(repository).toHaveLength(256);
+    expect(normalize({ config, input: { repository, tag: 'v1' }, execution }).decision).toBe('IGNORE');
+    expect(refusal({ repository: `${repository}b`, tag: 'v1' })).toContain('repository: got');
+  });
+
+  it('cuts a long value in the message and says how long it was', () => {
+    const message = refusal(withDetail({ 'image-tag': 'x'.repeat(5_000) }));
+    expect(message).toMatch(/detail\.image-tag: got "x{79}…" \(5000 characters\), expected an image tag/);
+    expect(message.length).toBeLessThan(1_000);
+  });
+
+  it('never shows a control character raw: ANSI escapes, bidi overrides and DEL come out escaped', () => {
+    const message = refusal({ repository: 'demo-app', tag: '\u001b[2J\u202e\u007fv2' });
+    expect(message).toContain('tag: got "\\u001b[2J\\u202e\\x7fv2"');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence
+    expect(message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+  });
+
+  it('refuses an input over 256 KiB, as Step Functions would', () => {
+    const input = { repository: 'demo-app', tag: 'v2', reason: 'x'.repeat(300), padding: 'y'.repeat(256 * 1024) };
+    expect(refusal(input)).toMatch(/^execution input is \d+ bytes: Step Functions accepts at most 262144 \(256 KiB\)/);
   });
 });
