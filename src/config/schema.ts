@@ -12,6 +12,29 @@ const name = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,79}$/, 'letters, digits, "-" and "_", at most 80 characters');
 const seconds = (max: number) => z.number().int().min(0).max(max);
 
+/**
+ * Bounds AWS (or HTTP) sets on config values, so a typo or a pasted blob fails `validate`, not a deploy. The whole
+ * config travels in one Lambda environment variable (4 KB for all of a function's variables), so no value needs to be
+ * long: these limits are what the services accept, not a budget.
+ */
+/** A URL rollgate sends requests to: http(s), at most 2048 characters (half Lambda's 4 KB environment). */
+const httpUrl = z
+  .url({ protocol: /^https?$/, error: 'an http:// or https:// URL' })
+  .max(2048, 'a URL of at most 2048 characters');
+/**
+ * An HTTP header name (an RFC 9110 token: letters, digits and !#$%&'*+-.^_`|~), at most 40 characters: the longest
+ * an ALB listener rule's http-header condition accepts.
+ */
+const headerName = z
+  .string()
+  .regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,40}$/, "an HTTP header name: 1-40 letters, digits or !#$%&'*+-.^_`|~");
+/** A tag glob: ECR tag characters plus `*` and `?`, at most 128 (ECR's longest tag). */
+const tagGlob = z
+  .string()
+  .regex(/^[A-Za-z0-9_.*?-]{1,128}$/, 'a tag glob: 1-128 of letters, digits, "_", ".", "-", "*" and "?"');
+/** ECS names (service, container): up to 255 letters, digits, "_" and "-". */
+const ecsName = z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, 'up to 255 letters, digits, "_" and "-"');
+
 /** How the Check state polls the rollout: back-off from initialWait to maxWait, give up after deadline. */
 export const rolloutSchema = z
   .object({
@@ -30,7 +53,7 @@ export const rolloutSchema = z
 /** The post-rollout health probe (ProbeHealth state). */
 export const healthSchema = z
   .object({
-    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }),
+    url: httpUrl,
     expectStatus: z.number().int().min(100).max(599).default(200),
     /** Wait before the first probe: the load balancer needs time to register the new targets. */
     settleSeconds: seconds(900).default(10),
@@ -39,7 +62,7 @@ export const healthSchema = z
     deadlineSeconds: z.number().int().min(1).max(840).default(120),
     timeoutMs: z.number().int().min(100).max(60_000).default(3000),
     /** When set, a success also needs this response header to equal the deployed image tag. */
-    versionHeader: z.string().min(1).optional(),
+    versionHeader: headerName.optional(),
   })
   .strict();
 
@@ -56,14 +79,14 @@ export const sloSchema = z
 /** The load test run after a healthy rollout (PlanLoad -> Generate -> Aggregate). */
 export const loadSchema = z
   .object({
-    url: z.url({ protocol: /^https?$/, error: 'an http:// or https:// URL' }),
+    url: httpUrl,
     rate: z.number().positive().max(100_000),
     durationSeconds: z.number().int().min(1).max(3600),
     workers: z.number().int().min(1).max(200).default(1),
     connections: z.number().int().min(1).max(10_000).default(20),
     timeoutMs: z.number().int().min(100).max(60_000).default(2000),
     /** Only images whose tag matches one of these globs are load tested (default: all). */
-    tags: z.array(z.string().min(1)).min(1).default(['*']),
+    tags: z.array(tagGlob).min(1).max(100).default(['*']),
     slo: sloSchema.default({}),
   })
   .strict();
@@ -93,15 +116,27 @@ export const targetSchema = z
       error: 'an ECR repository name such as "team/web-app"',
     }),
     /** Tag globs (`*` any run of characters, `?` one) that deploy; a push matching none is ignored. */
-    tags: z.array(z.string().min(1)).min(1).default(['*']),
+    tags: z.array(tagGlob).min(1).max(100).default(['*']),
     /** Tag globs that never deploy even when `tags` matches (e.g. `*-rc*`). */
-    excludeTags: z.array(z.string().min(1)).default([]),
+    excludeTags: z.array(tagGlob).max(100).default([]),
     cluster: name,
-    service: z.string().min(1).max(255),
+    /** The service name, or its full ARN (`arn:aws:ecs:<region>:<account>:service/<cluster>/<service>`). */
+    service: z.union(
+      [
+        ecsName,
+        z.string().regex(/^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:service\/[A-Za-z0-9_-]{1,255}\/[A-Za-z0-9_-]{1,255}$/),
+      ],
+      {
+        error: 'an ECS service name (up to 255 letters, digits, "_" and "-") or its ARN',
+      },
+    ),
     /** The container in the task definition whose image is replaced. */
-    container: z.string().min(1).max(255),
+    container: ecsName,
     /** IAM role ARNs the task definition uses (taskRoleArn, executionRoleArn): RegisterTaskDefinition passes them. */
-    passRoles: z.array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/.+$/, 'an IAM role ARN')).default([]),
+    passRoles: z
+      .array(z.string().regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,576}$/, 'an IAM role ARN'))
+      .max(20)
+      .default([]),
     rollout: rolloutSchema.default({
       deadlineSeconds: 900,
       initialWaitSeconds: 5,

@@ -153,7 +153,7 @@ describe('rollgate start', () => {
     ],
     [
       ['--repository', 'demo-app', '--digest', 'abc', '--state-machine-arn', SM],
-      '--digest: got "abc", expected a digest "sha256:<hex>"',
+      '--digest: got "abc", expected a digest "sha256:" + 64',
     ],
     [['--repository', 'demo-app', '--tag', 'v2', '--state-machine-arn', SM, '--colour'], "Unknown option '--colour'"],
     [

@@ -102,3 +102,84 @@ describe('loadConfigFile', () => {
     expect(errorOf(() => loadConfigFile(bad)).message).toContain(`${bad} is not valid YAML`);
   });
 });
+
+describe('config values bounded to what AWS accepts', () => {
+  const health = target.health;
+  it.each([
+    [
+      'a 5 MB versionHeader',
+      { ...target, health: { ...health, versionHeader: 'x'.repeat(5 * 1024 * 1024) } },
+      /targets\[0\]\.health\.versionHeader: got "x{79}…" \(5242880 characters\), expected an HTTP header name: 1-40/,
+    ],
+    [
+      'a header name with a space',
+      { ...target, health: { ...health, versionHeader: 'X Version' } },
+      /versionHeader: got "X Version", expected an HTTP header name/,
+    ],
+    [
+      'a header name with a control character',
+      { ...target, health: { ...health, versionHeader: 'X-\u001b[2J' } },
+      /versionHeader: got "X-\\u001b\[2J", expected/,
+    ],
+    [
+      'a 5 MB load URL',
+      {
+        ...target,
+        load: { url: `https://web.example.com/${'a'.repeat(5 * 1024 * 1024)}`, rate: 1, durationSeconds: 1 },
+      },
+      /targets\[0\]\.load\.url: got "https:\/\/web\.example\.com\/a+…" \(5242904 characters\), expected a URL of at most 2048/,
+    ],
+    [
+      'a health URL over 2048 characters',
+      { ...target, health: { url: `https://web.example.com/${'h'.repeat(2048)}` } },
+      /targets\[0\]\.health\.url: .*expected a URL of at most 2048 characters/,
+    ],
+    [
+      'a tag glob with a slash',
+      { ...target, tags: ['v*/x'] },
+      /targets\[0\]\.tags\[0\]: got "v\*\/x", expected a tag glob/,
+    ],
+    ['a container name with a dot', { ...target, container: 'app.v1' }, /targets\[0\]\.container: got "app\.v1"/],
+    [
+      'a service name with a space',
+      { ...target, service: 'my web' },
+      /targets\[0\]\.service: got "my web", expected an ECS service name/,
+    ],
+  ])('refuses %s, naming the field and cutting the value', (_what, bad, expected) => {
+    const message = errorOf(() => parseConfig({ version: 1, targets: [bad] })).message;
+    expect(message).toMatch(expected);
+    expect(message.length).toBeLessThan(2_000);
+  });
+
+  it('accepts the limits themselves: a 40-character header name, a 2048-character URL, a service ARN', () => {
+    const url = `https://web.example.com/${'h'.repeat(2048 - 24)}`;
+    expect(url).toHaveLength(2048);
+    const config = parseConfig({
+      version: 1,
+      targets: [
+        {
+          ...target,
+          service: 'arn:aws:ecs:eu-west-1:123456789012:service/prod/web',
+          health: { url, versionHeader: `X-${'v'.repeat(38)}` },
+        },
+      ],
+    });
+    expect(config.targets[0]?.health.versionHeader).toHaveLength(40);
+  });
+
+  it('lists at most 20 problems and 10 unknown field names, saying how many more', () => {
+    const extra = Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`field${i}`, i]));
+    const targets = Array.from({ length: 25 }, (_, i) => ({
+      ...target,
+      name: `t${i}`,
+      service: `s${i}`,
+      container: '',
+    }));
+    const message = errorOf(() => parseConfig({ version: 1, targets: [{ ...target, ...extra }, ...targets] })).message;
+    expect(message).toContain(
+      'unknown field(s) field0, field1, field2, field3, field4, field5, field6, field7, field8, field9 and 20 more',
+    );
+    expect(message).toMatch(/\.\.\. and \d+ more problem\(s\)$/);
+    expect(message.split('\n').length).toBe(22);
+  });
+});
