@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError } from '../core/errors.ts';
-import { oneLine, preview } from '../core/text.ts';
+import { oneLine, preview, printable } from '../core/text.ts';
 import { configSchema, type RollgateConfig } from './schema.ts';
 
 /** The default config file, relative to the working directory. */
@@ -69,13 +69,16 @@ export function loadConfigFile(file: string = DEFAULT_CONFIG_FILE): RollgateConf
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    throw new ConfigError(
+      `cannot read config file ${oneLine(file)}: ${(err as NodeJS.ErrnoException).code ?? oneLine(String(err))}`,
+    );
   }
   let doc: unknown;
   try {
     doc = parseYaml(text);
   } catch (err) {
-    throw new ConfigError(`${file} is not valid YAML: ${(err as Error).message}`);
+    // the parser quotes the offending line: escaped, as any text from the file
+    throw new ConfigError(`${oneLine(file)} is not valid YAML: ${printable((err as Error).message).slice(0, 1000)}`);
   }
-  return parseConfig(doc, file);
+  return parseConfig(doc, oneLine(file));
 }
