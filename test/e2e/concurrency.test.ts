@@ -21,7 +21,9 @@ beforeAll(async () => {
       health: Record<string, unknown>;
     };
     delete t.load; // the load stage is covered elsewhere; here every second counts
-    t.lock = { policy: 'supersede', pollSeconds: 1, leaseSeconds: LEASE };
+    // Waiters poll every 2 s: the supersede test needs the third push to be waiting before the first waiter polls
+    // again, and a push takes ~0.5-1 s to reach its waiter entry on a loaded machine (Normalize, CheckImage, AcquireLock).
+    t.lock = { policy: 'supersede', pollSeconds: 2, leaseSeconds: LEASE };
     t.tags = ['v*'];
     t.missedPushCheck = true;
     const queue = structuredClone(t);

@@ -6,11 +6,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeImagesCommand } from '@aws-sdk/client-ecr';
+import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startDynamo } from '../../local/dynamodb.ts';
 import { readEvents, startEventBridge } from '../../local/eventbridge.ts';
 import type { ExecutionResult, LocalStateMachine as Machine } from '../../local/state-machine.ts';
 import { ecrEvent, testConfig } from '../helpers.ts';
+import { mutated } from '../property/arbitraries.ts';
 import { NEW_TD, OLD_TD } from '../unit/aws-fixtures.ts';
 import { clearTable, fakeAws, PUSHED_DIGEST } from './fake-aws.ts';
 
@@ -98,6 +100,9 @@ beforeEach(async () => {
   unhealthy.clear();
   slow.clear();
 });
+
+/** Runs of the random-input property below (the report quotes it). */
+const PROPERTY_RUNS = 60;
 
 let n = 0;
 function run(input: unknown): Promise<ExecutionResult> {
@@ -368,6 +373,45 @@ describe('deploy state machine', () => {
       expect(result.events.filter((e) => e.type === 'StateRetried').map((e) => e.state)).toEqual(['CheckImage']);
     });
   });
+
+  it(`never registers or deploys an image from an input ECR would refuse or does not have (${PROPERTY_RUNS} random inputs)`, async () => {
+    let ran = 0;
+    let deployed = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        // the valid push as it is, now and then, so that the deploy path is exercised too
+        fc.oneof(
+          mutated(ecrEvent('push')),
+          mutated({ repository: 'demo-app', tag: 'v3' }),
+          fc.constant(ecrEvent('push')),
+        ),
+        async (input) => {
+          aws.reset();
+          await clearTable(dynamo.endpoint, 'locks');
+          ran++;
+          const result = await run(input);
+          const registered = aws.registered().map((t) => t.containerDefinitions?.[0]?.image ?? '');
+          if (registered.length === 0) {
+            expect(aws.updateServiceCalls()).toEqual([]);
+            return;
+          }
+          deployed++;
+          // something was deployed: the input was valid and ECR had the very image that was registered
+          expect(result.statesEntered).toContain('CheckImage');
+          const known = aws.images.flatMap((i) => [`@${i.digest}`, ...i.tags.map((t) => `:${t}`)]);
+          for (const image of registered) {
+            expect(
+              known.some((k) => image.endsWith(k)),
+              image,
+            ).toBe(true);
+          }
+        },
+      ),
+      { numRuns: PROPERTY_RUNS },
+    );
+    expect(ran).toBeGreaterThanOrEqual(PROPERTY_RUNS);
+    expect(deployed).toBeGreaterThan(0);
+  }, 120_000);
 
   it('never deploys when the backup cannot be written', async () => {
     aws.behaviour.backupWriteFails = true;
