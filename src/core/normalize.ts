@@ -140,6 +140,26 @@ export function parseInput(input: unknown): { kind: 'push'; event: EcrEvent } | 
   return { kind: 'manual', input: parsed.data };
 }
 
+/**
+ * An execution input from its JSON text, as `rollgate run --event FILE` reads it: at most 256 KiB (Step Functions'
+ * limit, checked before parsing), a UTF-8 byte order mark ignored (editors on Windows write one), a syntax error
+ * reported with the parser's message made printable. `source` names where the text came from in messages.
+ */
+export function parseInputText(text: string, source: string): unknown {
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > MAX_INPUT_BYTES + 3) {
+    throw new InvalidInputError(
+      `${oneLine(source)} is ${bytes} bytes: Step Functions accepts at most ${MAX_INPUT_BYTES} (256 KiB) of execution input`,
+    );
+  }
+  const json = text.startsWith('\ufeff') ? text.slice(1) : text;
+  try {
+    return JSON.parse(json);
+  } catch (err) {
+    throw new InvalidInputError(`${oneLine(source)} is not valid JSON: ${oneLine((err as Error).message)}`);
+  }
+}
+
 /** The UTF-8 size of the input as Step Functions would receive it (its JSON text). */
 export function inputBytes(input: unknown): number {
   try {

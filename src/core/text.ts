@@ -12,12 +12,12 @@ const UNPRINTABLE =
   // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
   /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
-/** `text` with each unprintable character written as an escape (`\x1b`, `\u202e`); tabs and newlines kept. */
+/**
+ * `text` with each unprintable character written as a `\uXXXX` escape (`\u001b`, `\u202e`); tabs and newlines kept.
+ * The escape is JSON's own, so printable JSON text still parses to the same value.
+ */
 export function printable(text: string): string {
-  return text.replace(UNPRINTABLE, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  return text.replace(UNPRINTABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The longest value a message quotes in full; longer ones are cut (a 5 MB value is not echoed to stderr). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/core/errors.ts';
-import { normalize } from '../../src/core/normalize.ts';
+import { normalize, parseInputText } from '../../src/core/normalize.ts';
 import { ecrEvent, testConfig } from '../helpers.ts';
 
 const execution = {
@@ -198,7 +198,7 @@ describe("validation at the door: ECR's own rules, in the event and the manual i
 
   it('never shows a control character raw: ANSI escapes, bidi overrides and DEL come out escaped', () => {
     const message = refusal({ repository: 'demo-app', tag: '\u001b[2J\u202e\u007fv2' });
-    expect(message).toContain('tag: got "\\u001b[2J\\u202e\\x7fv2"');
+    expect(message).toContain('tag: got "\\u001b[2J\\u202e\\u007fv2"');
     // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence
     expect(message).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
   });
@@ -206,5 +206,35 @@ describe("validation at the door: ECR's own rules, in the event and the manual i
   it('refuses an input over 256 KiB, as Step Functions would', () => {
     const input = { repository: 'demo-app', tag: 'v2', reason: 'x'.repeat(300), padding: 'y'.repeat(256 * 1024) };
     expect(refusal(input)).toMatch(/^execution input is \d+ bytes: Step Functions accepts at most 262144 \(256 KiB\)/);
+  });
+});
+
+describe('parseInputText (rollgate run --event FILE)', () => {
+  it('reads a file with a UTF-8 byte order mark as if it had none', () => {
+    expect(parseInputText('\ufeff{"repository":"demo-app","tag":"v2"}', 'event.json')).toEqual({
+      repository: 'demo-app',
+      tag: 'v2',
+    });
+  });
+
+  it('refuses more than 256 KiB before parsing it, as Step Functions would', () => {
+    const text = JSON.stringify({ repository: 'demo-app', tag: 'v2', pad: 'x'.repeat(10 * 1024 * 1024) });
+    expect(() => parseInputText(text, 'big.json')).toThrow(
+      /^big\.json is 10485\d{3} bytes: Step Functions accepts at most 262144 \(256 KiB\) of execution input$/,
+    );
+  });
+
+  it('names the file and escapes what the JSON parser quotes from it: an ANSI escape never reaches the terminal', () => {
+    let message = '';
+    try {
+      parseInputText('\u001b[2J\u001b[Hhello', 'evil\u001b].json');
+    } catch (err) {
+      expect(err).toBeInstanceOf(InvalidInputError);
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/^evil\\u001b\]\.json is not valid JSON: /);
+    expect(message).toContain('\\u001b');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence
+    expect(message).not.toMatch(/[\u0000-\u001f]/);
   });
 });
