@@ -46,3 +46,6 @@ export function testTarget(overrides: Parameters<typeof testConfig>[0] = {}): Ta
   if (!target) throw new Error('testConfig has no target');
   return target;
 }
+
+/** The states an execution enters when CheckImage refuses its image: nothing after it but the FAILED record. */
+export const IMAGE_NOT_FOUND_PATH = ['Start', 'Normalize', 'ShouldDeploy', 'CheckImage', 'RecordFailed', 'Failed'];

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import { pushEvent } from '../../src/cli/demo.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
+import { IMAGE_NOT_FOUND_PATH } from '../helpers.ts';
 import { e2eEnv, portInUse, processesWithMarker } from './env.ts';
 
 /**
@@ -141,5 +142,50 @@ describe('the pipeline on the local cloud', () => {
       reason: expect.stringContaining('tag latest matches no target'),
     });
     expect(await runningTaskDefinition()).toBe(before);
+  });
+});
+
+describe('CheckImage on the local cloud', () => {
+  // The handler's DescribeImages goes to the local ECR endpoint (local/ecr.ts) over the registry the local ECS starts
+  // tasks from. An image that is not there ends FAILED before the lock, the backup, RegisterTaskDefinition or
+  // UpdateService.
+
+  /** What "touched" would change: the service's revision and deployments, the family's latest revision. */
+  async function ecsState() {
+    const svc = await ecs.send(new DescribeServicesCommand({ cluster: 'demo', services: ['demo-app'] }));
+    const latest = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: 'demo-app' }));
+    return {
+      service: svc.services?.[0]?.taskDefinition,
+      deployments: svc.services?.[0]?.deployments?.length,
+      latestRevision: latest.taskDefinition?.revision,
+    };
+  }
+
+  const neverPushed = `sha256:${'deadbeef'.repeat(8)}`;
+
+  it.each([
+    ['a digest that was never pushed', { repository: 'demo-app', digest: neverPushed }],
+    ['a tag and a digest that name different images', { repository: 'demo-app', tag: 'v2', digest: neverPushed }],
+  ])('ends FAILED on %s, naming it, with nothing touched', async (_what, input) => {
+    const before = await ecsState();
+    const stored = await runner.run(input);
+    expect(stored.summary).toMatchObject({ outcome: 'FAILED', error: 'ImageNotFoundError' });
+    expect(stored.summary.reason).toMatch(
+      /ECR has no image with digest sha256:deadbeefdead in repository demo-app \((RepositoryNotFound|ImageNotFound)Exception/,
+    );
+    expect(stored.statesEntered).toEqual(IMAGE_NOT_FOUND_PATH);
+    expect(stored.summary.backupKey).toBeUndefined();
+    expect(await ecsState()).toEqual(before);
+  });
+
+  it('ends FAILED on a pushed digest under a tag ECR has on another image', async () => {
+    const digest = await runner.cloud.registry.pushImage('demo-app', 'v5');
+    const before = await ecsState();
+    const stored = await runner.run({ repository: 'demo-app', tag: 'v2', digest });
+    expect(stored.summary).toMatchObject({ outcome: 'FAILED', error: 'ImageNotFoundError' });
+    expect(stored.summary.reason).toMatch(
+      /tag v2 points at sha256:[0-9a-f]{12}, not at sha256:[0-9a-f]{12} \(the input's digest\)/,
+    );
+    expect(await ecsState()).toEqual(before);
   });
 });

@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { expect } from 'vitest';
 
 /**
  * Inputs a careless or hostile user sends: random JSON, and valid inputs with one field replaced by something
@@ -83,3 +84,11 @@ export function mutated(base: Json): fc.Arbitrary<Json> {
 /** Characters that must never reach a terminal raw (see src/core/text.ts). */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence
 export const RAW_CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\ufeff]/;
+
+/** A refusal a user may see: of the expected class, no raw control character, at most `maxLength` characters. */
+export function expectSafeRefusal(err: unknown, type: new (...args: never[]) => Error, maxLength: number): void {
+  expect(err).toBeInstanceOf(type);
+  const message = (err as Error).message;
+  expect(message).not.toMatch(RAW_CONTROL);
+  expect(message.length).toBeLessThan(maxLength);
+}

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type LocalDynamo, startDynamo } from '../../local/dynamodb.ts';
 import { readEvents, startEventBridge } from '../../local/eventbridge.ts';
 import type { ExecutionResult, LocalStateMachine as Machine } from '../../local/state-machine.ts';
-import { ecrEvent, testConfig } from '../helpers.ts';
+import { ecrEvent, IMAGE_NOT_FOUND_PATH, testConfig } from '../helpers.ts';
 import { mutated } from '../property/arbitraries.ts';
 import { NEW_TD, OLD_TD } from '../unit/aws-fixtures.ts';
 import { clearTable, fakeAws, PUSHED_DIGEST } from './fake-aws.ts';
@@ -314,14 +314,7 @@ describe('deploy state machine', () => {
       expect(result.status).toBe('FAILED');
       expect(result.error).toBe('ImageNotFoundError');
       expect(result.cause).toMatch(cause);
-      expect(result.statesEntered).toEqual([
-        'Start',
-        'Normalize',
-        'ShouldDeploy',
-        'CheckImage',
-        'RecordFailed',
-        'Failed',
-      ]);
+      expect(result.statesEntered).toEqual(IMAGE_NOT_FOUND_PATH);
       expect(aws.ecsMock.calls()).toHaveLength(0);
       expect([...aws.objects.keys()].filter((k) => !k.startsWith('audit/'))).toEqual([]);
       expect(auditOf(result)).toMatchObject({ outcome: 'FAILED', error: 'ImageNotFoundError' });

@@ -12,19 +12,10 @@ const iamFormat = (format: string) => format.replace(/%(\w+)/g, (_, name: string
 
 const bucketArn = { 'Fn::GetAtt': ['Bucket', 'Arn'] };
 const inBucket = (prefix: string) => ({ 'Fn::Join': ['', [bucketArn, `/${prefix}/*`]] });
+/** An ARN in the stack's own partition, region and account, as serverless.yml writes them. */
+const pseudo = (name: string) => ({ Ref: `AWS::${name}` });
 const inStack = (resource: string) => ({
-  'Fn::Join': [
-    '',
-    [
-      'arn:',
-      { Ref: 'AWS::Partition' },
-      ':ecs:',
-      { Ref: 'AWS::Region' },
-      ':',
-      { Ref: 'AWS::AccountId' },
-      `:${resource}`,
-    ],
-  ],
+  'Fn::Join': ['', ['arn:', pseudo('Partition'), ':ecs:', pseudo('Region'), ':', pseudo('AccountId'), `:${resource}`]],
 });
 
 function templateWith(statements: unknown[], extra: Record<string, unknown> = {}): Template {
