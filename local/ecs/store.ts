@@ -3,6 +3,7 @@
  * Writes are coalesced: while one is in flight, further changes mark the state dirty and one more write follows.
  */
 import { readFile } from 'node:fs/promises';
+import { oneLine } from '../../src/core/text.ts';
 import { writeJsonAtomic } from '../registry.ts';
 import type { EcsState } from './model.ts';
 
@@ -28,8 +29,15 @@ export class StateStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    const parsed = JSON.parse(text) as Partial<EcsState>;
-    if (parsed.schema !== 'rollgate.local-ecs.v1' || typeof parsed.clusters !== 'object') {
+    let parsed: Partial<EcsState>;
+    try {
+      parsed = JSON.parse(text) as Partial<EcsState>;
+    } catch (error) {
+      throw new Error(
+        `${this.file} is not valid JSON (${oneLine((error as Error).message, 120)}): the local ECS state is corrupt; rollgate reset clears it`,
+      );
+    }
+    if (parsed?.schema !== 'rollgate.local-ecs.v1' || typeof parsed.clusters !== 'object') {
       throw new Error(`${this.file} is not a rollgate local ECS state (schema rollgate.local-ecs.v1); reset it`);
     }
     return parsed as EcsState;
