@@ -1,7 +1,7 @@
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pushEvent } from '../../cli/demo.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
-import { pushEvent } from '../../src/cli/demo.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { IMAGE_NOT_FOUND_PATH } from '../helpers.ts';
 import { e2eEnv, portInUse, processesWithMarker } from './env.ts';

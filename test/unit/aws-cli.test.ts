@@ -20,8 +20,8 @@ import {
   parseWindow,
   redriveCommand,
   startCommand,
-} from '../../src/cli/aws.ts';
-import { main } from '../../src/cli/commands.ts';
+} from '../../cli/aws.ts';
+import { main } from '../../cli/commands.ts';
 import type { AuditRecord } from '../../src/core/record.ts';
 
 const sfnMock = mockClient(SFNClient);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { LocalRunner, RunSummary } from '../../local/runner.ts';
-import type { Outcome } from '../core/record.ts';
+import type { LocalRunner, RunSummary } from '../local/runner.ts';
+import type { Outcome } from '../src/core/record.ts';
 import { colour, duration, outcomeColour, progressPrinter, table } from './output.ts';
 
 /** One demo step: push an image, expect an outcome (and what the reason must mention). */

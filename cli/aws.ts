@@ -8,12 +8,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { ListExecutionsCommand, RedriveExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { listExecutions, type RunSummary } from '../../local/runner.ts';
-import { InvalidInputError } from '../core/errors.ts';
-import { computeMetrics, type MetricsRecord, renderMetrics } from '../core/metrics.ts';
-import { auditKey, executionName } from '../core/naming.ts';
-import { parseInput } from '../core/normalize.ts';
-import type { AuditRecord, Outcome } from '../core/record.ts';
+import { listExecutions, type RunSummary } from '../local/runner.ts';
+import { InvalidInputError } from '../src/core/errors.ts';
+import { computeMetrics, type MetricsRecord, renderMetrics } from '../src/core/metrics.ts';
+import { auditKey, executionName } from '../src/core/naming.ts';
+import { parseInput } from '../src/core/normalize.ts';
+import type { AuditRecord, Outcome } from '../src/core/record.ts';
 import { duration, outcomeColour, table } from './output.ts';
 
 /** The exit codes these commands use (the same values as EXIT in commands.ts). */

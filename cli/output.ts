@@ -1,4 +1,4 @@
-import type { ExecutionEvent } from '../../local/state-machine.ts';
+import type { ExecutionEvent } from '../local/state-machine.ts';
 
 /** Small terminal helpers: tables, durations, colour only on a TTY. */
 

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { runningCloudPid } from '../../local/cloud.ts';
-import { LocalRunner, listExecutions, type RunSummary } from '../../local/runner.ts';
-import { DEFAULT_CONFIG_FILE, loadConfigFile } from '../config/load.ts';
-import type { RollgateConfig } from '../config/schema.ts';
-import { ConfigError, InvalidInputError } from '../core/errors.ts';
-import { parseInput } from '../core/normalize.ts';
+import { runningCloudPid } from '../local/cloud.ts';
+import { LocalRunner, listExecutions, type RunSummary } from '../local/runner.ts';
+import { DEFAULT_CONFIG_FILE, loadConfigFile } from '../src/config/load.ts';
+import type { RollgateConfig } from '../src/config/schema.ts';
+import { ConfigError, InvalidInputError } from '../src/core/errors.ts';
+import { parseInput } from '../src/core/normalize.ts';
 import { historyAwsCommand, metricsCommand, redriveCommand, startCommand } from './aws.ts';
 import { runDemo } from './demo.ts';
 import { colour, duration, outcomeColour, progressPrinter, table } from './output.ts';
@@ -273,7 +273,7 @@ async function cmdCheckMissed(argv: string[]): Promise<number> {
 }
 
 async function cmdLoadtest(argv: string[]): Promise<number> {
-  const { loadtestCommand } = await import('../../loadgen/cli.ts');
+  const { loadtestCommand } = await import('../loadgen/cli.ts');
   return loadtestCommand(argv);
 }
 
