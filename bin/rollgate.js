@@ -7,4 +7,6 @@ import { register } from 'tsx/esm/api';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 register();
-await import('../cli/main.ts');
+globalThis[Symbol.for('rollgate.tsx')] = true;
+const { run } = await import('../cli/main.ts');
+await run();

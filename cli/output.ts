@@ -1,6 +1,7 @@
 import type { ExecutionEvent } from '../local/state-machine.ts';
+import type { Io } from './io.ts';
 
-/** Small terminal helpers: tables, durations, colour only on a TTY. */
+/** Small terminal helpers every command prints with: tables, durations, colour only on a TTY. */
 
 const useColour = process.stdout.isTTY && !process.env.NO_COLOR;
 
@@ -40,7 +41,7 @@ export function outcomeColour(outcome: string): string {
 }
 
 /** Progress on stderr: one line per Task or Wait state entered, with the time since the execution started. */
-export function progressPrinter(label: string, quiet: boolean): (e: ExecutionEvent) => void {
+export function progressPrinter(io: Io, label: string, quiet: boolean): (e: ExecutionEvent) => void {
   let start: number | undefined;
   return (e) => {
     if (quiet) return;
@@ -48,9 +49,9 @@ export function progressPrinter(label: string, quiet: boolean): (e: ExecutionEve
     start ??= t;
     // the work (Task, Wait, Map) and the end; not the Choice and Pass states that only route
     if (e.type === 'StateEntered' && e.state && e.stateType !== 'Choice' && e.stateType !== 'Pass') {
-      process.stderr.write(colour.dim(`  ${label} ${duration(t - start).padStart(8)}  ${e.state}\n`));
+      io.stderr(colour.dim(`  ${label} ${duration(t - start).padStart(8)}  ${e.state}\n`));
     } else if (e.type === 'StateRetried' && e.state) {
-      process.stderr.write(colour.yellow(`  ${label} ${duration(t - start).padStart(8)}  ${e.state} retried\n`));
+      io.stderr(colour.yellow(`  ${label} ${duration(t - start).padStart(8)}  ${e.state} retried\n`));
     }
   };
 }

@@ -50,19 +50,16 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
-/** Where the process writes; tests pass their own. */
+/**
+ * Where `rollgate loadtest` writes: the part of the CLI's `Io` (cli/io.ts, which extends this) it uses. The CLI
+ * passes its own; tests pass theirs.
+ */
 export interface CliIo {
-  stdout: (text: string) => void;
-  stderr: (text: string) => void;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
   /** True when stderr is a terminal: progress then rewrites one line. */
-  isTty: boolean;
+  readonly isTty: boolean;
 }
-
-const defaultIo = (): CliIo => ({
-  stdout: (t) => process.stdout.write(t),
-  stderr: (t) => process.stderr.write(t),
-  isTty: process.stderr.isTTY === true,
-});
 
 interface NumberRule {
   integer?: boolean;
@@ -259,7 +256,7 @@ export function formatSummary(report: LoadReport, paths?: { json: string; html: 
 }
 
 /** Runs `rollgate loadtest`; returns the exit code. Never throws for bad flags (exit 2, message on stderr). */
-export async function loadtestCommand(argv: string[], io: CliIo = defaultIo()): Promise<number> {
+export async function loadtestCommand(argv: string[], io: CliIo): Promise<number> {
   let args: LoadtestArgs | 'help';
   try {
     args = parseLoadtestArgs(argv);

@@ -6,6 +6,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { isDigest, type ParsedImageRef, parseImageRef } from '../src/core/naming.ts';
 import type { LocalImageSpec } from './types.ts';
 
 /** One push, as recorded in the registry file. */
@@ -22,67 +23,21 @@ interface RegistryFile {
   images: PushedImage[];
 }
 
-/** An image URI split into its parts: `[host/]repo:tag` or `[host/]repo@sha256:...` (no tag means `latest`). */
-export interface ImageReference {
-  /** e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com`; absent for `demo-app:v1`. */
-  registry?: string;
-  /** The path after the host, e.g. `demo-app` or `team/demo-app`. */
-  repository: string;
-  tag?: string;
-  digest?: string;
-}
+/** An image URI split into its parts (naming.ts's one parser). */
+export type ImageReference = ParsedImageRef;
 
 export type ResolvedImage =
   | { ok: true; repository: string; tag: string; digest?: string; command: string[] }
   /** `reason` is worded like ECS's stoppedReason, e.g. `CannotPullContainerError: ...`. */
   | { ok: false; reason: string };
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
-
 /** The digest a local push of `repository:tag` gets: deterministic, so a re-push of the same tag is a no-op. */
 export function imageDigest(repository: string, tag: string): string {
   return `sha256:${createHash('sha256').update(`${repository}:${tag}`).digest('hex')}`;
 }
 
-/**
- * Parses an image URI the way Docker does: the first path component is a registry host when it contains a `.` or a
- * `:` or is `localhost`. Returns undefined when the URI is not an image reference at all.
- */
-export function parseImageUri(uri: string): ImageReference | undefined {
-  const trimmed = uri.trim();
-  if (trimmed === '' || /\s/.test(trimmed)) return undefined;
-  let rest = trimmed;
-  let registry: string | undefined;
-  const slash = rest.indexOf('/');
-  if (slash > 0) {
-    const first = rest.slice(0, slash);
-    if (first.includes('.') || first.includes(':') || first === 'localhost') {
-      registry = first;
-      rest = rest.slice(slash + 1);
-    }
-  }
-  let digest: string | undefined;
-  const at = rest.indexOf('@');
-  if (at >= 0) {
-    digest = rest.slice(at + 1);
-    rest = rest.slice(0, at);
-    if (!DIGEST.test(digest)) return undefined;
-  }
-  let tag: string | undefined;
-  const colon = rest.lastIndexOf(':');
-  if (colon >= 0) {
-    tag = rest.slice(colon + 1);
-    rest = rest.slice(0, colon);
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) return undefined;
-  }
-  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(rest)) return undefined;
-  return {
-    repository: rest,
-    ...(registry === undefined ? {} : { registry }),
-    ...(tag === undefined ? {} : { tag }),
-    ...(digest === undefined ? {} : { digest }),
-  };
-}
+/** Parses an image URI (naming.ts's `parseImageRef`): undefined when it is not an image reference at all. */
+export const parseImageUri = parseImageRef;
 
 export interface LocalRegistryOptions {
   /**
@@ -119,7 +74,7 @@ export class LocalRegistry {
    * otherwise {@link imageDigest}. A re-push moves the tag (newest push wins).
    */
   pushImage(repository: string, tag: string, digest: string = imageDigest(repository, tag)): Promise<string> {
-    if (!DIGEST.test(digest)) return Promise.reject(new Error(`invalid image digest ${digest}: want sha256:<64 hex>`));
+    if (!isDigest(digest)) return Promise.reject(new Error(`invalid image digest ${digest}: want sha256:<64 hex>`));
     if (parseImageUri(`${repository}:${tag}`)?.repository !== repository) {
       return Promise.reject(new Error(`invalid image reference ${repository}:${tag}`));
     }

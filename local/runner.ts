@@ -1,14 +1,13 @@
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RollgateConfig } from '../src/config/schema.ts';
-import type { ImageRef } from '../src/core/naming.ts';
-import { auditKey, executionName } from '../src/core/naming.ts';
-import { parseInput } from '../src/core/normalize.ts';
-import type { AuditRecord, Outcome } from '../src/core/record.ts';
+import { type AuditRecord, auditImage, auditRecord, type Outcome, readAuditRecord } from '../src/core/audit.ts';
+import { executionName, type ImageRef, reportKeys, reportPrefixOf } from '../src/core/naming.ts';
+import { inputImage, parseInput } from '../src/core/normalize.ts';
 import { eventsFile, LOCAL_BUCKET, type LocalCloud, startLocalCloud } from './cloud.ts';
 import { formatEvent, readEvents } from './eventbridge.ts';
+import { executionsDir, listExecutions, type StoredExecution, storedExecution } from './history.ts';
 import { writeJsonAtomic } from './registry.ts';
 import {
   type ExecutionEvent,
@@ -23,65 +22,9 @@ import {
 export const ASL_FILE = 'statemachines/deploy.asl.json';
 export const SERVERLESS_FILE = 'serverless.yml';
 
-/**
- * What `rollgate run --json` prints and `rollgate history` lists: one line of the audit trail.
- * Built from the audit record the execution wrote to S3, so local and AWS history read the same thing.
- */
-export interface RunSummary {
-  readonly executionName: string;
-  readonly outcome: Outcome;
-  readonly reason: string;
-  readonly image: string;
-  readonly trigger: string;
-  /** When the image was pushed (the push event's time), for lead time. */
-  readonly pushedAt?: string;
-  readonly status: ExecutionResult['status'];
-  readonly error?: string;
-  readonly target?: string;
-  readonly service?: string;
-  readonly previousImage?: string;
-  readonly report?: string;
-  /** The load test report, downloaded from the local S3 to `<stateDir>/reports/<execution>/report.html`. */
-  readonly reportFile?: string;
-  readonly backupKey?: string;
-  readonly auditKey?: string;
-  readonly startedAt: string;
-  readonly endedAt: string;
-  readonly durationMs: number;
-}
-
-/** One execution as persisted under `.rollgate/executions/<name>.json`: the summary, the event log, input, output. */
-export interface StoredExecution extends ExecutionResult {
-  readonly summary: RunSummary;
-  /** How many times it was redriven (0 or absent: never). */
-  readonly redriveCount?: number;
-}
-
-function executionsDir(stateDir: string): string {
-  return path.join(stateDir, 'executions');
-}
-
-/** Local executions, newest first. */
-export function listExecutions(stateDir: string): StoredExecution[] {
-  let files: string[];
-  try {
-    files = readdirSync(executionsDir(stateDir)).filter((f) => f.endsWith('.json'));
-  } catch {
-    return [];
-  }
-  return files
-    .map((f) => JSON.parse(readFileSync(path.join(executionsDir(stateDir), f), 'utf8')) as StoredExecution)
-    .sort((a, b) => b.startDate.localeCompare(a.startDate));
-}
-
 /** The execution name for an input: readable, unique (repository, tag, short digest, time). */
 export function nameFor(input: unknown, at: Date): string {
-  const parsed = parseInput(input);
-  if (parsed.kind === 'push') {
-    const d = parsed.event.detail;
-    return executionName({ repository: d['repository-name'], tag: d['image-tag'], digest: d['image-digest'] }, at);
-  }
-  return executionName(parsed.input, at);
+  return executionName(inputImage(input), at);
 }
 
 /** A local cloud plus the state machine, ready to run executions one after the other. */
@@ -170,14 +113,9 @@ export class LocalRunner {
     if (result.status !== 'SUCCEEDED' && options.statusChangeRule !== false) {
       await this.statusChanged(result);
     }
-    const audit = await this.readAudit(result.startDate, name);
-    const reportFile = audit?.reportKey ? await this.downloadReport(audit.reportKey, name) : undefined;
-    const summary = summarize(result, audit);
-    const stored: StoredExecution = {
-      ...result,
-      summary: reportFile ? { ...summary, reportFile } : summary,
-      ...(options.redriveCount ? { redriveCount: options.redriveCount } : {}),
-    };
+    const record = (await this.readAudit(result.startDate, name)) ?? recordFromRun(result);
+    const reportFile = record.reportKey ? await this.downloadReport(record.reportKey, name) : undefined;
+    const stored = storedExecution(result, record, { reportFile, redriveCount: options.redriveCount });
     await mkdir(executionsDir(this.cloud.stateDir), { recursive: true });
     await writeJsonAtomic(path.join(executionsDir(this.cloud.stateDir), `${name}.json`), stored);
     return stored;
@@ -278,22 +216,16 @@ export class LocalRunner {
 
   /** The audit record an execution wrote, read back from S3. */
   async readAudit(startedAt: string, name: string): Promise<AuditRecord | undefined> {
-    try {
-      const out = await this.s3.send(new GetObjectCommand({ Bucket: LOCAL_BUCKET, Key: auditKey(startedAt, name) }));
-      return JSON.parse((await out.Body?.transformToString()) ?? '') as AuditRecord;
-    } catch {
-      return undefined;
-    }
+    return readAuditRecord({ s3: this.s3, bucket: LOCAL_BUCKET }, { startedAt, name });
   }
 
   /** Copies a load report's files (report.json, report.html, summary.md) out of S3, for a browser to open. */
   private async downloadReport(reportKey: string, name: string): Promise<string | undefined> {
-    const prefix = reportKey.slice(0, reportKey.lastIndexOf('/') + 1);
     const dir = path.join(this.cloud.stateDir, 'reports', name);
     await mkdir(dir, { recursive: true });
     try {
-      for (const file of ['report.json', 'report.html', 'summary.md']) {
-        await writeFile(path.join(dir, file), await this.readObject(`${prefix}${file}`));
+      for (const key of Object.values(reportKeys(reportPrefixOf(reportKey)))) {
+        await writeFile(path.join(dir, key.slice(key.lastIndexOf('/') + 1)), await this.readObject(key));
       }
     } catch {
       return undefined;
@@ -313,31 +245,30 @@ export class LocalRunner {
   }
 }
 
-/** The summary of an execution: from its audit record, or from the execution's own end when none was written. */
-export function summarize(result: ExecutionResult, audit: AuditRecord | undefined): RunSummary {
+/**
+ * The record of a run that wrote none (its Record state could not reach S3, and no status-change handler ran): from
+ * the run's own end, as the status-change handler builds one on AWS.
+ */
+export function recordFromRun(result: ExecutionResult): AuditRecord {
+  let image: AuditRecord['image'];
+  try {
+    image = auditImage(inputImage(result.input));
+  } catch {
+    image = undefined;
+  }
   const outcome: Outcome =
-    audit?.outcome ??
-    (result.status === 'SUCCEEDED' ? 'DEPLOYED' : result.error === 'DeploymentRolledBack' ? 'ROLLED_BACK' : 'FAILED');
-  const error = audit?.error ?? result.error;
-  return {
-    executionName: result.name,
-    outcome,
-    reason: audit?.reason ?? result.cause ?? result.error ?? '',
-    image: audit?.image?.display ?? '?',
-    trigger: audit?.trigger.type ?? 'unknown',
-    ...(audit?.trigger && 'eventTime' in audit.trigger && audit.trigger.eventTime
-      ? { pushedAt: audit.trigger.eventTime }
-      : {}),
-    status: result.status,
-    ...(error ? { error } : {}),
-    ...(audit?.target ? { target: audit.target } : {}),
-    ...(audit?.service ? { service: `${audit.cluster}/${audit.service}` } : {}),
-    ...(audit?.previousImage ? { previousImage: audit.previousImage } : {}),
-    ...(audit?.reportKey ? { report: audit.reportKey } : {}),
-    ...(audit?.backupKey ? { backupKey: audit.backupKey } : {}),
-    ...(audit ? { auditKey: auditKey(audit.startedAt, audit.executionName) } : {}),
-    startedAt: result.startDate,
-    endedAt: result.stopDate,
-    durationMs: Date.parse(result.stopDate) - Date.parse(result.startDate),
-  };
+    result.status === 'SUCCEEDED' ? 'DEPLOYED' : result.error === 'DeploymentRolledBack' ? 'ROLLED_BACK' : 'FAILED';
+  return auditRecord(
+    {
+      executionName: result.name,
+      executionId: result.executionArn,
+      outcome,
+      ...(result.error ? { error: result.error } : {}),
+      reason: result.cause ?? result.error ?? '',
+      trigger: { type: 'unknown' },
+      ...(image ? { image } : {}),
+      startedAt: result.startDate,
+    },
+    new Date(result.stopDate),
+  );
 }

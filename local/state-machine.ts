@@ -4,6 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { parse as parseYaml } from 'yaml';
+import { stateMachineName } from '../src/core/naming.ts';
 
 /** A Lambda handler as the local runner calls it. */
 export type LocalHandler = (input: unknown) => Promise<unknown>;
@@ -154,7 +155,7 @@ export class LocalStateMachine {
   async run(input: unknown, options: RunOptions): Promise<ExecutionResult> {
     const region = options.region ?? 'us-east-1';
     const account = options.accountId ?? '000000000000';
-    const executionArn = `arn:aws:states:${region}:${account}:execution:rollgate-deploy-local:${options.name}`;
+    const executionArn = `arn:aws:states:${region}:${account}:execution:${stateMachineName('local')}:${options.name}`;
     const startDate = new Date().toISOString();
     const taskResourceLocalHandlers = Object.fromEntries(
       Object.entries(this.handlers).map(([state, fn]) => [state, (i: unknown) => fn(i) as Promise<Json>]),
@@ -175,7 +176,7 @@ export class LocalStateMachine {
         },
         StateMachine: {
           Id: executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
-          Name: 'rollgate-deploy-local',
+          Name: stateMachineName('local'),
         },
       },
     });

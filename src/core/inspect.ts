@@ -1,7 +1,7 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import { containerImage, describeService, describeTaskDefinition, primaryDeployment } from './ecs.ts';
 import type { ImageRef } from './naming.ts';
-import { registryHost, tagOf } from './naming.ts';
+import { DIGEST_TAG, REPOSITORY_TAG, splitImageRef, TAG_TAG } from './naming.ts';
 
 /** Inspect's output (`$.current`): the AlreadyDeployed Choice state reads `alreadyRunning`. */
 export interface Inspection {
@@ -30,17 +30,15 @@ export async function inspectService(params: {
   const { taskDefinition, tags } = await describeTaskDefinition(ecs, arn);
   const running = containerImage(taskDefinition, container);
   const tag = (key: string) => tags.find((t) => t.key === key)?.value;
-  const host = registryHost(running);
-  const path = (host ? running.slice(host.length + 1) : running).replace(/[@:].*$/, '');
-  const sameRepository = path === image.repository;
+  const ref = splitImageRef(running);
+  const sameRepository = ref.repository === image.repository;
   const sameImage =
     sameRepository &&
-    ((image.digest !== undefined && running.endsWith(`@${image.digest}`)) ||
-      (image.digest !== undefined && tag('rollgate:digest') === image.digest) ||
+    ((image.digest !== undefined && (ref.digest === image.digest || tag(DIGEST_TAG) === image.digest)) ||
       (image.digest === undefined &&
         image.tag !== undefined &&
-        (tagOf(running) === image.tag ||
-          (tag('rollgate:repository') === image.repository && tag('rollgate:tag') === image.tag))));
+        ((ref.digest === undefined && ref.tag === image.tag) ||
+          (tag(REPOSITORY_TAG) === image.repository && tag(TAG_TAG) === image.tag))));
   const steady =
     primary?.rolloutState === 'COMPLETED' &&
     (svc.deployments?.length ?? 0) === 1 &&

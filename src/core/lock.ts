@@ -7,6 +7,16 @@ import {
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
 import { LockLostError } from './errors.ts';
+import {
+  executionLockPk,
+  LOCK_SK,
+  PUSH_SEEN_SK,
+  pushSeenPk,
+  serviceLockPk,
+  serviceOfLockPk,
+  WAITER_SK_PREFIX,
+  waiterSk,
+} from './naming.ts';
 
 /**
  * The per-service deploy lock in DynamoDB. Step Functions has no lock between executions, EventBridge delivers at
@@ -64,11 +74,11 @@ const N = (value: number) => ({ N: String(value) });
 const epoch = (d: Date) => Math.floor(d.getTime() / 1000);
 
 function serviceKey(p: Pick<LockParams, 'cluster' | 'service'>) {
-  return `service#${p.cluster}/${p.service}`;
+  return serviceLockPk(p.cluster, p.service);
 }
 
-function waiterSk(p: Pick<LockParams, 'startedAt' | 'executionName'>) {
-  return `wait#${p.startedAt}#${p.executionName}`;
+function waiterKey(p: Pick<LockParams, 'startedAt' | 'executionName'>) {
+  return waiterSk(p.startedAt, p.executionName);
 }
 
 /** Takes the service's lock for this execution if it is free, expired or already its own; false otherwise. */
@@ -83,7 +93,7 @@ function putLock(
         TableName: params.table,
         Item: {
           pk: S(serviceKey(params)),
-          sk: S('lock'),
+          sk: S(LOCK_SK),
           execution: S(params.executionName),
           image: S(params.image),
           acquiredAt: S(now.toISOString()),
@@ -127,8 +137,8 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
         new PutItemCommand({
           TableName: table,
           Item: {
-            pk: S(`push#${repository}:${tag}@${digest}`),
-            sk: S('seen'),
+            pk: S(pushSeenPk({ repository, tag, digest })),
+            sk: S(PUSH_SEEN_SK),
             execution: S(executionName),
             expiresAt: N(epoch(now) + 7 * 86_400),
           },
@@ -139,7 +149,10 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
     );
     if (!first) {
       const seen = await ddb.send(
-        new GetItemCommand({ TableName: table, Key: { pk: S(`push#${repository}:${tag}@${digest}`), sk: S('seen') } }),
+        new GetItemCommand({
+          TableName: table,
+          Key: { pk: S(pushSeenPk({ repository, tag, digest })), sk: S(PUSH_SEEN_SK) },
+        }),
       );
       return {
         ...base,
@@ -149,18 +162,24 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
     }
   }
 
-  const me = waiterSk(params);
+  const me = waiterKey(params);
   const leave = () => ddb.send(new DeleteItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(me) } }));
   // Where this execution waits or holds, for whatever ends it (written first: an abort at any point is released).
   await ddb.send(
     new PutItemCommand({
       TableName: table,
-      Item: { pk: S(`execution#${executionName}`), sk: S('lock'), service: S(pk), waiter: S(me), expiresAt: N(lease) },
+      Item: {
+        pk: S(executionLockPk(executionName)),
+        sk: S(LOCK_SK),
+        service: S(pk),
+        waiter: S(me),
+        expiresAt: N(lease),
+      },
     }),
   );
   // A retried AcquireLock of the holder: it holds the lock, whatever the waiters say.
   const held = await ddb.send(
-    new GetItemCommand({ TableName: table, Key: { pk: S(pk), sk: S('lock') }, ConsistentRead: true }),
+    new GetItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(LOCK_SK) }, ConsistentRead: true }),
   );
   if (held.Item?.execution?.S === executionName && Number(held.Item.expiresAt?.N ?? 0) >= epoch(now)) {
     await leave();
@@ -190,7 +209,7 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
     ).Items ?? [];
   const live = items.filter((i) => Number(i.expiresAt?.N ?? 0) >= epoch(now));
   const holder = live.find((i) => i.sk?.S === 'lock' && i.execution?.S !== executionName);
-  const waiters = live.filter((i) => i.sk?.S?.startsWith('wait#') && i.sk.S !== me);
+  const waiters = live.filter((i) => i.sk?.S?.startsWith(WAITER_SK_PREFIX) && i.sk.S !== me);
   const holding = holder ? ` (${holder.execution?.S} is deploying ${holder.image?.S})` : '';
 
   if (policy === 'supersede') {
@@ -248,7 +267,7 @@ async function waitOrGiveUp(
   const who = holder ? { holder } : {};
   if (waited >= params.maxWaitSeconds) {
     await params.ddb.send(
-      new DeleteItemCommand({ TableName: params.table, Key: { pk: S(serviceKey(params)), sk: S(waiterSk(params)) } }),
+      new DeleteItemCommand({ TableName: params.table, Key: { pk: S(serviceKey(params)), sk: S(waiterKey(params)) } }),
     );
     return {
       ...base,
@@ -273,7 +292,7 @@ export async function releaseLock(
   const reverse = await ddb.send(
     new GetItemCommand({
       TableName: table,
-      Key: { pk: S(`execution#${executionName}`), sk: S('lock') },
+      Key: { pk: S(executionLockPk(executionName)), sk: S(LOCK_SK) },
       ConsistentRead: true,
     }),
   );
@@ -284,24 +303,24 @@ export async function releaseLock(
       ddb.send(
         new DeleteItemCommand({
           TableName: table,
-          Key: { pk: S(pk), sk: S('lock') },
+          Key: { pk: S(pk), sk: S(LOCK_SK) },
           ConditionExpression: 'execution = :me',
           ExpressionAttributeValues: { ':me': S(executionName) },
         }),
       ),
     );
     await ddb.send(
-      new DeleteItemCommand({ TableName: table, Key: { pk: S(`execution#${executionName}`), sk: S('lock') } }),
+      new DeleteItemCommand({ TableName: table, Key: { pk: S(executionLockPk(executionName)), sk: S(LOCK_SK) } }),
     );
   }
   // its waiter entry, by the key stored when it first asked (no need to rebuild the start time byte for byte)
   const waiter =
     reverse.Item?.waiter?.S ??
-    (params.startedAt ? waiterSk({ startedAt: params.startedAt, executionName }) : undefined);
+    (params.startedAt ? waiterKey({ startedAt: params.startedAt, executionName }) : undefined);
   if (pk && waiter) {
     await ddb.send(new DeleteItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(waiter) } }));
   }
-  return { released, ...(pk ? { service: pk.replace(/^service#/, '') } : {}) };
+  return { released, ...(pk ? { service: serviceOfLockPk(pk) } : {}) };
 }
 
 /** The holder of a service's lock, if any and not expired (for the CLI and tests). */
@@ -311,7 +330,7 @@ export async function lockHolder(
   const out = await params.ddb.send(
     new GetItemCommand({
       TableName: params.table,
-      Key: { pk: S(serviceKey(params)), sk: S('lock') },
+      Key: { pk: S(serviceKey(params)), sk: S(LOCK_SK) },
       ConsistentRead: true,
     }),
   );
@@ -350,8 +369,8 @@ export async function confirmLock(params: {
     new PutItemCommand({
       TableName: table,
       Item: {
-        pk: S(`execution#${executionName}`),
-        sk: S('lock'),
+        pk: S(executionLockPk(executionName)),
+        sk: S(LOCK_SK),
         service: S(pk),
         expiresAt: N(epoch(now) + params.leaseSeconds),
       },

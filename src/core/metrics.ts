@@ -2,30 +2,27 @@
  * DORA figures (deployment frequency, lead time for changes, change failure rate, time to restore) computed from the
  * audit trail. Pure: no I/O, no clock; the caller passes the records and the window.
  */
-import type { Outcome } from './record.ts';
+import { type AuditRecord, pushedAt, serviceOf } from './audit.ts';
 
 const DAY_MS = 86_400_000;
 
 /**
- * The part of an audit record (rollgate.audit.v1, `AuditRecord` in record.ts) the metrics read. An AuditRecord is one; the
- * CLI also builds these from local run summaries.
+ * The part of an audit record the metrics read. Local history and `--aws` both pass the audit records themselves
+ * (src/core/audit.ts), so an execution is classified the same way wherever it is read.
  */
-export interface MetricsRecord {
-  readonly executionName: string;
-  readonly outcome: Outcome;
-  /** The error name, e.g. `RollbackFailed`, `BackupFailedError`, `HealthCheckFailedError`. */
-  readonly error?: string | undefined;
-  readonly cluster?: string | undefined;
-  readonly service?: string | undefined;
-  /** `type` is `push` or `manual`; `eventTime` (ISO) is when ECR accepted the push, for pushes. */
-  readonly trigger: { readonly type: string; readonly eventTime?: string | undefined };
-  readonly newTaskDefinitionArn?: string | undefined;
-  readonly backupKey?: string | undefined;
-  /** ISO time the execution started (`$$.Execution.StartTime`). */
-  readonly startedAt: string;
-  /** ISO time the execution ended (the Record state ran). */
-  readonly endedAt: string;
-}
+export type MetricsRecord = Pick<
+  AuditRecord,
+  | 'executionName'
+  | 'outcome'
+  | 'error'
+  | 'cluster'
+  | 'service'
+  | 'trigger'
+  | 'newTaskDefinitionArn'
+  | 'backupKey'
+  | 'startedAt'
+  | 'endedAt'
+>;
 
 /**
  * How an execution counts:
@@ -63,8 +60,7 @@ export function classify(r: MetricsRecord): Classification {
 
 /** `cluster/service`, the key figures are grouped by; `(unknown)` when the record names no service. */
 export function serviceKey(r: MetricsRecord): string {
-  if (r.cluster && r.service) return `${r.cluster}/${r.service}`;
-  return r.service ?? '(unknown)';
+  return serviceOf(r) ?? '(unknown)';
 }
 
 /** The DORA figures for one service, or for all of them. Durations in milliseconds; `null` when there is no sample. */
@@ -192,7 +188,7 @@ function figures(window: readonly MetricsRecord[], all: readonly MetricsRecord[]
   let fromStart = 0;
   let missing = 0;
   for (const r of deployed) {
-    const pushed = r.trigger.type === 'manual' ? r.startedAt : r.trigger.eventTime;
+    const pushed = r.trigger.type === 'manual' ? r.startedAt : pushedAt(r);
     const lead = pushed === undefined ? Number.NaN : Date.parse(r.endedAt) - Date.parse(pushed);
     if (!Number.isFinite(lead) || lead < 0) {
       missing++;

@@ -3,7 +3,7 @@ import { type DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { type ECRClient, type ImageDetail, paginateDescribeImages } from '@aws-sdk/client-ecr';
 import { type SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Target } from '../config/schema.ts';
-import { displayImage, executionName, matchesGlob } from './naming.ts';
+import { displayImage, executionName, matchesGlob, PUSH_SEEN_SK, pushSeenPk } from './naming.ts';
 
 /**
  * The missed-push check. ECR delivers push events on a best-effort basis; a scheduled check (per target, off unless
@@ -98,7 +98,7 @@ export function pushSeenKey(image: Pick<MissedImage, 'repository' | 'tag' | 'dig
   pk: { S: string };
   sk: { S: string };
 } {
-  return { pk: { S: `push#${image.repository}:${image.tag}@${image.digest}` }, sk: { S: 'seen' } };
+  return { pk: { S: pushSeenPk(image) }, sk: { S: PUSH_SEEN_SK } };
 }
 
 /**

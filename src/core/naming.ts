@@ -1,6 +1,10 @@
 /**
- * Every S3 key and resource name rollgate builds or parses, in one place.
+ * Every S3 key, lock table key, task definition tag, resource name and image reference rollgate builds or parses, in
+ * one place.
  */
+
+// ---------------------------------------------------------------------------------------------------------------
+// S3 keys
 
 /** `backups/<cluster>/<service>/<execution>.json`: the task definition that ran before this execution. */
 export function backupKey(cluster: string, service: string, executionName: string): string {
@@ -12,13 +16,94 @@ export function backupKey(cluster: string, service: string, executionName: strin
  * Athena (Hive-style partition `dt`) scans only the days asked for.
  */
 export function auditKey(startedAt: string, executionName: string): string {
-  return `audit/dt=${startedAt.slice(0, 10)}/${executionName}.json`;
+  return `${auditDayPrefix(startedAt)}${executionName}.json`;
+}
+
+/** `audit/dt=YYYY-MM-DD/`: the partition of the UTC day of an ISO time (or an ISO date). */
+export function auditDayPrefix(isoTime: string): string {
+  return `audit/dt=${isoTime.slice(0, 10)}/`;
 }
 
 /** `reports/<cluster>/<service>/<execution>/`: the load test report files. */
 export function reportPrefix(cluster: string, service: string, executionName: string): string {
   return `reports/${cluster}/${service}/${executionName}/`;
 }
+
+/** The files of a load test report under its prefix (AggregateLoad writes them; the local runner copies them). */
+export function reportKeys(prefix: string): { reportKey: string; htmlKey: string; summaryKey: string } {
+  return { reportKey: `${prefix}report.json`, htmlKey: `${prefix}report.html`, summaryKey: `${prefix}summary.md` };
+}
+
+/** The report prefix of a report key (`reports/.../report.json` -> `reports/.../`). */
+export function reportPrefixOf(reportKey: string): string {
+  return reportKey.slice(0, reportKey.lastIndexOf('/') + 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The lock table (src/core/lock.ts): partition key `pk`, sort key `sk`
+
+/** `service#<cluster>/<service>`: the service's lock (sk `lock`) and its waiters (sk `wait#...`). */
+export function serviceLockPk(cluster: string, service: string): string {
+  return `service#${cluster}/${service}`;
+}
+
+/** The `cluster/service` of a `service#<cluster>/<service>` key. */
+export function serviceOfLockPk(pk: string): string {
+  return pk.replace(/^service#/, '');
+}
+
+/** `wait#<startedAt>#<execution>`: an execution waiting for the service's lock (sorted by start time). */
+export function waiterSk(startedAt: string, executionName: string): string {
+  return `wait#${startedAt}#${executionName}`;
+}
+
+export const WAITER_SK_PREFIX = 'wait#';
+export const LOCK_SK = 'lock';
+
+/** `execution#<name>`: the service an execution waits for or holds (sk `lock`). */
+export function executionLockPk(executionName: string): string {
+  return `execution#${executionName}`;
+}
+
+/** `push#<repository>:<tag>@<digest>` / `seen`: a push already handled (duplicate deliveries are ignored). */
+export function pushSeenPk(push: {
+  readonly repository: string;
+  readonly tag: string;
+  readonly digest: string;
+}): string {
+  return `push#${push.repository}:${push.tag}@${push.digest}`;
+}
+
+export const PUSH_SEEN_SK = 'seen';
+
+/** `cluster/service` (the lock's and `--service`'s form) split in two; undefined when it is not of that form. */
+export function splitServiceKey(key: string): { cluster: string; service: string } | undefined {
+  const slash = key.indexOf('/');
+  if (slash <= 0 || slash === key.length - 1) return undefined;
+  return { cluster: key.slice(0, slash), service: key.slice(slash + 1) };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Task definition tags Register sets (Inspect and the status-change handler read them)
+
+/** The execution that registered the revision. */
+export const EXECUTION_TAG = 'rollgate:execution';
+export const REPOSITORY_TAG = 'rollgate:repository';
+export const TAG_TAG = 'rollgate:tag';
+export const DIGEST_TAG = 'rollgate:digest';
+/** Every rollgate tag starts so; Register drops them from the revision it copies. */
+export const TAG_PREFIX = 'rollgate:';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Resource names
+
+/** The deploy state machine of a stage (serverless.yml names it `rollgate-deploy-${sls:stage}`). */
+export function stateMachineName(stage: string): string {
+  return `rollgate-deploy-${stage}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Image references
 
 /** The image reference parts rollgate works with. */
 export interface ImageRef {
@@ -35,22 +120,78 @@ export function displayImage(image: ImageRef): string {
   return `${image.repository}@${image.digest ?? '?'}`;
 }
 
-/** A short form of an image reference for messages: `host/team/web@sha256:0123456789ab...` -> `team/web@sha256:0123456789ab`. */
-export function shortImage(image: string): string {
-  const host = registryHost(image);
-  const rest = host ? image.slice(host.length + 1) : image;
-  return rest.replace(/@sha256:([a-f0-9]{12})[a-f0-9]*$/, '@sha256:$1');
+/** An image reference split into its parts: `[host/]repository[:tag][@digest]`. */
+export interface ParsedImageRef extends ImageRef {
+  /** The registry host, e.g. `123456789012.dkr.ecr.us-east-1.amazonaws.com`; absent for `demo-app:v1`. */
+  readonly registry?: string;
+}
+
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** Whether a text is an image digest: `sha256:` and 64 hex digits. */
+export function isDigest(text: string): boolean {
+  return DIGEST.test(text);
+}
+const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+const REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
+
+/**
+ * Splits an image reference the way Docker does: the first path component is a registry host when it contains a `.`
+ * or a `:` or is `localhost`; then the repository, `:tag` and `@digest`. Structure only, no validation (what runs in
+ * a task definition is whatever was registered); `parseImageRef` validates. The one image reference parser.
+ */
+export function splitImageRef(uri: string): ParsedImageRef {
+  let rest = uri.trim();
+  let registry: string | undefined;
+  const slash = rest.indexOf('/');
+  if (slash > 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes('.') || first.includes(':') || first === 'localhost') {
+      registry = first;
+      rest = rest.slice(slash + 1);
+    }
+  }
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(':');
+  if (colon >= 0) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  return {
+    repository: rest,
+    ...(registry === undefined ? {} : { registry }),
+    ...(tag === undefined ? {} : { tag }),
+    ...(digest === undefined ? {} : { digest }),
+  };
 }
 
 /**
- * The registry host of an image reference, by Docker's rule: the first path component is a host when it has a dot,
- * a colon, or is `localhost`. `123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1` -> that host; `web:1` -> undefined.
+ * An image reference split (`splitImageRef`) and checked: a lower-case repository path, a tag of at most 128
+ * characters, a `sha256:` digest of 64 hex digits. Undefined when the text is not a valid image reference.
  */
+export function parseImageRef(uri: string): ParsedImageRef | undefined {
+  if (uri.trim() === '' || /\s/.test(uri.trim())) return undefined;
+  const ref = splitImageRef(uri);
+  if (ref.digest !== undefined && !DIGEST.test(ref.digest)) return undefined;
+  if (ref.tag !== undefined && !TAG.test(ref.tag)) return undefined;
+  return REPOSITORY.test(ref.repository) ? ref : undefined;
+}
+
+/** A short form of an image reference for messages: `host/team/web@sha256:0123456789ab...` -> `team/web@sha256:0123456789ab`. */
+export function shortImage(image: string): string {
+  const ref = splitImageRef(image);
+  return `${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest.slice(0, 19)}` : ''}`;
+}
+
+/** The registry host of an image reference: `123456789012.dkr.ecr.eu-west-1.amazonaws.com/web:1` -> that host; `web:1` -> undefined. */
 export function registryHost(image: string): string | undefined {
-  const slash = image.indexOf('/');
-  if (slash < 0) return undefined;
-  const first = image.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost' ? first : undefined;
+  return splitImageRef(image).registry;
 }
 
 /** The ECR registry host of an account and region. */
@@ -67,12 +208,10 @@ export function imageUri(image: ImageRef, registry: string | undefined): string 
   return `${registry ? `${registry}/` : ''}${image.repository}${ref}`;
 }
 
-/** The tag of an image reference (`host/repo:tag` -> `tag`), or undefined when it is pinned by digest only. */
+/** The tag of an image reference (`host/repo:tag` -> `tag`), or undefined when it is pinned by digest. */
 export function tagOf(image: string): string | undefined {
-  if (image.includes('@')) return undefined;
-  const lastSlash = image.lastIndexOf('/');
-  const colon = image.indexOf(':', lastSlash + 1);
-  return colon < 0 ? undefined : image.slice(colon + 1);
+  const ref = splitImageRef(image);
+  return ref.digest ? undefined : ref.tag;
 }
 
 /** Glob match for tags: `*` any run of characters, `?` exactly one; everything else literal. */

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { formatIssues } from '../config/load.ts';
 import type { RollgateConfig, Target } from '../config/schema.ts';
 import { InvalidInputError } from './errors.ts';
-import { displayImage, ecrRegistry, matchesGlob } from './naming.ts';
+import { displayImage, ecrRegistry, type ImageRef, matchesGlob } from './naming.ts';
 import { oneLine } from './text.ts';
 
 /** What started the execution (a redrive is recorded by Record from `$$.Execution.RedriveCount`). */
@@ -277,4 +277,12 @@ function decide(
     target,
     loadTest,
   };
+}
+
+/** The image an execution input asks for (repository, tag, digest); throws InvalidInputError like parseInput. */
+export function inputImage(input: unknown): ImageRef {
+  const parsed = parseInput(input);
+  if (parsed.kind === 'manual') return parsed.input;
+  const d = parsed.event.detail;
+  return { repository: d['repository-name'], tag: d['image-tag'], digest: d['image-digest'] };
 }

@@ -4,9 +4,9 @@
  * `{"source": ["rollgate"], "detail-type": ["Rollback Failed"]}`.
  */
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import type { Summary } from './audit.ts';
 import { EventPublishFailedError, InvalidInputError } from './errors.ts';
 import type { ExecutionInfo } from './normalize.ts';
-import type { Summary } from './record.ts';
 
 /** The `source` of every event rollgate publishes. */
 export const EVENT_SOURCE = 'rollgate';
@@ -33,8 +33,7 @@ const MAX_REASON_CHARS = 4096;
  * The Record state's output (`$.summary`). On the `*Unrecorded` paths (the audit record could not be written) only
  * `outcome` and `reason` are there, so everything else is optional; the execution's name then comes from `execution`.
  */
-export type NotifySummary = Pick<Summary, 'outcome' | 'reason'> &
-  Partial<Pick<Summary, 'executionName' | 'error' | 'image' | 'target' | 'auditKey' | 'report'>>;
+export type NotifySummary = Pick<Summary, 'outcome' | 'reason'> & Partial<Summary>;
 
 /**
  * The Notify handler's input: one object the ASL builds with Parameters from the execution state `$` after a

@@ -1,15 +1,13 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { type AuditRecord, auditRecord, type Outcome, type Summary, summaryOf, writeAuditRecord } from './audit.ts';
 import type { BackupResult } from './backup.ts';
 import type { RolloutCheck } from './check-rollout.ts';
 import { releaseLock } from './lock.ts';
-import { auditKey, shortImage } from './naming.ts';
+import { shortImage } from './naming.ts';
 import type { Job } from './normalize.ts';
 import type { ProbeResult } from './probe-health.ts';
 import type { RegisterResult } from './register.ts';
-
-/** The outcome of an execution, as the CLI, the audit trail and the exit codes use it. */
-export type Outcome = 'DEPLOYED' | 'ALREADY_DEPLOYED' | 'ROLLED_BACK' | 'IGNORED' | 'FAILED';
 
 /** What a Record state passes: which terminal path it is on, plus the whole execution state. */
 export type RecordPath = 'DEPLOYED' | 'ALREADY_DEPLOYED' | 'IGNORED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'FAILED';
@@ -42,52 +40,6 @@ export interface ExecutionState extends Partial<Job> {
   readonly current?: { readonly reason?: string };
   /** On a Normalize failure the raw input is all there is. */
   readonly input?: unknown;
-}
-
-/** The audit record written to S3 for every execution (schema rollgate.audit.v1). */
-export interface AuditRecord {
-  readonly schema: 'rollgate.audit.v1';
-  readonly executionName: string;
-  readonly executionId: string;
-  readonly outcome: Outcome;
-  /** Set when a gate or step failed: the error name (e.g. HealthCheckFailedError, RollbackFailed). */
-  readonly error?: string;
-  readonly reason: string;
-  /** What started it; a redriven execution is `{ type: 'redrive', redriveCount, initial: <the first trigger> }`. */
-  readonly trigger:
-    | Job['trigger']
-    | { readonly type: 'unknown' }
-    | {
-        readonly type: 'redrive';
-        readonly redriveCount: number;
-        readonly initial: Job['trigger'] | { readonly type: 'unknown' };
-      };
-  readonly target?: string;
-  readonly cluster?: string;
-  readonly service?: string;
-  readonly image?: Job['image'];
-  readonly imageUri?: string;
-  readonly previousImage?: string;
-  readonly previousTaskDefinitionArn?: string;
-  readonly newTaskDefinitionArn?: string;
-  readonly backupKey?: string;
-  readonly reportKey?: string;
-  readonly reportHtmlKey?: string;
-  readonly startedAt: string;
-  readonly endedAt: string;
-  readonly durationMs: number;
-}
-
-/** Record's output (`$.summary`): what the execution ends with; the Fail states read `reason` as their Cause. */
-export interface Summary {
-  readonly executionName: string;
-  readonly outcome: Outcome;
-  readonly error?: string;
-  readonly reason: string;
-  readonly image?: string;
-  readonly target?: string;
-  readonly auditKey: string;
-  readonly report?: string;
 }
 
 /** The message of a caught error: Lambda's JSON cause on AWS, the plain message locally. */
@@ -159,33 +111,35 @@ export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Da
       break;
   }
   const t = state.target;
-  return {
-    schema: 'rollgate.audit.v1',
-    executionName: execution.name,
-    executionId: execution.id,
-    outcome,
-    ...(error ? { error } : {}),
-    reason,
-    trigger:
-      redriveCount > 0
-        ? { type: 'redrive', redriveCount, initial: state.trigger ?? { type: 'unknown' } }
-        : (state.trigger ?? { type: 'unknown' }),
-    ...(t ? { target: t.name, cluster: t.cluster, service: t.service } : {}),
-    ...(state.image ? { image: state.image } : {}),
-    ...(state.release ? { imageUri: state.release.image, newTaskDefinitionArn: state.release.taskDefinitionArn } : {}),
-    ...(state.backup
-      ? {
-          previousImage: state.backup.image,
-          previousTaskDefinitionArn: state.backup.taskDefinitionArn,
-          backupKey: state.backup.key,
-        }
-      : {}),
-    ...(state.load?.reportKey ? { reportKey: state.load.reportKey } : {}),
-    ...(state.load?.htmlKey ? { reportHtmlKey: state.load.htmlKey } : {}),
-    startedAt: execution.startedAt,
-    endedAt: endedAt.toISOString(),
-    durationMs: Math.max(0, endedAt.getTime() - Date.parse(execution.startedAt)),
-  };
+  return auditRecord(
+    {
+      executionName: execution.name,
+      executionId: execution.id,
+      outcome,
+      ...(error ? { error } : {}),
+      reason,
+      trigger:
+        redriveCount > 0
+          ? { type: 'redrive', redriveCount, initial: state.trigger ?? { type: 'unknown' } }
+          : (state.trigger ?? { type: 'unknown' }),
+      ...(t ? { target: t.name, cluster: t.cluster, service: t.service } : {}),
+      ...(state.image ? { image: state.image } : {}),
+      ...(state.release
+        ? { imageUri: state.release.image, newTaskDefinitionArn: state.release.taskDefinitionArn }
+        : {}),
+      ...(state.backup
+        ? {
+            previousImage: state.backup.image,
+            previousTaskDefinitionArn: state.backup.taskDefinitionArn,
+            backupKey: state.backup.key,
+          }
+        : {}),
+      ...(state.load?.reportKey ? { reportKey: state.load.reportKey } : {}),
+      ...(state.load?.htmlKey ? { reportHtmlKey: state.load.htmlKey } : {}),
+      startedAt: execution.startedAt,
+    },
+    endedAt,
+  );
 }
 
 export interface RecordParams {
@@ -207,24 +161,6 @@ export async function record(params: RecordParams): Promise<Summary> {
     await releaseLock({ ...params.lock, executionName: state.execution.name, startedAt: state.execution.startedAt });
   }
   const rec = buildRecord(path, state, params.now?.() ?? new Date(), params.redriveCount);
-  const key = auditKey(rec.startedAt, rec.executionName);
-  await s3.send(
-    new PutObjectCommand({
-      Bucket: bucket,
-      Key: key,
-      // one object per line: Athena's JSON SerDe reads JSON Lines (docs/audit.md)
-      Body: `${JSON.stringify(rec)}\n`,
-      ContentType: 'application/json',
-    }),
-  );
-  return {
-    executionName: rec.executionName,
-    outcome: rec.outcome,
-    ...(rec.error ? { error: rec.error } : {}),
-    reason: rec.reason,
-    ...(rec.image ? { image: rec.image.display } : {}),
-    ...(rec.target ? { target: rec.target } : {}),
-    auditKey: key,
-    ...(rec.reportKey ? { report: rec.reportKey } : {}),
-  };
+  await writeAuditRecord({ s3, bucket }, rec);
+  return summaryOf(rec);
 }

@@ -8,7 +8,16 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { readBackup } from './backup.ts';
 import { describeTaskDefinition } from './ecs.ts';
 import { TargetNotFoundError } from './errors.ts';
-import { type ImageRef, imageUri, registryHost } from './naming.ts';
+import {
+  DIGEST_TAG,
+  EXECUTION_TAG,
+  type ImageRef,
+  imageUri,
+  REPOSITORY_TAG,
+  registryHost,
+  TAG_PREFIX,
+  TAG_TAG,
+} from './naming.ts';
 
 /** Register's output (the state's `$.release`). */
 export interface RegisterResult {
@@ -83,16 +92,16 @@ export async function register(params: RegisterParams): Promise<RegisterResult> 
   if (doc.taskDefinition.family) {
     const latest = await describeTaskDefinition(ecs, doc.taskDefinition.family).catch(() => undefined);
     const arn = latest?.taskDefinition.taskDefinitionArn;
-    if (arn && latest.tags.some((t) => t.key === 'rollgate:execution' && t.value === executionName)) {
+    if (arn && latest.tags.some((t) => t.key === EXECUTION_TAG && t.value === executionName)) {
       return { taskDefinitionArn: arn, image: uri, ...previous, reused: true };
     }
   }
   const tags = [
-    ...doc.tags.filter((t) => t.key && t.value !== undefined && !t.key.startsWith('rollgate:')),
-    { key: 'rollgate:execution', value: executionName },
-    { key: 'rollgate:repository', value: image.repository },
-    ...(image.tag ? [{ key: 'rollgate:tag', value: image.tag }] : []),
-    ...(image.digest ? [{ key: 'rollgate:digest', value: image.digest }] : []),
+    ...doc.tags.filter((t) => t.key && t.value !== undefined && !t.key.startsWith(TAG_PREFIX)),
+    { key: EXECUTION_TAG, value: executionName },
+    { key: REPOSITORY_TAG, value: image.repository },
+    ...(image.tag ? [{ key: TAG_TAG, value: image.tag }] : []),
+    ...(image.digest ? [{ key: DIGEST_TAG, value: image.digest }] : []),
   ].map((t) => ({ key: String(t.key), value: String(t.value) }));
   const out = await ecs.send(
     new RegisterTaskDefinitionCommand(registerInput(doc.taskDefinition, container, uri, tags)),

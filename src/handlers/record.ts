@@ -1,5 +1,6 @@
 import middy from '@middy/core';
-import { type ExecutionState, type RecordPath, record, type Summary } from '../core/record.ts';
+import type { Summary } from '../core/audit.ts';
+import { type ExecutionState, type RecordPath, record } from '../core/record.ts';
 import { ddb, s3 } from '../runtime/clients.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
 

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pushEvent } from '../../cli/demo.ts';
-import type { LocalRunner as Runner, StoredExecution } from '../../local/runner.ts';
+import { pushEvent } from '../../cli/commands/demo.ts';
+import type { StoredExecution } from '../../local/history.ts';
+import type { LocalRunner as Runner } from '../../local/runner.ts';
 import type { ExecutionEvent } from '../../local/state-machine.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { e2eEnv, freePort, processesWithMarker } from './env.ts';

@@ -1,6 +1,6 @@
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pushEvent } from '../../cli/demo.ts';
+import { pushEvent } from '../../cli/commands/demo.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { IMAGE_NOT_FOUND_PATH } from '../helpers.ts';

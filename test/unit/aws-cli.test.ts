@@ -12,17 +12,11 @@ import {
 } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  auditDayPrefixes,
-  type CliDeps,
-  historyAwsCommand,
-  metricsCommand,
-  parseWindow,
-  redriveCommand,
-  startCommand,
-} from '../../cli/aws.ts';
-import { main } from '../../cli/commands.ts';
-import type { AuditRecord } from '../../src/core/record.ts';
+import { parseWindow } from '../../cli/args.ts';
+import type { Io } from '../../cli/io.ts';
+import { main } from '../../cli/main.ts';
+import { storedExecution } from '../../local/history.ts';
+import { type AuditRecord, auditDayPrefixes } from '../../src/core/audit.ts';
 
 const sfnMock = mockClient(SFNClient);
 const s3Mock = mockClient(S3Client);
@@ -34,25 +28,21 @@ const EXEC = (name: string) => `arn:aws:states:eu-west-1:123456789012:execution:
 const NOW = new Date('2026-11-22T10:00:00.000Z');
 
 /** Runs a command with the mocked clients, a fixed clock and env, capturing what it prints. */
-async function run(
-  command: (argv: string[], deps?: CliDeps) => Promise<number>,
-  argv: string[],
-  env: Record<string, string> = { USER: 'alice' },
-) {
+async function run(command: string, argv: string[], env: Record<string, string> = { USER: 'alice' }) {
   let out = '';
   let err = '';
-  const code = await command(argv, {
-    sfn,
-    s3,
+  const io: Io = {
     now: () => NOW,
     env,
+    isTty: false,
     stdout: (t) => {
       out += t;
     },
     stderr: (t) => {
       err += t;
     },
-  });
+  };
+  const code = await main([command, ...argv], io, { sfn, s3 });
   return { code, out, err };
 }
 
@@ -67,7 +57,7 @@ describe('rollgate start', () => {
       executionArn: EXEC(input.name),
       startDate: NOW,
     }));
-    const r = await run(startCommand, [
+    const r = await run('start', [
       '--repository',
       'team/web',
       '--tag',
@@ -103,7 +93,7 @@ describe('rollgate start', () => {
   it('pins by digest, takes --started-by, and prints JSON', async () => {
     sfnMock.on(StartExecutionCommand).callsFake((input) => ({ executionArn: EXEC(input.name), startDate: NOW }));
     const digest = `sha256:${'ab12'.repeat(16)}`;
-    const r = await run(startCommand, [
+    const r = await run('start', [
       '--repository',
       'demo-app',
       '--digest',
@@ -131,7 +121,7 @@ describe('rollgate start', () => {
 
   it('takes the state machine from ROLLGATE_STATE_MACHINE_ARN', async () => {
     sfnMock.on(StartExecutionCommand).callsFake((input) => ({ executionArn: EXEC(input.name), startDate: NOW }));
-    const r = await run(startCommand, ['--repository', 'demo-app', '--tag', 'v2'], {
+    const r = await run('start', ['--repository', 'demo-app', '--tag', 'v2'], {
       ROLLGATE_STATE_MACHINE_ARN: SM,
     });
     expect(r.code).toBe(0);
@@ -161,7 +151,7 @@ describe('rollgate start', () => {
       '--started-by: got ""',
     ],
   ])('exits 2 on bad arguments: %j', async (argv, message) => {
-    const r = await run(startCommand, argv, {});
+    const r = await run('start', argv, {});
     expect(r.code).toBe(2);
     expect(r.err).toContain(message);
     expect(r.err).toMatch(/^rollgate start: /);
@@ -172,7 +162,7 @@ describe('rollgate start', () => {
     sfnMock
       .on(StartExecutionCommand)
       .rejects(new StateMachineDoesNotExist({ message: `State Machine Does Not Exist: '${SM}'`, $metadata: {} }));
-    const r = await run(startCommand, ['--repository', 'demo-app', '--tag', 'v2', '--state-machine-arn', SM]);
+    const r = await run('start', ['--repository', 'demo-app', '--tag', 'v2', '--state-machine-arn', SM]);
     expect(r.code).toBe(1);
     expect(r.err).toContain('no such state machine');
     expect(r.err).not.toMatch(/\n\s+at /);
@@ -184,7 +174,7 @@ describe('rollgate start', () => {
       .rejects(
         Object.assign(new Error('Could not load credentials from any providers'), { name: 'CredentialsProviderError' }),
       );
-    const r = await run(startCommand, ['--repository', 'demo-app', '--tag', 'v2', '--state-machine-arn', SM]);
+    const r = await run('start', ['--repository', 'demo-app', '--tag', 'v2', '--state-machine-arn', SM]);
     expect(r.code).toBe(1);
     expect(r.err).toBe(
       'rollgate start: no AWS credentials found: set AWS_PROFILE (after `aws sso login` or `aws configure`), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n',
@@ -197,7 +187,7 @@ describe('rollgate redrive', () => {
 
   it('redrives the execution and prints its console URL', async () => {
     sfnMock.on(RedriveExecutionCommand).resolves({ redriveDate: NOW });
-    const r = await run(redriveCommand, [arn]);
+    const r = await run('redrive', [arn]);
     expect(r.code).toBe(0);
     expect(sfnMock.commandCalls(RedriveExecutionCommand)[0]?.args[0].input).toEqual({ executionArn: arn });
     expect(r.out).toBe(
@@ -212,7 +202,7 @@ describe('rollgate redrive', () => {
         $metadata: {},
       }),
     );
-    const r = await run(redriveCommand, [arn]);
+    const r = await run('redrive', [arn]);
     expect(r.code).toBe(1);
     expect(r.err).toContain(
       `rollgate redrive: AWS refused to redrive this execution (ExecutionNotRedrivable): Execution is SUCCEEDED and cannot be redriven: ${arn}`,
@@ -227,7 +217,7 @@ describe('rollgate redrive', () => {
     [[arn, arn], 'expected exactly one execution ARN, got 2'],
     [[SM], `<execution-arn>: got "${SM}", expected arn:aws:states:<region>:<account>:execution:`],
   ])('exits 2 on bad arguments: %j', async (argv, message) => {
-    const r = await run(redriveCommand, argv);
+    const r = await run('redrive', argv);
     expect(r.code).toBe(2);
     expect(r.err).toContain(message);
     expect(sfnMock.commandCalls(RedriveExecutionCommand)).toHaveLength(0);
@@ -307,7 +297,7 @@ describe('rollgate history --aws', () => {
         },
       ],
     });
-    const r = await run(historyAwsCommand, [
+    const r = await run('history', [
       '--aws',
       '--bucket',
       'artifacts',
@@ -357,7 +347,7 @@ describe('rollgate history --aws', () => {
         },
       ],
     });
-    const r = await run(historyAwsCommand, ['--aws', '--bucket', 'artifacts', '--state-machine-arn', SM]);
+    const r = await run('history', ['--aws', '--bucket', 'artifacts', '--state-machine-arn', SM]);
     const lines = r.out.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^started\s+trigger\s+service\s+image\s+outcome\s+reason\s+duration$/);
     expect(lines[2]).toMatch(/^2026-11-22 09:55:00 .*web-v9-running\s+RUNNING\s+running$/);
@@ -368,7 +358,7 @@ describe('rollgate history --aws', () => {
 
   it('filters by service (running executions name none yet, so they are left out)', async () => {
     bucketWith(trail);
-    const r = await run(historyAwsCommand, [
+    const r = await run('history', [
       '--aws',
       '--bucket',
       'artifacts',
@@ -386,7 +376,7 @@ describe('rollgate history --aws', () => {
 
   it('takes the bucket from ROLLGATE_BUCKET; without a state machine it lists no running executions', async () => {
     bucketWith(trail);
-    const r = await run(historyAwsCommand, ['--aws', '--since', '2026-11-22', '--json'], {
+    const r = await run('history', ['--aws', '--since', '2026-11-22', '--json'], {
       ROLLGATE_BUCKET: 'artifacts',
     });
     expect((JSON.parse(r.out) as { executionName: string }[]).map((x) => x.executionName)).toEqual(['a1']);
@@ -394,14 +384,14 @@ describe('rollgate history --aws', () => {
   });
 
   it('exits 2 without a bucket, and explains a missing bucket', async () => {
-    const none = await run(historyAwsCommand, ['--aws'], {});
+    const none = await run('history', ['--aws'], {});
     expect(none.code).toBe(2);
     expect(none.err).toContain('--aws needs --bucket B (or ROLLGATE_BUCKET)');
 
     s3Mock
       .on(ListObjectsV2Command)
       .rejects(new NoSuchBucket({ message: 'The specified bucket does not exist', $metadata: {} }));
-    const missing = await run(historyAwsCommand, ['--aws', '--bucket', 'nope']);
+    const missing = await run('history', ['--aws', '--bucket', 'nope']);
     expect(missing.code).toBe(1);
     expect(missing.err).toMatch(/^rollgate history: bucket "nope" does not exist: check --bucket/);
     expect(missing.err).not.toMatch(/\n\s+at /);
@@ -432,7 +422,7 @@ afterEach(() => {
 describe('rollgate metrics --aws', () => {
   it('reads only the day prefixes of the window and computes the figures', async () => {
     bucketWith(trail);
-    const r = await run(metricsCommand, [
+    const r = await run('metrics', [
       '--aws',
       '--bucket',
       'artifacts',
@@ -463,7 +453,7 @@ describe('rollgate metrics --aws', () => {
 
   it('defaults to the last 30 days and renders text; --service narrows it', async () => {
     bucketWith(trail);
-    const r = await run(metricsCommand, ['--aws', '--bucket', 'artifacts', '--service', 'api']);
+    const r = await run('metrics', ['--aws', '--bucket', 'artifacts', '--service', 'api']);
     expect(r.code).toBe(0);
     const prefixes = s3Mock
       .commandCalls(ListObjectsV2Command)
@@ -478,82 +468,106 @@ describe('rollgate metrics --aws', () => {
   });
 
   it('refuses windows longer than a year on S3', async () => {
-    const r = await run(metricsCommand, ['--aws', '--bucket', 'artifacts', '--since', '400d']);
+    const r = await run('metrics', ['--aws', '--bucket', 'artifacts', '--since', '400d']);
     expect(r.code).toBe(2);
     expect(r.err).toContain('expected at most 366 with --aws');
     expect(s3Mock.commandCalls(ListObjectsV2Command)).toHaveLength(0);
   });
 });
 
+/** Writes records as the local runner stores its executions (`<stateDir>/executions/<name>.json`). */
+function localHistoryWith(records: AuditRecord[]): string {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'rollgate-metrics-'));
+  mkdirSync(path.join(stateDir, 'executions'));
+  for (const r of records) {
+    const result = {
+      executionArn: r.executionId,
+      name: r.executionName,
+      status: 'SUCCEEDED' as const,
+      startDate: r.startedAt,
+      stopDate: r.endedAt,
+      input: {},
+      statesEntered: [],
+      events: [],
+    };
+    writeFileSync(
+      path.join(stateDir, 'executions', `${r.executionName}.json`),
+      JSON.stringify(storedExecution(result, r)),
+    );
+  }
+  return stateDir;
+}
+
 describe('rollgate metrics (local)', () => {
-  it('reads the local executions: service as cluster/service, pushedAt as the push time', async () => {
-    const stateDir = mkdtempSync(path.join(tmpdir(), 'rollgate-metrics-'));
+  const local = (name: string, startedAt: string, endedAt: string, extra: Partial<AuditRecord>) =>
+    audit(name, startedAt, 'DEPLOYED', 'demo-app', { cluster: 'demo', endedAt, ...extra });
+  const records = [
+    // deployed, pushed 2 min before it started, healthy 3 min after: lead 5 min
+    local('d1', '2026-11-20T10:00:00.000Z', '2026-11-20T10:03:00.000Z', {
+      trigger: { type: 'push', eventTime: '2026-11-20T09:58:00.000Z' },
+    }),
+    // the rollback failed; restored by d3 (ended 12:10): 2 h 10 min
+    local('f2', '2026-11-21T10:00:00.000Z', '2026-11-21T10:20:00.000Z', { outcome: 'FAILED', error: 'RollbackFailed' }),
+    // manual deploy: lead from its start, 10 min
+    local('d3', '2026-11-21T12:00:00.000Z', '2026-11-21T12:10:00.000Z', { trigger: { type: 'manual' } }),
+    // failed before any change (no backup, no new revision)
+    (({ backupKey: _none, ...r }) => r)(
+      local('f4', '2026-11-21T13:00:00.000Z', '2026-11-21T13:00:01.000Z', {
+        outcome: 'FAILED',
+        error: 'TargetNotFoundError',
+      }),
+    ),
+    // failed after Register created a revision: a failed change, locally as on AWS; restored by d6
+    local('f5', '2026-11-21T14:00:00.000Z', '2026-11-21T14:05:00.000Z', {
+      outcome: 'FAILED',
+      error: 'LockLostError',
+      newTaskDefinitionArn: 'arn:aws:ecs:us-east-1:000000000000:task-definition/demo-app:7',
+    }),
+    local('d6', '2026-11-21T15:00:00.000Z', '2026-11-21T15:05:00.000Z', { trigger: { type: 'manual' } }),
+  ];
+
+  it("reads the local executions' audit records: service as cluster/service, push time from the trigger", async () => {
+    const stateDir = localHistoryWith(records);
     try {
-      mkdirSync(path.join(stateDir, 'executions'));
-      const summaries = [
-        // deployed, pushed 2 min before it started, healthy 3 min after: lead 5 min
-        {
-          executionName: 'd1',
-          outcome: 'DEPLOYED',
-          trigger: 'push',
-          pushedAt: '2026-11-20T09:58:00.000Z',
-          backupKey: 'b1',
-          startedAt: '2026-11-20T10:00:00.000Z',
-          endedAt: '2026-11-20T10:03:00.000Z',
-        },
-        // the rollback failed; restored by d3 (ended 12:10): 2 h 10 min
-        {
-          executionName: 'f2',
-          outcome: 'FAILED',
-          error: 'RollbackFailed',
-          trigger: 'push',
-          backupKey: 'b2',
-          startedAt: '2026-11-21T10:00:00.000Z',
-          endedAt: '2026-11-21T10:20:00.000Z',
-        },
-        // manual deploy: lead from its start, 10 min
-        {
-          executionName: 'd3',
-          outcome: 'DEPLOYED',
-          trigger: 'manual',
-          backupKey: 'b3',
-          startedAt: '2026-11-21T12:00:00.000Z',
-          endedAt: '2026-11-21T12:10:00.000Z',
-        },
-        // failed before any change
-        {
-          executionName: 'f4',
-          outcome: 'FAILED',
-          error: 'TargetNotFoundError',
-          trigger: 'push',
-          startedAt: '2026-11-21T13:00:00.000Z',
-          endedAt: '2026-11-21T13:00:01.000Z',
-        },
-      ];
-      for (const s of summaries) {
-        const summary = {
-          reason: 'r',
-          image: 'demo-app:v',
-          status: 'SUCCEEDED',
-          service: 'demo/demo-app',
-          durationMs: 0,
-          ...s,
-        };
-        writeFileSync(
-          path.join(stateDir, 'executions', `${s.executionName}.json`),
-          JSON.stringify({ name: s.executionName, startDate: s.startedAt, stopDate: s.endedAt, summary }),
-        );
-      }
-      const r = await run(metricsCommand, ['--state-dir', stateDir, '--since', '7d', '--json']);
+      const r = await run('metrics', ['--state-dir', stateDir, '--since', '7d', '--json']);
       expect(r.err).toBe('');
       const report = JSON.parse(r.out);
       expect(Object.keys(report.services)).toEqual(['demo/demo-app']);
-      expect(report.overall.deployments.count).toBe(2);
-      expect(report.overall.leadTime).toMatchObject({ count: 2, fromPush: 1, fromStart: 1, missing: 0 });
-      expect(report.overall.leadTime.medianMs).toBe(7.5 * 60_000);
-      expect(report.overall.changeFailureRate).toEqual({ failed: 1, attempts: 3, rate: 1 / 3 });
-      expect(report.overall.timeToRestore).toMatchObject({ restored: 1, open: 0, meanMs: 130 * 60_000 });
+      expect(report.overall.deployments.count).toBe(3);
+      expect(report.overall.leadTime).toMatchObject({ count: 3, fromPush: 1, fromStart: 2, missing: 0 });
+      expect(report.overall.changeFailureRate).toEqual({ failed: 2, attempts: 5, rate: 2 / 5 });
+      expect(report.overall.timeToRestore).toMatchObject({ restored: 2 });
       expect(report.overall.notCounted).toEqual({ ignored: 0, failedWithoutChange: 1 });
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('classifies every execution as `metrics --aws` does for the same records', async () => {
+    const stateDir = localHistoryWith(records);
+    try {
+      bucketWith(records);
+      const args = ['--since', '2026-11-19', '--until', '2026-11-22', '--json'];
+      const fromLocal = await run('metrics', ['--state-dir', stateDir, ...args]);
+      const fromAws = await run('metrics', ['--aws', '--bucket', 'artifacts', ...args]);
+      expect(fromAws.err).toBe('');
+      expect(JSON.parse(fromLocal.out)).toEqual(JSON.parse(fromAws.out));
+    } finally {
+      rmSync(stateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('lists in `history` what it counts, with the same rows as `history --aws`', async () => {
+    const stateDir = localHistoryWith(records);
+    try {
+      bucketWith(records);
+      const args = ['--json', '--limit', '3'];
+      const fromLocal = await run('history', ['--state-dir', stateDir, ...args]);
+      const fromAws = await run('history', ['--aws', '--bucket', 'artifacts', '--since', '2026-11-19', ...args]);
+      const localRows = JSON.parse(fromLocal.out) as Record<string, unknown>[];
+      expect(localRows.map((row) => row.executionName)).toEqual(['d6', 'f5', 'f4']);
+      // the local rows are the AWS rows plus the run's end status
+      expect(localRows.map(({ status: _status, ...row }) => row)).toEqual(JSON.parse(fromAws.out));
     } finally {
       rmSync(stateDir, { recursive: true, force: true });
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { AuditRecord } from '../../src/core/audit.ts';
 import {
   type Classification,
   classify,
@@ -8,7 +9,6 @@ import {
   percentile,
   renderMetrics,
 } from '../../src/core/metrics.ts';
-import type { AuditRecord } from '../../src/core/record.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -34,8 +34,8 @@ function rec(
     ...extra,
   };
 }
-const push = (eventTime: string) => ({ trigger: { type: 'push', eventTime: `${eventTime}:00Z` } });
-const manual = { trigger: { type: 'manual' } };
+const push = (eventTime: string) => ({ trigger: { type: 'push' as const, eventTime: `${eventTime}:00Z` } });
+const manual = { trigger: { type: 'manual' as const } };
 const changed = { backupKey: 'backups/x.json', newTaskDefinitionArn: 'arn:aws:ecs:eu-west-1:1:task-definition/x:2' };
 
 // The window: 10 days, [2026-11-01T00:00Z, 2026-11-11T00:00Z].

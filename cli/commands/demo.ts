@@ -1,8 +1,27 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { LocalRunner, RunSummary } from '../local/runner.ts';
-import type { Outcome } from '../src/core/record.ts';
-import { colour, duration, outcomeColour, progressPrinter, table } from './output.ts';
+import type { RunSummary } from '../../local/history.ts';
+import type { LocalRunner } from '../../local/runner.ts';
+import type { Outcome } from '../../src/core/audit.ts';
+import { LOCAL_OPTIONS, parseFlags, stateDirOf } from '../args.ts';
+import { loadConfig } from '../config.ts';
+import { EXIT } from '../exit.ts';
+import type { Io } from '../io.ts';
+import { withLocalRunner } from '../local-runner.ts';
+import { colour, duration, outcomeColour, progressPrinter, table } from '../output.ts';
+
+const USAGE = 'rollgate demo [--quiet] [--config FILE] [--state-dir DIR]';
+
+/** `rollgate demo` (npm start): the scenarios on the local cloud; exit 0 when each ended as expected. */
+export async function command(argv: string[], io: Io): Promise<number> {
+  const flags = parseFlags(io, argv, USAGE, LOCAL_OPTIONS);
+  if (!flags) return EXIT.ok;
+  const { config, configFile } = loadConfig(flags.values.config, io);
+  const stateDir = stateDirOf(flags.values['state-dir'], io);
+  return withLocalRunner(io, { config, configFile, stateDir }, (runner) =>
+    runDemo(runner, io, { quiet: flags.values.quiet }),
+  );
+}
 
 /** One demo step: push an image, expect an outcome (and what the reason must mention). */
 export interface Scenario {
@@ -68,8 +87,8 @@ export function pushEvent(
  * The demo: push each scenario's image to the local registry, let the pipeline run on the push event, and print
  * a table. Exit 0 when every scenario ended as expected.
  */
-export async function runDemo(runner: LocalRunner, options: { readonly quiet: boolean }): Promise<number> {
-  const out = (s: string) => process.stdout.write(`${s}\n`);
+export async function runDemo(runner: LocalRunner, io: Io, options: { readonly quiet: boolean }): Promise<number> {
+  const out = (s: string) => io.stdout(`${s}\n`);
   const lb = runner.cloud.spec.clusters[0]?.services[0];
   out(colour.bold('rollgate demo: the deploy pipeline on a local cloud (no AWS account needed)'));
   out(
@@ -83,7 +102,7 @@ export async function runDemo(runner: LocalRunner, options: { readonly quiet: bo
     out(`\n${colour.bold(`push ${image}`)} (${scenario.title}; expect ${scenario.expect})`);
     const digest = await runner.cloud.registry.pushImage(scenario.repository, scenario.tag);
     const stored = await runner.run(pushEvent(runner, scenario.repository, scenario.tag, digest), {
-      onEvent: progressPrinter(scenario.tag.padEnd(13), options.quiet),
+      onEvent: progressPrinter(io, scenario.tag.padEnd(13), options.quiet),
     });
     const s = stored.summary;
     const ok = s.outcome === scenario.expect && scenario.because.test(s.reason);
@@ -100,7 +119,7 @@ export async function runDemo(runner: LocalRunner, options: { readonly quiet: bo
       ['scenario', 'image', 'outcome', 'reason', 'duration'],
       results.map(({ scenario, summary, ok }) => [
         scenario.title,
-        summary.image.replace(/ \(sha256:.*\)$/, ''),
+        (summary.image ?? '?').replace(/ \(sha256:.*\)$/, ''),
         `${summary.outcome}${ok ? '' : ' (UNEXPECTED)'}`,
         summary.reason,
         duration(summary.durationMs),
@@ -128,10 +147,10 @@ export async function runDemo(runner: LocalRunner, options: { readonly quiet: bo
         `\n${failed.length} scenario(s) did not end as expected: ${failed.map((f) => f.scenario.title).join(', ')}`,
       ),
     );
-    return 1;
+    return EXIT.error;
   }
   out(colour.green(`\nall ${results.length} scenarios ended as expected`));
-  return 0;
+  return EXIT.ok;
 }
 
 async function servingVersion(port: number): Promise<string | undefined> {

@@ -1,0 +1,22 @@
+/**
+ * Where every command writes and what it reads from its surroundings: the one way the CLI prints (rollgate's own
+ * commands and `rollgate loadtest` alike). Tests pass their own.
+ */
+import type { CliIo } from '../loadgen/cli.ts';
+
+/** `stdout`, `stderr` and `isTty` are loadgen's `CliIo`: `rollgate loadtest` writes through the same object. */
+export interface Io extends CliIo {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly now: () => Date;
+}
+
+/** The process's own streams, environment and clock. */
+export function processIo(): Io {
+  return {
+    stdout: (t) => void process.stdout.write(t),
+    stderr: (t) => void process.stderr.write(t),
+    isTty: process.stderr.isTTY === true,
+    env: process.env,
+    now: () => new Date(),
+  };
+}
