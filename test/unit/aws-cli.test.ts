@@ -526,51 +526,43 @@ describe('rollgate metrics (local)', () => {
     local('d6', '2026-11-21T15:00:00.000Z', '2026-11-21T15:05:00.000Z', { trigger: { type: 'manual' } }),
   ];
 
+  let stateDir: string;
+  beforeEach(() => {
+    stateDir = localHistoryWith(records);
+    bucketWith(records);
+  });
+  afterEach(() => {
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
   it("reads the local executions' audit records: service as cluster/service, push time from the trigger", async () => {
-    const stateDir = localHistoryWith(records);
-    try {
-      const r = await run('metrics', ['--state-dir', stateDir, '--since', '7d', '--json']);
-      expect(r.err).toBe('');
-      const report = JSON.parse(r.out);
-      expect(Object.keys(report.services)).toEqual(['demo/demo-app']);
-      expect(report.overall.deployments.count).toBe(3);
-      expect(report.overall.leadTime).toMatchObject({ count: 3, fromPush: 1, fromStart: 2, missing: 0 });
-      expect(report.overall.changeFailureRate).toEqual({ failed: 2, attempts: 5, rate: 2 / 5 });
-      expect(report.overall.timeToRestore).toMatchObject({ restored: 2 });
-      expect(report.overall.notCounted).toEqual({ ignored: 0, failedWithoutChange: 1 });
-    } finally {
-      rmSync(stateDir, { recursive: true, force: true });
-    }
+    const r = await run('metrics', ['--state-dir', stateDir, '--since', '7d', '--json']);
+    expect(r.err).toBe('');
+    const report = JSON.parse(r.out);
+    expect(Object.keys(report.services)).toEqual(['demo/demo-app']);
+    expect(report.overall.deployments.count).toBe(3);
+    expect(report.overall.leadTime).toMatchObject({ count: 3, fromPush: 1, fromStart: 2, missing: 0 });
+    expect(report.overall.changeFailureRate).toEqual({ failed: 2, attempts: 5, rate: 2 / 5 });
+    expect(report.overall.timeToRestore).toMatchObject({ restored: 2 });
+    expect(report.overall.notCounted).toEqual({ ignored: 0, failedWithoutChange: 1 });
   });
 
   it('classifies every execution as `metrics --aws` does for the same records', async () => {
-    const stateDir = localHistoryWith(records);
-    try {
-      bucketWith(records);
-      const args = ['--since', '2026-11-19', '--until', '2026-11-22', '--json'];
-      const fromLocal = await run('metrics', ['--state-dir', stateDir, ...args]);
-      const fromAws = await run('metrics', ['--aws', '--bucket', 'artifacts', ...args]);
-      expect(fromAws.err).toBe('');
-      expect(JSON.parse(fromLocal.out)).toEqual(JSON.parse(fromAws.out));
-    } finally {
-      rmSync(stateDir, { recursive: true, force: true });
-    }
+    const args = ['--since', '2026-11-19', '--until', '2026-11-22', '--json'];
+    const fromLocal = await run('metrics', ['--state-dir', stateDir, ...args]);
+    const fromAws = await run('metrics', ['--aws', '--bucket', 'artifacts', ...args]);
+    expect(fromAws.err).toBe('');
+    expect(JSON.parse(fromLocal.out)).toEqual(JSON.parse(fromAws.out));
   });
 
   it('lists in `history` what it counts, with the same rows as `history --aws`', async () => {
-    const stateDir = localHistoryWith(records);
-    try {
-      bucketWith(records);
-      const args = ['--json', '--limit', '3'];
-      const fromLocal = await run('history', ['--state-dir', stateDir, ...args]);
-      const fromAws = await run('history', ['--aws', '--bucket', 'artifacts', '--since', '2026-11-19', ...args]);
-      const localRows = JSON.parse(fromLocal.out) as Record<string, unknown>[];
-      expect(localRows.map((row) => row.executionName)).toEqual(['d6', 'f5', 'f4']);
-      // the local rows are the AWS rows plus the run's end status
-      expect(localRows.map(({ status: _status, ...row }) => row)).toEqual(JSON.parse(fromAws.out));
-    } finally {
-      rmSync(stateDir, { recursive: true, force: true });
-    }
+    const args = ['--json', '--limit', '3'];
+    const fromLocal = await run('history', ['--state-dir', stateDir, ...args]);
+    const fromAws = await run('history', ['--aws', '--bucket', 'artifacts', '--since', '2026-11-19', ...args]);
+    const localRows = JSON.parse(fromLocal.out) as Record<string, unknown>[];
+    expect(localRows.map((row) => row.executionName)).toEqual(['d6', 'f5', 'f4']);
+    // the local rows are the AWS rows plus the run's end status
+    expect(localRows.map(({ status: _status, ...row }) => row)).toEqual(JSON.parse(fromAws.out));
   });
 });
 
