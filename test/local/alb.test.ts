@@ -14,15 +14,10 @@ afterAll(() => agent.close());
 afterEach(async () => {
   await lb?.close();
   lb = undefined;
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise((resolve) => {
-          s.closeAllConnections();
-          s.close(resolve);
-        }),
-    ),
-  );
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
 
 /** A target that answers its name as text, and 500 to `/fail`. */
