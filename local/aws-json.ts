@@ -145,7 +145,7 @@ async function readInput(req: IncomingMessage, spec: AwsJsonEndpointSpec): Promi
  * Closes a local endpoint: stops accepting, ends its connections (all of them with `force`, else the idle ones so an
  * answer being written still arrives), and resolves when the server has closed.
  */
-function closeServer(server: Server, force: boolean): Promise<void> {
+export function closeServer(server: Server, force: boolean): Promise<void> {
   const closed = new Promise<void>((done) => server.close(() => done()));
   if (force) server.closeAllConnections();
   else server.closeIdleConnections();
@@ -153,7 +153,7 @@ function closeServer(server: Server, force: boolean): Promise<void> {
 }
 
 /** Listens on 127.0.0.1 (never another interface); port 0 picks a free one. */
-function listenLocal(server: Server, port: number): Promise<void> {
+export function listenLocal(server: Server, port: number): Promise<void> {
   return new Promise((done, fail) => {
     server.once('error', fail);
     server.listen(port, '127.0.0.1', () => {
@@ -178,7 +178,7 @@ function replyJson(res: ServerResponse, status: number, body: unknown): void {
  * The body, or undefined when it is larger than `max` bytes (read to the end all the same, so the client gets an
  * answer rather than a reset connection).
  */
-async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
+export async function readBody(req: IncomingMessage, max: number): Promise<string | undefined> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {

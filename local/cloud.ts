@@ -7,6 +7,7 @@ import { startDynamo } from './dynamodb.ts';
 import { startEcr } from './ecr.ts';
 import { startEcs } from './ecs/server.ts';
 import { startEventBridge } from './eventbridge.ts';
+import { type LocalLambda, startLambda } from './lambda.ts';
 import { LocalRegistry } from './registry.ts';
 import { type LocalS3, startS3 } from './s3.ts';
 import type { LocalCloudSpec } from './types.ts';
@@ -25,6 +26,8 @@ export interface LocalCloud {
   readonly s3: LocalS3;
   readonly ecs: Ecs;
   readonly registry: LocalRegistry;
+  /** The Lambda endpoint: serverless.yml's functions by the Invoke protocol (ECS lifecycle hooks call it). */
+  readonly lambda: LocalLambda;
   /** The environment the handlers run with: endpoints, dummy credentials, bucket, config. */
   readonly env: Readonly<Record<string, string>>;
   stop(): Promise<void>;
@@ -80,12 +83,14 @@ export function runningCloudPid(stateDir: string): number | undefined {
 
 /**
  * Starts the local cloud on a state directory: s3rver, the ECS endpoint (which restores its services and starts
- * their tasks and load balancers), and the local image registry. Everything it starts, `stop()` releases.
+ * their tasks and load balancers), DynamoDB, EventBridge, ECR, the Lambda endpoint, and the local image registry. Everything it starts, `stop()` releases.
  */
 export async function startLocalCloud(options: {
   readonly config: RollgateConfig;
   readonly configSource: string;
   readonly stateDir: string;
+  /** The functions the Lambda endpoint serves. Default `serverless.yml` (in the working directory). */
+  readonly serverlessFile?: string;
   readonly log?: (line: string) => void;
 }): Promise<LocalCloud> {
   const { config, configSource, stateDir } = options;
@@ -127,6 +132,13 @@ export async function startLocalCloud(options: {
     started.push(eventBridge);
     const ecr = await startEcr({ registryFile, region: spec.region, accountId: spec.accountId, port: 0 });
     started.push(ecr);
+    const lambda = await startLambda({
+      serverlessFile: options.serverlessFile ?? 'serverless.yml',
+      region: spec.region,
+      accountId: spec.accountId,
+      ...(options.log ? { log: options.log } : {}),
+    });
+    started.push(lambda);
     const env = {
       AWS_REGION: spec.region,
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
@@ -136,11 +148,12 @@ export async function startLocalCloud(options: {
       AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
       AWS_ENDPOINT_URL_ECR: ecr.endpoint,
+      AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
       ARTIFACTS_BUCKET: LOCAL_BUCKET,
       LOCK_TABLE: LOCAL_LOCK_TABLE,
       ROLLGATE_CONFIG: JSON.stringify(config),
     };
-    return { stateDir, spec, s3, ecs, registry: new LocalRegistry(registryFile), env, stop };
+    return { stateDir, spec, s3, ecs, registry: new LocalRegistry(registryFile), lambda, env, stop };
   } catch (err) {
     await stop();
     throw err;
