@@ -3,7 +3,7 @@
  */
 import { explainAwsError } from './aws.ts';
 import type { Io } from './io.ts';
-import { colour } from './output.ts';
+import { colour, safeText } from './output.ts';
 
 /** 0 deployed, ignored or passed; 1 an error; 2 invalid input, flags or config; 3 rolled back (or a load test's SLOs failed); 4 failed; 130 interrupted. */
 export const EXIT = { ok: 0, error: 1, usage: 2, rolledBack: 3, failed: 4, interrupted: 130 } as const;
@@ -28,16 +28,18 @@ const USER_ERRORS = new Set(['UsageError', 'ConfigError', 'InvalidInputError']);
  */
 export function reportFailure(command: string, err: unknown, io: Io): number {
   const prefix = `rollgate ${command}: `;
+  // messages quote what they were given (flags, file names, parser quotes): never raw on the terminal
+  const say = (message: string) => io.stderr(`${prefix}${safeText(message)}\n`);
   if (err instanceof Error && USER_ERRORS.has(err.name)) {
-    io.stderr(`${prefix}${err.message}\n`);
+    say(err.message);
     return EXIT.usage;
   }
   const explained = explainAwsError(err);
   if (explained) {
-    io.stderr(`${prefix}${explained}\n`);
+    say(explained);
   } else {
     const e = err as { name?: string; message?: string } | undefined;
-    io.stderr(`${prefix}${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}\n`);
+    say(`${e?.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e?.message ?? String(err)}`);
   }
   if (io.env.ROLLGATE_DEBUG) io.stderr(`${(err as Error).stack}\n`);
   else if (!explained) io.stderr(colour.dim('(set ROLLGATE_DEBUG=1 for the stack trace)\n'));

@@ -3,6 +3,8 @@
  * command is its own module, imported only when it runs, so `rollgate --help` loads none of them and only the
  * commands that call AWS load an AWS client.
  */
+
+import { preview } from '../src/core/text.ts';
 import type { AwsClients } from './aws.ts';
 import { EXIT, reportFailure } from './exit.ts';
 import { type Io, processIo } from './io.ts';
@@ -87,7 +89,7 @@ export async function main(argv: string[], io: Io = processIo(), clients: AwsCli
   }
   const load = COMMANDS[name];
   if (!load) {
-    io.stderr(`rollgate: unknown command "${name}"\n\n${USAGE}\n`);
+    io.stderr(`rollgate: unknown command ${preview(name, 40)}\n\n${USAGE}\n`);
     return EXIT.usage;
   }
   try {

@@ -1,4 +1,5 @@
 import type { ExecutionEvent } from '../local/state-machine.ts';
+import { printable } from '../src/core/text.ts';
 import type { Io } from './io.ts';
 
 /** Small terminal helpers every command prints with: tables, durations, colour only on a TTY. */
@@ -13,6 +14,20 @@ export const colour = {
   bold: (s: string) => (useColour ? `\x1b[1m${s}\x1b[0m` : s),
 };
 
+/** The longest line a message prints whole; longer ones (a 5 MB flag value) are cut, their length said. */
+const MAX_LINE = 1000;
+
+/**
+ * Text from outside (a flag, a file name, a reason recorded from an AWS error) as the CLI prints it: control
+ * characters escaped (`\u001b`), never raw on the terminal, and each line cut to MAX_LINE characters.
+ */
+export function safeText(text: string): string {
+  return printable(text)
+    .split('\n')
+    .map((l) => (l.length > MAX_LINE ? `${l.slice(0, MAX_LINE)}… (${l.length} characters)` : l))
+    .join('\n');
+}
+
 /** `12.3 s`, `1 min 05 s`. */
 export function duration(ms: number): string {
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
@@ -22,7 +37,10 @@ export function duration(ms: number): string {
 
 /** A plain-text table; long cells in `wrap` columns are cut to `maxWidth`. */
 export function table(headers: string[], rows: string[][], maxWidth = 70): string {
-  const cut = (s: string) => (s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s);
+  const cut = (raw: string) => {
+    const s = printable(raw).replace(/\n/g, ' ');
+    return s.length > maxWidth ? `${s.slice(0, maxWidth - 1)}…` : s;
+  };
   const cells = rows.map((r) => r.map(cut));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) =>

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { type AuditRecord, type HistoryRow, historyRow, type Outcome } from '../src/core/audit.ts';
+import { oneLine } from '../src/core/text.ts';
 import type { ExecutionResult } from './state-machine.ts';
 
 /**
@@ -66,9 +67,16 @@ export function readExecutions(stateDir: string): { executions: StoredExecution[
   } catch {
     return { executions: [], older: 0 };
   }
-  const all = files.map(
-    (f) => JSON.parse(readFileSync(path.join(executionsDir(stateDir), f), 'utf8')) as Partial<StoredExecution>,
-  );
+  const all = files.map((f) => {
+    const file = path.join(executionsDir(stateDir), f);
+    try {
+      return (JSON.parse(readFileSync(file, 'utf8')) ?? {}) as Partial<StoredExecution>;
+    } catch (error) {
+      throw new Error(
+        `${file} is not valid JSON (${oneLine((error as Error).message, 120)}): remove it, or rollgate reset clears every execution`,
+      );
+    }
+  });
   const executions = all
     .filter((e): e is StoredExecution => e.record !== undefined && e.summary !== undefined)
     .sort((a, b) => b.startDate.localeCompare(a.startDate));

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { isDigest, type ParsedImageRef, parseImageRef } from '../src/core/naming.ts';
+import { oneLine } from '../src/core/text.ts';
 import type { LocalImageSpec } from './types.ts';
 
 /** One push, as recorded in the registry file. */
@@ -60,12 +61,20 @@ export class LocalRegistry {
 
   /** All pushes, oldest first. */
   async list(): Promise<PushedImage[]> {
+    let text: string;
     try {
-      const parsed = JSON.parse(await readFile(this.file, 'utf8')) as Partial<RegistryFile>;
-      return Array.isArray(parsed.images) ? parsed.images : [];
+      text = await readFile(this.file, 'utf8');
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
+    }
+    try {
+      const parsed = JSON.parse(text) as Partial<RegistryFile> | null;
+      return Array.isArray(parsed?.images) ? parsed.images : [];
+    } catch (error) {
+      throw new Error(
+        `${this.file} is not valid JSON (${oneLine((error as Error).message, 120)}): the local registry is corrupt; rollgate reset clears it`,
+      );
     }
   }
 

@@ -1,29 +1,28 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { parseInput } from '../../src/core/normalize.ts';
+import { parseInput, parseInputText } from '../../src/core/normalize.ts';
 import { LOCAL_OPTIONS, parseFlags, stateDirOf, UsageError } from '../args.ts';
 import { loadConfig } from '../config.ts';
 import { EXIT, exitCodeFor } from '../exit.ts';
 import type { Io } from '../io.ts';
 import { withLocalRunner } from '../local-runner.ts';
-import { colour, duration, outcomeColour, progressPrinter } from '../output.ts';
+import { colour, duration, outcomeColour, progressPrinter, safeText } from '../output.ts';
 
 const USAGE = 'rollgate run --event FILE|- [--json] [--quiet] [--config FILE] [--state-dir DIR]';
 
+/**
+ * The event file (or stdin) as an execution input: at most 256 KiB, a byte order mark ignored, JSON (see
+ * parseInputText). Any failure is a usage error: exit 2 before anything starts.
+ */
 function readInput(file: string): unknown {
+  const source = file === '-' ? 'stdin' : `event file ${file}`;
   let text: string;
   try {
     text = file === '-' ? readFileSync(0, 'utf8') : readFileSync(file, 'utf8');
   } catch (err) {
-    throw new UsageError(
-      `cannot read event file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-    );
+    throw new UsageError(`cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new UsageError(`event file ${file} is not valid JSON: ${(err as Error).message}`);
-  }
+  return parseInputText(text, source);
 }
 
 /** `rollgate run --event FILE|-`: one execution on the local cloud; exit code by its outcome. */
@@ -47,7 +46,7 @@ export async function command(argv: string[], io: Io): Promise<number> {
   } else {
     const report = s.reportFile ? `; report ${path.relative(process.cwd(), s.reportFile)}` : '';
     io.stdout(
-      `${outcomeColour(s.outcome)}  ${s.image ?? '?'}  ${s.reason}\n${colour.dim(`execution ${s.executionName} in ${duration(s.durationMs)}${report}`)}\n`,
+      `${outcomeColour(s.outcome)}  ${safeText(s.image ?? '?')}  ${safeText(s.reason)}\n${colour.dim(`execution ${s.executionName} in ${duration(s.durationMs)}${report}`)}\n`,
     );
     for (const event of events) io.stdout(`event: ${event}\n`);
   }

@@ -126,14 +126,21 @@ export interface ParsedImageRef extends ImageRef {
   readonly registry?: string;
 }
 
-const DIGEST = /^sha256:[0-9a-f]{64}$/;
+/**
+ * ECR's own rules, the same for the push event and the manual input (Amazon ECR API reference; Docker's reference
+ * grammar for tags). ECR computes image digests as SHA-256 of the manifest: `sha256:` and 64 lowercase hex, always.
+ * (The AWS documentation's sample push event has a 60-hex digest: ECR never sends one, and rollgate refuses it.)
+ */
+export const ECR_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** A tag: 1-128 of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`. */
+export const ECR_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** A repository name: 2-256 characters, lowercase path components separated by `/`, each joined by `.`, `_`, `-`. */
+export const ECR_REPOSITORY = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
 /** Whether a text is an image digest: `sha256:` and 64 hex digits. */
 export function isDigest(text: string): boolean {
-  return DIGEST.test(text);
+  return ECR_DIGEST.test(text);
 }
-const TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-const REPOSITORY = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/;
 
 /**
  * Splits an image reference the way Docker does: the first path component is a registry host when it contains a `.`
@@ -178,9 +185,9 @@ export function splitImageRef(uri: string): ParsedImageRef {
 export function parseImageRef(uri: string): ParsedImageRef | undefined {
   if (uri.trim() === '' || /\s/.test(uri.trim())) return undefined;
   const ref = splitImageRef(uri);
-  if (ref.digest !== undefined && !DIGEST.test(ref.digest)) return undefined;
-  if (ref.tag !== undefined && !TAG.test(ref.tag)) return undefined;
-  return REPOSITORY.test(ref.repository) ? ref : undefined;
+  if (ref.digest !== undefined && !ECR_DIGEST.test(ref.digest)) return undefined;
+  if (ref.tag !== undefined && !ECR_TAG.test(ref.tag)) return undefined;
+  return ECR_REPOSITORY.test(ref.repository) ? ref : undefined;
 }
 
 /** A short form of an image reference for messages: `host/team/web@sha256:0123456789ab...` -> `team/web@sha256:0123456789ab`. */

@@ -2,7 +2,15 @@ import { z } from 'zod';
 import { formatIssues } from '../config/load.ts';
 import type { RollgateConfig, Target } from '../config/schema.ts';
 import { InvalidInputError } from './errors.ts';
-import { displayImage, ecrRegistry, type ImageRef, matchesGlob } from './naming.ts';
+import {
+  displayImage,
+  ECR_DIGEST,
+  ECR_REPOSITORY,
+  ECR_TAG,
+  ecrRegistry,
+  type ImageRef,
+  matchesGlob,
+} from './naming.ts';
 import { oneLine } from './text.ts';
 
 /** What started the execution (a redrive is recorded by Record from `$$.Execution.RedriveCount`). */
@@ -48,17 +56,6 @@ export interface Job {
   /** Whether the load test runs for this image (the target has `load` and the tag matches its `load.tags`). */
   readonly loadTest: boolean;
 }
-
-/**
- * ECR's own rules, the same for the push event and the manual input (Amazon ECR API reference; Docker's reference
- * grammar for tags). ECR computes image digests as SHA-256 of the manifest: `sha256:` and 64 lowercase hex, always.
- * (The AWS documentation's sample push event has a 60-hex digest: ECR never sends one, and rollgate refuses it.)
- */
-export const ECR_DIGEST = /^sha256:[a-f0-9]{64}$/;
-/** A tag: 1-128 of letters, digits, `_`, `.` and `-`, not starting with `.` or `-`. */
-export const ECR_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
-/** A repository name: 2-256 characters, lowercase path components separated by `/`, each joined by `.`, `_`, `-`. */
-export const ECR_REPOSITORY = /^(?=.{2,256}$)(?:[a-z0-9]+(?:[._-][a-z0-9]+)*\/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 
 /** Step Functions' largest execution input (StartExecution refuses more): 256 KiB of UTF-8. */
 export const MAX_INPUT_BYTES = 256 * 1024;

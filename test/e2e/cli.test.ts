@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { e2eEnv, portInUse, processesWithMarker } from './env.ts';
@@ -12,10 +12,10 @@ beforeAll(async () => {
   env = await e2eEnv();
 });
 
-function rollgate(args: string[], input?: string) {
+function rollgate(args: string[], input?: string, stateDir = env.stateDir) {
   const res = spawnSync(
     process.execPath,
-    ['bin/rollgate.js', ...args, '--config', env.configFile, '--state-dir', env.stateDir],
+    ['bin/rollgate.js', ...args, '--config', env.configFile, '--state-dir', stateDir],
     {
       input: input ?? '',
       encoding: 'utf8',
@@ -72,6 +72,62 @@ describe('rollgate run', () => {
     expect(stdout).toBe('');
     expect(stderr).toContain(message);
     expect(stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  /** The push fixture with some of its detail replaced. */
+  const pushWith = (detail: Record<string, string>) => {
+    const event = JSON.parse(readFileSync('test/fixtures/events/ecr/push.json', 'utf8'));
+    Object.assign(event.detail, detail);
+    return JSON.stringify(event);
+  };
+
+  it.each([
+    ['a tag that climbs directories', pushWith({ 'image-tag': '../../etc' }), 'detail.image-tag: got "../../etc"'],
+    ['a tag with a space', pushWith({ 'image-tag': 'v 2' }), 'detail.image-tag: got "v 2"'],
+    ['a 300-character tag', pushWith({ 'image-tag': 'v'.repeat(300) }), '…" (300 characters), expected an image tag'],
+    ['an uppercase repository', pushWith({ 'repository-name': 'Demo-App' }), 'detail.repository-name: got "Demo-App"'],
+    [
+      "the AWS documentation's sample digest (60 hex)",
+      pushWith({ 'image-digest': 'sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234' }),
+      'detail.image-digest: got "sha256:7f5b2640fe6fb4f46592dfd3410c4a79dac4f89e4782432e0378abcd1234", expected a digest "sha256:" + 64',
+    ],
+    ['an ANSI escape instead of JSON', '\u001b[2J\u001b[Hnot json', 'stdin is not valid JSON: '],
+    [
+      'more than 256 KiB',
+      JSON.stringify({ repository: 'demo-app', tag: 'v2', pad: 'x'.repeat(300_000) }),
+      'Step Functions accepts at most 262144',
+    ],
+  ])('exits 2 on an event with %s, naming the field, escaping what it quotes', (_what, input, message) => {
+    const { code, stderr, stdout } = rollgate(['run', '--event', '-', '--json'], input);
+    expect(code).toBe(2);
+    expect(stdout).toBe('');
+    expect(stderr).toContain(message);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: asserting their absence
+    expect(stderr).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/);
+    expect(stderr.length).toBeLessThan(2_000);
+  });
+
+  it('reads an event file that starts with a UTF-8 byte order mark', () => {
+    const file = path.join(env.dir, 'bom.json');
+    writeFileSync(file, `\ufeff${pushWith({ 'image-tag': 'latest' })}`);
+    // a state of their own: the history tests below count the executions of the shared one
+    const { code, stdout } = rollgate(['run', '--event', file, '--json'], '', path.join(env.dir, 'other-state'));
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({ outcome: 'IGNORED' });
+  });
+
+  it('ends FAILED (exit 4) on a digest that was never pushed, naming it, with nothing deployed', () => {
+    const digest = `sha256:${'deadbeef'.repeat(8)}`;
+    const { code, stdout } = rollgate(
+      ['run', '--event', '-', '--json'],
+      JSON.stringify({ repository: 'demo-app', digest }),
+      path.join(env.dir, 'other-state'),
+    );
+    expect(code).toBe(4);
+    const result = JSON.parse(stdout);
+    expect(result).toMatchObject({ outcome: 'FAILED', error: 'ImageNotFoundError' });
+    expect(result.reason).toContain('ECR has no image with digest sha256:deadbeefdead in repository demo-app');
+    expect(result.backupKey).toBeUndefined();
   });
 
   it('exits 2 naming the field when the config is invalid', () => {

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/core/errors.ts';
-import { ECR_DIGEST, ECR_REPOSITORY, ECR_TAG, type Job, normalize } from '../../src/core/normalize.ts';
+import { ECR_DIGEST, ECR_REPOSITORY, ECR_TAG } from '../../src/core/naming.ts';
+import { type Job, normalize } from '../../src/core/normalize.ts';
 import { ecrEvent, testConfig } from '../helpers.ts';
 import { expectSafeRefusal, mutated, nastyString, nastyValue, RAW_CONTROL } from './arbitraries.ts';
 
