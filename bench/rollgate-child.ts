@@ -21,6 +21,8 @@ const run = (durationSec: number) =>
   runWorker({
     url: args.url,
     connections: args.connections,
+    // A fixed set of connections, as autocannon has: the comparison is of CPU per request over the same sockets.
+    maxConnections: args.connections,
     durationSec,
     rate: args.rate ?? 1_000_000,
     warmupSec: 0,

@@ -2,10 +2,31 @@
  * Merges the workers' results into one load report, as the pipeline's Aggregate state and `rollgate loadtest` do.
  * Pure: the same input gives the same report (no clock, no randomness, no I/O).
  */
+
+import type { Histogram } from 'hdr-histogram-js';
 import { LoadInputError } from './errors.ts';
-import { encodeHistogram, mergeEncoded, percentilesMs } from './histograms.ts';
-import { evaluateSlo } from './slo.ts';
-import type { LoadReport, RequestCounts, SloSpec, TimelinePoint, WorkerResult } from './types.ts';
+import { createHistogram, decodeHistogram, encodeHistogram, percentilesMs } from './histograms.ts';
+import { effectiveSlo, evaluateSlo } from './slo.ts';
+import type {
+  GeneratorHealth,
+  LoadReport,
+  PercentilesMs,
+  RequestCounts,
+  SloSpec,
+  TimelinePoint,
+  WorkerResult,
+} from './types.ts';
+
+/**
+ * More than this fraction of the scheduled requests waiting for a connection (every allowed one busy) or never sent
+ * makes the run generator-limited: below it, a handful of requests in a brief burst does not void the run.
+ */
+export const LIMITED_FRACTION = 0.01;
+/**
+ * Scheduler lateness p99 above this makes the run generator-limited: the generator (its CPU or event loop) released
+ * requests this late, so it did not offer the planned load. Well above a tick timer's usual lateness (~1-5 ms).
+ */
+export const LATE_LIMIT_MS = 100;
 
 /** What the results do not say about the test as a whole. */
 export interface AggregateMeta {
@@ -24,6 +45,40 @@ function sortedRecord(record: Record<string, number>): Record<string, number> {
 }
 
 const round2 = (n: number): number => Math.round(n * 100) / 100;
+const int = (n: number): string => n.toLocaleString('en-US');
+const ms = (n: number): string => `${Number(n.toFixed(1))} ms`;
+
+/** Whether the workers kept their schedule; see LIMITED_FRACTION and LATE_LIMIT_MS. */
+export function generatorHealth(
+  requests: RequestCounts,
+  maxConnections: number,
+  connectionWaitMs: PercentilesMs,
+  latenessMs: PercentilesMs,
+): GeneratorHealth {
+  const reasons: string[] = [];
+  const late = requests.waited + requests.dropped;
+  if (requests.scheduled > 0 && late > LIMITED_FRACTION * requests.scheduled) {
+    const share = `${Number(((late / requests.scheduled) * 100).toFixed(1))}%`;
+    const parts: string[] = [];
+    if (requests.waited > 0) parts.push(`${int(requests.waited)} waited for one (p99 ${ms(connectionWaitMs.p99)})`);
+    if (requests.dropped > 0) parts.push(`${int(requests.dropped)} were never sent`);
+    reasons.push(
+      `all ${int(maxConnections)} connections it may open were busy: of ${int(requests.scheduled)} requests, ` +
+        `${parts.join(' and ')} (${share}); raise the connection maximum (maxConnections, --max-connections)`,
+    );
+  }
+  if (latenessMs.p99 > LATE_LIMIT_MS) {
+    reasons.push(`its scheduler ran ${ms(latenessMs.p99)} late at p99: short of CPU; add workers`);
+  }
+  return { limited: reasons.length > 0, reasons };
+}
+
+/** Adds `encoded` into `into` and returns it decoded (absent in results of older workers: empty). */
+function addEncoded(into: Histogram, encoded: string | undefined): Histogram {
+  const h = encoded ? decodeHistogram(encoded) : createHistogram();
+  into.add(h);
+  return h;
+}
 
 /**
  * Merges worker results: histograms are decoded and added bucket by bucket (exact, never averaged percentiles),
@@ -44,21 +99,40 @@ export function aggregate(results: readonly WorkerResult[], meta: AggregateMeta 
   });
   const ordered = [...results].sort((a, b) => a.workerIndex - b.workerIndex);
 
-  const requests: RequestCounts = { scheduled: 0, total: 0, ok: 0, errors: 0, dropped: 0, queued: 0 };
+  const requests: RequestCounts = { scheduled: 0, total: 0, ok: 0, errors: 0, dropped: 0, queued: 0, waited: 0 };
   const statusCodes: Record<string, number> = {};
   const errorKinds: Record<string, number> = {};
   let bytesReceived = 0;
   let target = 0;
   let connections = 0;
+  let maxConnections = 0;
   let sent = 0;
+  const latency = createHistogram();
+  const lateness = createHistogram();
+  const connectionWait = createHistogram();
+  const perWorker: LoadReport['perWorker'] = [];
   const timeline: TimelinePoint[] = [];
   for (const r of ordered) {
-    for (const key of Object.keys(requests) as Array<keyof RequestCounts>) requests[key] += r.requests[key];
+    for (const key of Object.keys(requests) as Array<keyof RequestCounts>) requests[key] += r.requests[key] ?? 0;
     addCounts(statusCodes, r.statusCodes);
     addCounts(errorKinds, r.errorKinds);
     bytesReceived += r.bytesReceived;
     target += r.rate.target;
     connections += r.connections;
+    maxConnections += r.maxConnections ?? r.connections;
+    // Each histogram decoded once: into the merged one, and for this worker's line.
+    const ownLatency = addEncoded(latency, r.histograms.latencyUs);
+    const ownLateness = addEncoded(lateness, r.histograms.latenessUs);
+    addEncoded(connectionWait, r.histograms.connectionWaitUs);
+    perWorker.push({
+      workerIndex: r.workerIndex,
+      rate: r.rate,
+      requests: r.requests,
+      connections: r.connections,
+      p99Ms: percentilesMs(ownLatency).p99,
+      latenessP99Ms: percentilesMs(ownLateness).p99,
+      aborted: r.aborted,
+    });
     sent += r.timeline.sent.reduce((a, n) => a + n, 0);
     const t = r.timeline;
     for (let s = 0; s < t.completed.length; s++) {
@@ -74,15 +148,19 @@ export function aggregate(results: readonly WorkerResult[], meta: AggregateMeta 
     }
   }
 
-  const latency = mergeEncoded(ordered.map((r) => r.histograms.latencyUs));
-  const lateness = mergeEncoded(ordered.map((r) => r.histograms.latenessUs));
   const durationSec = Math.max(...ordered.map((r) => r.durationSec));
   const startedAt = ordered.map((r) => r.startedAt).sort()[0] ?? first.startedAt;
 
+  const latenessMs = percentilesMs(lateness);
+  const connectionWaitMs = percentilesMs(connectionWait);
+  const answered = Object.values(statusCodes).reduce((a, n) => a + n, 0);
   const partial = {
     latencyMs: percentilesMs(latency),
     errorRate: requests.total > 0 ? requests.errors / requests.total : 0,
     rate: { target: round2(target), achieved: round2(sent / durationSec) },
+    requests,
+    answered,
+    generator: generatorHealth(requests, maxConnections, connectionWaitMs, latenessMs),
   };
   const slo = meta.slo ?? {};
 
@@ -94,30 +172,27 @@ export function aggregate(results: readonly WorkerResult[], meta: AggregateMeta 
     durationSec,
     workers: ordered.length,
     connections,
+    maxConnections,
     timeoutMs: first.timeoutMs,
     rate: partial.rate,
     requests,
     errorRate: Math.round(partial.errorRate * 1e6) / 1e6,
+    answered,
     statusCodes: sortedRecord(statusCodes),
     errorKinds: sortedRecord(errorKinds),
     bytesReceived,
     latencyMs: partial.latencyMs,
-    latenessMs: percentilesMs(lateness),
-    slo: { spec: { ...slo }, ...evaluateSlo(partial, slo) },
-    histograms: { latencyUs: encodeHistogram(latency), latenessUs: encodeHistogram(lateness) },
+    latenessMs,
+    connectionWaitMs,
+    generator: partial.generator,
+    slo: { spec: effectiveSlo(slo), ...evaluateSlo(partial, slo) },
+    histograms: {
+      latencyUs: encodeHistogram(latency),
+      latenessUs: encodeHistogram(lateness),
+      connectionWaitUs: encodeHistogram(connectionWait),
+    },
     timeline,
-    perWorker: ordered.map((r) => {
-      const p = percentilesMs(mergeEncoded([r.histograms.latencyUs]));
-      const l = percentilesMs(mergeEncoded([r.histograms.latenessUs]));
-      return {
-        workerIndex: r.workerIndex,
-        rate: r.rate,
-        requests: r.requests,
-        p99Ms: p.p99,
-        latenessP99Ms: l.p99,
-        aborted: r.aborted,
-      };
-    }),
+    perWorker,
     aborted: ordered.some((r) => r.aborted),
   };
 }

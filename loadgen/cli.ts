@@ -1,11 +1,11 @@
 /**
  * `rollgate loadtest`: a standalone load test with the pipeline's engine and report.
  *
- *   rollgate loadtest --url URL --rate RPS --duration S [--connections N] [--workers N] [--timeout MS]
+ *   rollgate loadtest --url URL --rate RPS --duration S [--connections N] [--max-connections N] [--workers N] [--timeout MS]
  *                     [--warmup S] [--p95 MS] [--p99 MS] [--max-error-rate F] [--min-achieved-rate F]
  *                     [--json] [--out DIR]
  *
- * Exit codes: 0 done (and every SLO given held), 2 invalid flags, 3 an SLO given was violated, 1 the run failed.
+ * Exit codes: 0 the gate passed, 2 invalid flags, 3 the gate failed or was inconclusive, 1 the run failed.
  */
 import { parseArgs } from 'node:util';
 import { LoadInputError } from './errors.ts';
@@ -21,23 +21,29 @@ intended send time. Writes report.json, report.html and summary.md.
   --url URL               http:// or https:// URL to request (GET)
   --rate RPS              target requests per second (> 0)
   --duration S            measured seconds (> 0)
-  --connections N         TCP connections in all (default 10)
+  --connections N         connections opened up front, in all (default 10)
+  --max-connections N     most connections in all: more open when a request is due and all are busy
+                          (default: enough for the rate at 4 s of latency, at most 900 per worker)
   --workers N             worker threads (default 1)
   --timeout MS            per-request timeout in ms (default 2000)
   --warmup S              unrecorded warm-up seconds (default 1)
   --p95 MS, --p99 MS      SLO: highest acceptable p95 / p99 latency, ms
-  --max-error-rate F      SLO: highest acceptable error rate, a fraction (0.01 = 1%)
+  --max-error-rate F      SLO: highest acceptable error rate, a fraction (default 0.01 = 1%)
   --min-achieved-rate F   SLO: lowest acceptable achieved / target rate, a fraction (0.9)
   --json                  print the report JSON on stdout instead of a summary
   --out DIR               report directory (default reports/loadtest-<timestamp>/)
 
-Exit codes: 0 done, 2 invalid flags, 3 an SLO was violated, 1 the run failed.`;
+Latency percentiles are of answered requests. A run in which no request was answered, or most failed, fails
+whatever the SLOs; a run the generator could not keep on schedule is inconclusive.
+
+Exit codes: 0 passed, 2 invalid flags, 3 failed or inconclusive, 1 the run failed.`;
 
 const OPTIONS = {
   url: { type: 'string' },
   rate: { type: 'string' },
   duration: { type: 'string' },
   connections: { type: 'string' },
+  'max-connections': { type: 'string' },
   workers: { type: 'string' },
   timeout: { type: 'string' },
   warmup: { type: 'string' },
@@ -102,6 +108,7 @@ export interface LoadtestArgs {
   rate: number;
   durationSec: number;
   connections: number;
+  maxConnections?: number;
   workers: number;
   timeoutMs?: number;
   warmupSec?: number;
@@ -158,15 +165,22 @@ export function parseLoadtestArgs(argv: string[], now: Date = new Date()): Loadt
     parseNumber('duration', values.duration, { min: 0, above: true, max: 86_400, what: 'a number of seconds > 0' }),
     'the measured duration in seconds',
   );
-  const connections =
-    parseNumber('connections', values.connections, {
-      integer: true,
-      min: 1,
-      max: 10_000,
-      what: 'an integer from 1 to 10000',
-    }) ?? 10;
+  const givenConnections = parseNumber('connections', values.connections, {
+    integer: true,
+    min: 1,
+    max: 10_000,
+    what: 'an integer from 1 to 10000',
+  });
+  const maxConnections = parseNumber('max-connections', values['max-connections'], {
+    integer: true,
+    min: 1,
+    max: 640_000,
+    what: 'an integer >= 1',
+  });
   const workers =
     parseNumber('workers', values.workers, { integer: true, min: 1, max: 64, what: 'an integer from 1 to 64' }) ?? 1;
+  // A --max-connections below the default 10 lowers the connections opened up front with it.
+  const connections = givenConnections ?? Math.max(workers, Math.min(10, maxConnections ?? 10));
   const timeoutMs = parseNumber('timeout', values.timeout, {
     integer: true,
     min: 1,
@@ -194,6 +208,11 @@ export function parseLoadtestArgs(argv: string[], now: Date = new Date()): Loadt
   if (connections < workers) {
     throw new LoadInputError(`--connections must be at least --workers (${workers}), got ${connections}`);
   }
+  if (maxConnections !== undefined && maxConnections < connections) {
+    throw new LoadInputError(
+      `--max-connections must be at least --connections (${connections}), got ${maxConnections}`,
+    );
+  }
 
   const stamp = now
     .toISOString()
@@ -208,6 +227,7 @@ export function parseLoadtestArgs(argv: string[], now: Date = new Date()): Loadt
     json: values.json,
     outDir: values.out ?? `reports/loadtest-${stamp}`,
   };
+  if (maxConnections !== undefined) args.maxConnections = maxConnections;
   if (timeoutMs !== undefined) args.timeoutMs = timeoutMs;
   if (warmupSec !== undefined) args.warmupSec = warmupSec;
   if (Object.keys(slo).length > 0) args.slo = slo;
@@ -221,7 +241,8 @@ export function formatProgress(p: LoadProgress): string {
   const elapsed = Math.min(p.elapsedSec, p.durationSec);
   return (
     `[${num(elapsed).padStart(String(p.durationSec).length + 2)}/${p.durationSec} s] sent ${int(p.sent)}  ` +
-    `rate ${int(p.achievedRate)}/s  errors ${int(p.errors)}  dropped ${int(p.dropped)}  p99 ${num(p.p99Ms)} ms`
+    `rate ${int(p.achievedRate)}/s  errors ${int(p.errors)}  dropped ${int(p.dropped)}  conns ${int(p.connections)}  ` +
+    `p99 ${num(p.p99Ms)} ms`
   );
 }
 
@@ -229,11 +250,16 @@ export function formatSummary(report: LoadReport, paths?: { json: string; html: 
   const r = report;
   const l = r.latencyMs;
   const lines = [
-    `${r.method} ${r.url}: ${r.durationSec} s at ${num(r.rate.target)} req/s (${r.workers} worker${r.workers > 1 ? 's' : ''}, ${r.connections} connections)`,
+    `${r.method} ${r.url}: ${r.durationSec} s at ${num(r.rate.target)} req/s (${r.workers} worker${r.workers > 1 ? 's' : ''})`,
     '',
     `  rate       ${num(r.rate.achieved)} req/s achieved of ${num(r.rate.target)}`,
     `  requests   ${int(r.requests.total)}  errors ${int(r.requests.errors)} (${Number((r.errorRate * 100).toFixed(2))}%)  dropped ${int(r.requests.dropped)}`,
-    `  latency    p50 ${num(l.p50)}  p90 ${num(l.p90)}  p95 ${num(l.p95)}  p99 ${num(l.p99)}  p99.9 ${num(l.p999)}  max ${num(l.max)} ms`,
+    `  latency    p50 ${num(l.p50)}  p90 ${num(l.p90)}  p95 ${num(l.p95)}  p99 ${num(l.p99)}  p99.9 ${num(l.p999)}  max ${num(l.max)} ms` +
+      ` (of ${int(r.answered)} answered)`,
+    `  conns      ${int(r.connections)} used of ${int(r.maxConnections)} allowed` +
+      (r.requests.waited > 0
+        ? `; ${int(r.requests.waited)} requests waited for one, all busy (p99 ${num(r.connectionWaitMs.p99)} ms, not in latency)`
+        : ''),
     `  lateness   p99 ${num(r.latenessMs.p99)} ms (the generator's own delay)`,
     `  status     ${
       Object.entries(r.statusCodes)
@@ -249,6 +275,7 @@ export function formatSummary(report: LoadReport, paths?: { json: string; html: 
     );
   }
   lines.push('', verdictLine(r).replace(/\*\*/g, ''));
+  if (r.slo.verdict === 'inconclusive' && r.slo.violations.length > 0) lines.push('  Also measured (not a verdict):');
   for (const v of r.slo.violations) lines.push(`  - ${v.message}`);
   if (r.aborted) lines.push('', 'Stopped early: the figures cover what was measured.');
   if (paths) lines.push('', `Report: ${paths.html}`, `        ${paths.json}`, `        ${paths.markdown}`);
@@ -285,6 +312,7 @@ export async function loadtestCommand(argv: string[], io: CliIo): Promise<number
       rate: args.rate,
       durationSec: args.durationSec,
       connections: args.connections,
+      ...(args.maxConnections !== undefined ? { maxConnections: args.maxConnections } : {}),
       workers: args.workers,
       ...(args.timeoutMs !== undefined ? { timeoutMs: args.timeoutMs } : {}),
       ...(args.warmupSec !== undefined ? { warmupSec: args.warmupSec } : {}),

@@ -12,9 +12,18 @@
  *   at most 1 ms of timer slack) early.
  * - Released requests wait for a connection in a FIFO queue while fewer than `maxInFlight` are outstanding. Requests
  *   that found no room and whose tick ended are counted as dropped, never silently skipped.
+ * - Connections on demand: `connections` are opened before the run; when a request is due (its scheduled time has come)
+ *   and every connection is busy, another is opened for it, up to `maxConnections` (a due-timer wakes the generator for
+ *   a queued request that falls due between completions). Requests released ahead of their schedule never open one,
+ *   and go out early only while fewer than `connections` are busy: the connections opened on demand carry requests at
+ *   their scheduled times, so the target sees the even schedule, not bursts of a whole tick at once. With a fixed set
+ *   of connections (`maxConnections` = `connections`, or before any has been added) this is the tick path unchanged.
+ *   Once `maxConnections` are open and busy, a request's wait for a connection is the generator's limit, not the
+ *   target's latency: it goes to its own histogram (`connectionWaitUs`), its latency counts from when it was sent, and
+ *   the report calls the run generator-limited. A request that waited longer than the timeout is dropped (never sent).
  * - How late the scheduler released each request (after the start of its tick) goes to its own histogram: if that is
  *   high, the generator (CPU, event loop) was the bottleneck, not the target.
- * - One keep-alive connection per `connections`, at most one request in flight on each, through the minimal HTTP/1.1
+ * - Keep-alive connections, at most one request in flight on each, through the minimal HTTP/1.1
  *   client in http1.ts (the request bytes are built once; responses are parsed in place). Per request it costs about
  *   a third of undici's CPU, which matters most at moderate rates (bench/loadgen.ts).
  * - Per-request timeouts: one sweep timer checks every connection's deadline (no timer per request).
@@ -22,11 +31,13 @@
 import { performance } from 'node:perf_hooks';
 import { classifyError, classifyStatus } from './classify-error.ts';
 import { FloatQueue } from './float-queue.ts';
-import { createHistogram, encodeHistogram, FastRecorder } from './histograms.ts';
-import { buildTarget, Connection, codedError, type ResponseHandler } from './http1.ts';
+import { createHistogram, FastRecorder } from './histograms.ts';
+import { buildTarget } from './http1.ts';
+import { Slot, type SlotOwner, timeOut } from './slot.ts';
 import { TimelineRecorder } from './timeline.ts';
 import type { WorkerOptions, WorkerResult } from './types.ts';
 import { type ResolvedShard, resolveShard } from './validate.ts';
+import { workerResult } from './worker-result.ts';
 
 /** Extra time after the last request's timeout before outstanding requests are given up as timeouts. */
 const DRAIN_GRACE_MS = 1000;
@@ -38,37 +49,7 @@ const DRAIN_GRACE_MS = 1000;
  */
 const MAX_TIMER_SLACK_MS = 1;
 
-/** One connection and the request on it (at most one). Also the connection's response handler. */
-class Slot implements ResponseHandler {
-  /** What the request's latency counts from: min(sent, scheduled), performance.now() ms. */
-  latencyFrom = 0;
-  measured = false;
-  status = 0;
-  active = false;
-  readonly conn: Connection;
-
-  constructor(readonly engine: Engine) {
-    this.conn = new Connection(engine.target, this);
-  }
-
-  onStatus(status: number): void {
-    this.status = status;
-  }
-
-  onBodyBytes(n: number): void {
-    if (this.measured) this.engine.bytesReceived += n;
-  }
-
-  onComplete(now: number): void {
-    this.engine.ended(this, undefined, now);
-  }
-
-  onError(err: Error): void {
-    this.engine.ended(this, err, performance.now());
-  }
-}
-
-class Engine {
+export class Engine implements SlotOwner {
   readonly o: ResolvedShard;
   readonly intervalMs: number;
   readonly tickMs: number;
@@ -77,6 +58,8 @@ class Engine {
   readonly warmCount: number;
   readonly endCount: number;
   readonly target: ReturnType<typeof buildTarget>;
+  readonly maxConnections: number;
+  /** Every connection opened so far (they are never removed: a closed one reconnects on its next request). */
   readonly slots: Slot[];
   /** Free slots: a stack in `free[0, freeCount)` (the most recently used connection is the warmest). */
   readonly free: Slot[];
@@ -90,6 +73,7 @@ class Engine {
   outstanding = 0;
   measuredOutstanding = 0;
   timerArmed = false;
+  dueArmed = false;
   stopped = false;
   aborted = false;
   lastDueAt = 0;
@@ -101,6 +85,8 @@ class Engine {
 
   readonly latency = new FastRecorder(createHistogram());
   readonly lateness = new FastRecorder(createHistogram());
+  /** How long requests waited for a connection past their schedule with `maxConnections` open and busy, us. */
+  readonly connectionWait = new FastRecorder(createHistogram());
   readonly timeline = new TimelineRecorder();
   scheduled = 0;
   total = 0;
@@ -108,6 +94,7 @@ class Engine {
   errors = 0;
   dropped = 0;
   queued = 0;
+  waited = 0;
   sent = 0;
   bytesReceived = 0;
   /** Responses by status code (100-999, the three digits the parser accepts), as an array: no object keyed by number. */
@@ -115,6 +102,7 @@ class Engine {
   readonly errorKinds: Record<string, number> = {};
 
   #timer: NodeJS.Timeout | undefined;
+  #dueTimer: NodeJS.Timeout | undefined;
   #progress: NodeJS.Timeout | undefined;
   #deadline: NodeJS.Timeout | undefined;
   #sweep: NodeJS.Timeout | undefined;
@@ -124,6 +112,10 @@ class Engine {
   #resolve: (() => void) | undefined;
   readonly #onTimer = (): void => {
     this.timerArmed = false;
+    this.pump(performance.now());
+  };
+  readonly #onDue = (): void => {
+    this.dueArmed = false;
     this.pump(performance.now());
   };
 
@@ -138,6 +130,7 @@ class Engine {
     this.warmCount = Math.round(o.warmupSec * o.rate);
     this.endCount = this.warmCount + Math.max(1, Math.round(o.durationSec * o.rate));
     this.target = buildTarget(o.url, o.method, o.headers);
+    this.maxConnections = o.maxConnections;
     this.slots = [];
     for (let i = 0; i < o.connections; i++) this.slots.push(new Slot(this));
     this.free = this.slots.slice();
@@ -164,15 +157,7 @@ class Engine {
   startSweep(): void {
     if (this.#sweep !== undefined) return;
     const period = Math.min(250, Math.max(5, Math.floor(this.o.timeoutMs / 10)));
-    this.#sweep = setInterval(() => {
-      const now = performance.now();
-      const limit = this.o.timeoutMs;
-      for (const slot of this.slots) {
-        if (slot.active && now - slot.conn.sentAt >= limit) {
-          slot.conn.destroy(codedError(`no response within ${limit} ms`, 'ETIMEDOUT'));
-        }
-      }
-    }, period);
+    this.#sweep = setInterval(() => timeOut(this.slots, this.o.timeoutMs, performance.now()), period);
   }
 
   run(signal: AbortSignal | undefined): Promise<void> {
@@ -250,13 +235,17 @@ class Engine {
         }
         this.next++;
         this.outstanding++;
-        if (this.freeCount > 0) this.send(this.popFree(), Math.min(now, scheduled), measured, now);
-        else this.queue.push(scheduled);
+        if (this.freeCount > 0 && (this.slots.length - this.freeCount < this.o.connections || scheduled <= now)) {
+          this.send(this.popFree(), Math.min(now, scheduled), measured, now);
+        } else if (scheduled <= now && this.slots.length < this.maxConnections) {
+          this.send(this.openSlot(), scheduled, measured, now);
+        } else this.queue.push(scheduled);
       }
       if (this.next < releasedEnd) {
         this.blockedEnd = releasedEnd;
         this.blockedTick = tick;
       }
+      if (this.queue.size > 0 && !this.dueArmed) this.armDue(now);
       if (this.next < this.endCount) {
         if (!this.timerArmed) {
           this.timerArmed = true;
@@ -289,21 +278,66 @@ class Engine {
   }
 
   /**
-   * Gives free connections to queued requests, oldest first. One that leaves the queue after its scheduled time waited
-   * for a connection (`queued`) and its latency counts from its schedule; one queued longer than the timeout fails.
+   * Gives connections to queued requests, oldest first: free ones, or, for a request that is due, a new one while fewer
+   * than `maxConnections` are open. A request that leaves the queue after its scheduled time waited for a connection:
+   * below the maximum that wait is part of its latency (`queued`; it lasts until the next completion or due-timer);
+   * with every allowed connection open and busy it is the generator's limit (`waited`, `connectionWaitUs`) and its
+   * latency counts from when it is sent. One that waited longer than the timeout is dropped: it was never sent.
    */
   serveQueue(now: number): void {
-    while (this.queue.size > 0 && this.freeCount > 0) {
-      const scheduled = this.queue.shift();
+    const queue = this.queue;
+    while (queue.size > 0) {
+      const scheduled = queue.peek();
+      const due = scheduled <= now + this.slackMs;
+      let slot: Slot;
+      if (this.freeCount > 0 && (due || this.slots.length - this.freeCount < this.o.connections)) slot = this.popFree();
+      else if (due && this.slots.length < this.maxConnections) slot = this.openSlot();
+      else break;
+      queue.shift();
       const measured = scheduled >= this.measureStart;
-      if (measured && now > scheduled) this.queued++;
       if (now - scheduled > this.o.timeoutMs) {
+        this.pushFree(slot);
         this.outstanding--;
-        if (measured) this.fail(now, scheduled, 'timeout');
+        if (measured) this.dropWaited(now);
         continue;
       }
-      this.send(this.popFree(), Math.min(now, scheduled), measured, now);
+      let latencyFrom = Math.min(now, scheduled);
+      if (now > scheduled && measured) {
+        if (this.slots.length >= this.maxConnections) {
+          this.waited++;
+          this.connectionWait.record(Math.round((now - scheduled) * 1000));
+          latencyFrom = now;
+        } else this.queued++;
+      }
+      this.send(slot, latencyFrom, measured, now);
     }
+    if (queue.size > 0 && !this.dueArmed) this.armDue(now);
+  }
+
+  /**
+   * Wakes the generator when the oldest queued request falls due, if a connection could then take it (a free one, or
+   * room for another). With every allowed connection busy, the next completion serves the queue instead. Completions
+   * serve due requests in between anyway, so with enough connections the queue is empty by then and the one wake-up
+   * a tick costs is all the timer adds.
+   */
+  armDue(now: number): void {
+    if (this.freeCount === 0 && this.slots.length >= this.maxConnections) return;
+    this.dueArmed = true;
+    this.#dueTimer = setTimeout(this.#onDue, Math.max(this.queue.peek() - now, 1));
+  }
+
+  /** Opens one more connection (it connects on its first request). */
+  openSlot(): Slot {
+    const slot = new Slot(this);
+    this.slots.push(slot);
+    return slot;
+  }
+
+  /** A measured request waited for a connection past the timeout: dropped, never sent. */
+  dropWaited(now: number): void {
+    this.measuredOutstanding--;
+    this.dropped++;
+    this.timeline.dropped(this.second(now), 1);
   }
 
   popFree(): Slot {
@@ -365,25 +399,23 @@ class Engine {
           this.timeline.completed(this.second(now), true, latencyUs);
         }
       } else {
-        this.fail(now, slot.latencyFrom, classifyError(err));
+        this.fail(now, classifyError(err));
       }
     }
     this.pushFree(slot);
     this.pump(now);
   }
 
-  /** Counts a measured request as failed; timeouts keep their latency (a lower bound), connection errors have none. */
-  fail(now: number, latencyFrom: number, kind: string): void {
+  /**
+   * Counts a measured request as failed. A failure has no latency: latency is of answered requests only, so a run in
+   * which every request timed out has an empty latency histogram (and fails the gate on its errors, loadgen/slo.ts).
+   */
+  fail(now: number, kind: string): void {
     this.measuredOutstanding--;
     this.total++;
     this.errors++;
     this.errorKinds[kind] = (this.errorKinds[kind] ?? 0) + 1;
-    let latencyUs = -1;
-    if (kind === 'timeout') {
-      latencyUs = Math.round((now - latencyFrom) * 1000);
-      this.latency.record(latencyUs);
-    }
-    this.timeline.completed(this.second(now), true, latencyUs);
+    this.timeline.completed(this.second(now), true, -1);
   }
 
   tick(): void {
@@ -399,6 +431,7 @@ class Engine {
       errors: this.errors,
       dropped: this.dropped,
       inFlight: this.outstanding,
+      connections: this.slots.length,
       p99Ms: this.timeline.lastP99Us / 1000,
     });
   }
@@ -408,14 +441,11 @@ class Engine {
     if (this.stopped) return;
     const now = performance.now();
     while (this.queue.size > 0) {
-      const scheduled = this.queue.shift();
-      if (scheduled >= this.measureStart) {
-        this.queued++;
-        this.fail(now, scheduled, 'timeout');
-      }
+      // Never sent: the generator's loss, not the target's error.
+      if (this.queue.shift() >= this.measureStart) this.dropWaited(now);
     }
     for (const slot of this.slots) {
-      if (slot.active && slot.measured) this.fail(now, slot.latencyFrom, 'timeout');
+      if (slot.active && slot.measured) this.fail(now, 'timeout');
     }
     this.finish();
   }
@@ -432,6 +462,7 @@ class Engine {
     if (this.stopped) return;
     this.stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#dueTimer);
     clearTimeout(this.#progress);
     clearInterval(this.#progress);
     clearTimeout(this.#deadline);
@@ -444,57 +475,14 @@ class Engine {
     clearInterval(this.#sweep);
     for (const slot of this.slots) slot.conn.destroy(undefined);
   }
-
-  statusCodes(): Record<string, number> {
-    const codes: Record<string, number> = {};
-    this.statusCounts.forEach((n, status) => {
-      if (n > 0) codes[status] = n;
-    });
-    return codes;
-  }
-
-  result(): WorkerResult {
-    const measuredEnd = this.stopped ? performance.now() : this.measureStart;
-    const o = this.o;
-    return {
-      schema: 'rollgate.loadtest.worker.v1',
-      workerIndex: o.workerIndex,
-      url: o.url.href,
-      method: o.method,
-      startedAt: new Date(this.startedAtMs || Date.now()).toISOString(),
-      durationSec: o.durationSec,
-      elapsedSec: Math.max(0, Math.round(measuredEnd - this.measureStart) / 1000),
-      connections: o.connections,
-      maxInFlight: o.maxInFlight,
-      timeoutMs: o.timeoutMs,
-      rate: { target: o.rate, achieved: Math.round((this.sent / o.durationSec) * 100) / 100 },
-      requests: {
-        scheduled: this.scheduled,
-        total: this.total,
-        ok: this.ok,
-        errors: this.errors,
-        dropped: this.dropped,
-        queued: this.queued,
-      },
-      statusCodes: this.statusCodes(),
-      errorKinds: { ...this.errorKinds },
-      bytesReceived: this.bytesReceived,
-      histograms: {
-        latencyUs: encodeHistogram(this.latency.flush()),
-        latenessUs: encodeHistogram(this.lateness.flush()),
-      },
-      timeline: this.timeline.toJSON(),
-      aborted: this.aborted,
-    };
-  }
 }
 
 /**
  * Runs one load generator: opens every connection, runs `warmupSec` unrecorded, then `durationSec` measured at `rate`
  * requests per second, waits for outstanding requests (each bounded by `timeoutMs`), and returns plain JSON.
  *
- * Latency is recorded for every response of any status and for timeouts (as the time until the timeout, a lower
- * bound); connection errors (refused, reset) are counted but have no latency. Statuses >= 400 are errors.
+ * Latency is recorded for every answered request (a response of any status); failures (timeouts, refused or reset
+ * connections) are counted as errors by kind but have no latency. Statuses >= 400 are errors.
  *
  * @throws LoadInputError when an option is invalid (the message names it).
  */
@@ -504,7 +492,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerResult> {
   try {
     if (!opts.signal?.aborted) await engine.openConnections();
     await engine.run(opts.signal);
-    return engine.result();
+    return workerResult(engine);
   } finally {
     engine.close();
   }

@@ -14,6 +14,11 @@ export class FloatQueue {
     this.#size++;
   }
 
+  /** The oldest value without removing it; NaN when empty. */
+  peek(): number {
+    return this.#size === 0 ? Number.NaN : (this.#buf[this.#head] ?? Number.NaN);
+  }
+
   /** Removes and returns the oldest value; NaN when empty. */
   shift(): number {
     if (this.#size === 0) return Number.NaN;

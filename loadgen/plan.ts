@@ -14,8 +14,10 @@ export interface PlanInput {
   durationSec: number;
   /** Requested workers; raised when the rate needs more (see `maxRatePerWorker`). */
   workers: number;
-  /** Total connections, split across workers (each gets at least 1). */
+  /** Connections opened up front, split across workers (each gets at least 1). */
   connections: number;
+  /** Most connections in all (on demand), split across workers; default: each worker's `defaultMaxConnections`. */
+  maxConnections?: number;
   timeoutMs?: number;
   warmupSec?: number;
   method?: string;
@@ -108,7 +110,7 @@ export function planShards(input: PlanInput): WorkerShard[] {
 export function splitShards(
   input: Pick<
     PlanInput,
-    'url' | 'rate' | 'durationSec' | 'connections' | 'timeoutMs' | 'warmupSec' | 'method' | 'headers'
+    'url' | 'rate' | 'durationSec' | 'connections' | 'maxConnections' | 'timeoutMs' | 'warmupSec' | 'method' | 'headers'
   >,
   workers: number,
 ): WorkerShard[] {
@@ -123,6 +125,9 @@ export function splitShards(
       warmupSec: input.warmupSec ?? DEFAULT_WARMUP_SEC,
       workerIndex,
     };
+    if (input.maxConnections !== undefined) {
+      shard.maxConnections = Math.max(perWorkerConnections, Math.ceil(input.maxConnections / workers));
+    }
     if (input.method !== undefined) shard.method = input.method;
     if (input.headers !== undefined) shard.headers = { ...input.headers };
     return shard;

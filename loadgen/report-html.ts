@@ -119,8 +119,12 @@ function timelineChart(report: LoadReport): string {
 
 function verdict(report: LoadReport): { cls: string; title: string; detail: string } {
   const checked = Object.keys(report.slo.spec).length;
-  if (checked === 0) {
-    return { cls: 'none', title: 'No SLOs set', detail: 'Nothing to pass or fail: the figures below are for reading.' };
+  if (report.slo.verdict === 'inconclusive') {
+    return {
+      cls: 'none',
+      title: 'Inconclusive',
+      detail: `${(report.slo.inconclusive ?? '').replace(/^inconclusive: /, '')}: these figures neither pass nor blame the service.`,
+    };
   }
   if (report.slo.passed) {
     return { cls: 'pass', title: 'SLOs met', detail: `All ${checked} objective${checked > 1 ? 's' : ''} held.` };
@@ -210,7 +214,7 @@ export function renderReportHtml(report: LoadReport): string {
   }
   if (r.requests.dropped > 0) {
     notes.push(
-      `${r.requests.dropped.toLocaleString('en-US')} requests were dropped: they fell due while ${fmt(r.connections)} connections and the in-flight cap were all taken, so the target received less than the target rate.`,
+      `${r.requests.dropped.toLocaleString('en-US')} requests were dropped (never sent): they fell due while all ${fmt(r.maxConnections)} allowed connections, or the in-flight cap, were taken for longer than the timeout, so the target received less than the target rate.`,
     );
   }
   if (r.aborted) notes.push('The run was stopped early; the figures cover only what was measured.');
@@ -226,10 +230,10 @@ export function renderReportHtml(report: LoadReport): string {
 <body>
 <main>
 <h1>Load test of <code>${text(r.method)} ${text(r.url)}</code></h1>
-<p class="muted">Started ${text(r.startedAt)} &middot; ${fmt(r.durationSec)} s at ${fmt(r.rate.target)} req/s (open model, constant arrival rate) &middot; ${r.workers} worker${r.workers > 1 ? 's' : ''}, ${r.connections} connections, ${fmt(r.timeoutMs)} ms timeout</p>
+<p class="muted">Started ${text(r.startedAt)} &middot; ${fmt(r.durationSec)} s at ${fmt(r.rate.target)} req/s (open model, constant arrival rate) &middot; ${r.workers} worker${r.workers > 1 ? 's' : ''}, ${fmt(r.connections)} connections used of ${fmt(r.maxConnections)} allowed, ${fmt(r.timeoutMs)} ms timeout</p>
 
 <section class="card verdict ${v.cls}">
-<div class="badge">${v.cls === 'pass' ? 'PASS' : v.cls === 'fail' ? 'FAIL' : 'NO SLO'}</div>
+<div class="badge">${v.cls === 'pass' ? 'PASS' : v.cls === 'fail' ? 'FAIL' : 'INCONCLUSIVE'}</div>
 <div><strong>${v.title}.</strong> ${v.detail}
 ${r.slo.violations.length > 0 ? `<ul>${r.slo.violations.map((x) => `<li>${text(x.message)}</li>`).join('')}</ul>` : ''}
 </div>
@@ -275,7 +279,9 @@ ${(['min', 'p50', 'p90', 'p95', 'p99', 'p999', 'max', 'mean'] as const).map((k) 
 <tr><td>ok (status &lt; 400)</td><td>${r.requests.ok.toLocaleString('en-US')}</td></tr>
 <tr><td>errors</td><td>${r.requests.errors.toLocaleString('en-US')}</td></tr>
 <tr><td>dropped</td><td>${r.requests.dropped.toLocaleString('en-US')}</td></tr>
-<tr><td>waited for a connection</td><td>${r.requests.queued.toLocaleString('en-US')}</td></tr>
+<tr><td>answered (latency is of these)</td><td>${r.answered.toLocaleString('en-US')}</td></tr>
+<tr><td>waited for a new connection</td><td>${r.requests.queued.toLocaleString('en-US')}</td></tr>
+<tr><td>waited, all connections busy (not in latency)</td><td>${r.requests.waited.toLocaleString('en-US')}</td></tr>
 <tr><td>achieved / target</td><td>${pct(fraction)}</td></tr>
 </table></div>
 <div class="card"><h2>Status codes</h2>${kv(r.statusCodes, 'No responses.')}</div>

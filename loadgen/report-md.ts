@@ -6,9 +6,11 @@ const ms = (v: number): string => `${Number(v.toFixed(1))} ms`;
 const pct = (v: number): string => `${Number((v * 100).toFixed(2))}%`;
 
 export function verdictLine(report: LoadReport): string {
-  if (Object.keys(report.slo.spec).length === 0) return '**No SLOs set**: nothing to pass or fail.';
-  if (report.slo.passed) return '**PASS**: every SLO held.';
-  return `**FAIL**: ${report.slo.violations.length} SLO violation${report.slo.violations.length > 1 ? 's' : ''}.`;
+  const slo = report.slo;
+  if (slo.verdict === 'inconclusive')
+    return `**INCONCLUSIVE**: ${(slo.inconclusive ?? '').replace(/^inconclusive: /, '')}.`;
+  if (slo.passed) return '**PASS**: every SLO held.';
+  return `**FAIL**: ${slo.violations.length} SLO violation${slo.violations.length > 1 ? 's' : ''}.`;
 }
 
 export function renderSummaryMd(report: LoadReport): string {
@@ -27,10 +29,12 @@ export function renderSummaryMd(report: LoadReport): string {
     `| requests | ${n(r.requests.total)} |`,
     `| errors | ${n(r.requests.errors)} (${pct(r.errorRate)}) |`,
     `| dropped | ${n(r.requests.dropped)} |`,
+    `| answered (what latency is of) | ${n(r.answered)} |`,
     `| latency p50 / p90 / p95 | ${ms(r.latencyMs.p50)} / ${ms(r.latencyMs.p90)} / ${ms(r.latencyMs.p95)} |`,
     `| latency p99 / p99.9 / max | ${ms(r.latencyMs.p99)} / ${ms(r.latencyMs.p999)} / ${ms(r.latencyMs.max)} |`,
     `| scheduler lateness p99 | ${ms(r.latenessMs.p99)} |`,
-    `| workers / connections | ${r.workers} / ${r.connections} |`,
+    `| workers / connections used (max) | ${r.workers} / ${n(r.connections)} (${n(r.maxConnections)}) |`,
+    `| waited for a connection, all busy | ${n(r.requests.waited)} (p99 ${ms(r.connectionWaitMs.p99)}, not in latency) |`,
     '',
     `Status codes: ${
       Object.entries(r.statusCodes)

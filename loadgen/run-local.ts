@@ -18,8 +18,13 @@ export interface LoadTestOptions {
   /** Total target rate, req/s, split evenly over the workers. */
   rate: number;
   durationSec: number;
-  /** Total connections, split over the workers. Default 10. */
+  /** Connections opened up front, split over the workers. Default 10. */
   connections?: number;
+  /**
+   * Most connections in all, split over the workers: more open on demand when a request is due and every one is busy.
+   * Default: each worker's `defaultMaxConnections` (the rate at 4 s of latency).
+   */
+  maxConnections?: number;
   /** Worker threads. Default 1. */
   workers?: number;
   timeoutMs?: number;
@@ -96,6 +101,7 @@ export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestResult
     rate: opts.rate,
     durationSec: opts.durationSec,
     connections,
+    ...(opts.maxConnections !== undefined ? { maxConnections: opts.maxConnections } : {}),
     ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
     ...(opts.warmupSec !== undefined ? { warmupSec: opts.warmupSec } : {}),
     ...(opts.method !== undefined ? { method: opts.method } : {}),
@@ -120,7 +126,8 @@ export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestResult
     if (second <= shownSecond) return;
     shownSecond = second;
     const elapsedSec = Math.max(...all.map((q) => q.elapsedSec));
-    const sum = (k: 'sent' | 'completed' | 'errors' | 'dropped' | 'inFlight') => all.reduce((a, q) => a + q[k], 0);
+    const sum = (k: 'sent' | 'completed' | 'errors' | 'dropped' | 'inFlight' | 'connections') =>
+      all.reduce((a, q) => a + q[k], 0);
     opts.onProgress({
       elapsedSec,
       durationSec: opts.durationSec,
@@ -129,6 +136,7 @@ export async function runLoadTest(opts: LoadTestOptions): Promise<LoadTestResult
       errors: sum('errors'),
       dropped: sum('dropped'),
       inFlight: sum('inFlight'),
+      connections: sum('connections'),
       achievedRate: elapsedSec > 0 ? Math.round(sum('sent') / Math.min(elapsedSec, opts.durationSec)) : 0,
       p99Ms: Math.max(...all.map((q) => q.p99Ms)),
     });

@@ -16,13 +16,19 @@ export interface WorkerShard {
   rate: number;
   /** Measured duration, seconds. The warm-up comes on top. */
   durationSec: number;
-  /** TCP connections (one undici Client each, no pipelining). */
+  /** Keep-alive connections opened before the run (no pipelining: one request in flight on each). */
   connections: number;
+  /**
+   * Most connections the worker may have open: when a request is due and every open connection is busy, another is
+   * opened, up to this many. At least `connections`. Default: enough for the rate at 4 s of latency (or the timeout,
+   * if longer), at most 900 (a Lambda allows 1024 open files); see `defaultMaxConnections`.
+   */
+  maxConnections?: number;
   /** Per-request timeout, milliseconds. Default 2000. */
   timeoutMs?: number;
   /**
    * Most requests outstanding at once: on the wire plus waiting for a free connection. A request that falls due while
-   * this many are outstanding is counted as dropped. Default: `connections + ceil(rate * timeoutMs / 1000)`, the most
+   * this many are outstanding is counted as dropped. Default: `maxConnections + ceil(rate * timeoutMs / 1000)`, the most
    * a target answering within the timeout can ever hold, so by default only a target slower than the timeout drops.
    */
   maxInFlight?: number;
@@ -59,6 +65,8 @@ export interface ProgressSnapshot {
   dropped: number;
   /** Outstanding requests right now (on the wire plus queued for a connection). */
   inFlight: number;
+  /** Connections opened so far (they stay open). */
+  connections: number;
   /** p99 latency of the requests that completed in the last full second, ms (0 when none completed). */
   p99Ms: number;
 }
@@ -83,13 +91,23 @@ export interface RequestCounts {
   ok: number;
   /** Failures plus responses with status >= 400 (see `errorKinds`). */
   errors: number;
-  /** Requests never sent because `maxInFlight` requests were outstanding when they fell due. */
+  /**
+   * Requests never sent: `maxInFlight` requests were outstanding when they fell due, or every allowed connection stayed
+   * busy for longer than the timeout after they fell due. The generator's loss, never counted as the target's error.
+   */
   dropped: number;
   /**
-   * Requests that had to wait for a free connection past their scheduled time (that wait is part of their latency).
+   * Requests that waited for a connection past their scheduled time while fewer than `maxConnections` were open (a
+   * new one was opened at the next completion or due-timer wake-up; that short wait is part of their latency).
    * Requests released early in their tick that are sent by their scheduled time are not counted.
    */
   queued: number;
+  /**
+   * Requests that waited for a connection past their scheduled time with `maxConnections` open and busy: the generator
+   * could not keep the schedule. That wait is in `histograms.connectionWaitUs`, not in their latency (which counts
+   * from when they were sent); the report calls the run generator-limited when these and `dropped` add up.
+   */
+  waited: number;
 }
 
 /**
@@ -124,7 +142,9 @@ export interface WorkerResult {
   durationSec: number;
   /** Measured window plus drain, seconds. */
   elapsedSec: number;
+  /** Connections opened (up front and on demand). */
   connections: number;
+  maxConnections: number;
   maxInFlight: number;
   timeoutMs: number;
   /** Requests per second: `target` as configured, `achieved` = requests sent / durationSec. */
@@ -138,11 +158,14 @@ export interface WorkerResult {
   bytesReceived: number;
   /**
    * HdrHistograms (V2 compressed, base64, as `encodeIntoCompressedBase64` writes them), values in MICROSECONDS.
-   * `latencyUs`: from each request's intended send time to its response (or timeout); coordinated-omission correct.
+   * `latencyUs`: of answered requests (a response of any status), from each request's intended send time (or when it
+   * was sent, if earlier, or if it waited with every allowed connection busy) to its response; coordinated-omission
+   * correct. Failures (timeouts, refused connections) have no latency.
    * `latenessUs`: how late the scheduler released each request after the start of its tick, one value per scheduled
    * request; generator health, not the target's.
+   * `connectionWaitUs`: how long each `waited` request waited for a connection past its schedule.
    */
-  histograms: { latencyUs: string; latenessUs: string };
+  histograms: { latencyUs: string; latenessUs: string; connectionWaitUs: string };
   timeline: WorkerTimeline;
   /** True when the run was cut short by its AbortSignal. */
   aborted: boolean;
@@ -161,8 +184,9 @@ export interface PercentilesMs {
 }
 
 /**
- * Service level objectives a load test is judged by. All optional; an empty spec always passes. The config schema
- * (src/config) mirrors this type.
+ * Service level objectives a load test is judged by. All optional; `maxErrorRate` defaults to 1% when absent, and a run
+ * in which no request was answered or most failed never passes (loadgen/slo.ts). The config schema (src/config)
+ * mirrors this type.
  */
 export interface SloSpec {
   /** Highest acceptable p95 latency, ms. */
@@ -175,7 +199,7 @@ export interface SloSpec {
   minAchievedRate?: number;
 }
 
-export type SloMetric = 'p95Ms' | 'p99Ms' | 'errorRate' | 'achievedRate';
+export type SloMetric = 'p95Ms' | 'p99Ms' | 'errorRate' | 'achievedRate' | 'answered';
 
 export interface SloViolation {
   metric: SloMetric;
@@ -188,8 +212,25 @@ export interface SloViolation {
 }
 
 export interface SloResult {
+  /** True only when the verdict is `pass`. */
   passed: boolean;
+  /**
+   * `pass`: every SLO held; `fail`: an SLO was violated, or no request was answered, or most failed; `inconclusive`:
+   * the generator could not keep its schedule (`generator.limited`), so the run says nothing about the service.
+   */
+  verdict: 'pass' | 'fail' | 'inconclusive';
+  /** What was violated (also listed for an inconclusive run, for information). */
   violations: SloViolation[];
+  /** With verdict `inconclusive`: "inconclusive: the load generator could not keep up (<why>)". */
+  inconclusive?: string;
+}
+
+/** Whether the generator kept its schedule well enough for the run to judge the service. */
+export interface GeneratorHealth {
+  /** True when requests waited for a connection with every allowed one busy, or were dropped, or the scheduler ran late. */
+  limited: boolean;
+  /** Why, one phrase each: "all 20 connections were busy: 1,204 of 4,000 requests (30.1%) waited for one ...". */
+  reasons: string[];
 }
 
 /** One second of the merged timeline. */
@@ -218,30 +259,43 @@ export interface LoadReport {
   durationSec: number;
   /** Number of workers merged. */
   workers: number;
-  /** Total connections across workers. */
+  /** Connections opened across workers (up front and on demand). */
   connections: number;
+  /** The most connections the workers were allowed in all. */
+  maxConnections: number;
   timeoutMs: number;
   /** Requests per second: `target` is the sum of the workers' targets, `achieved` = requests sent / durationSec. */
   rate: { target: number; achieved: number };
   requests: RequestCounts;
   /** `requests.errors / requests.total` (0 when nothing ended). */
   errorRate: number;
+  /** Requests answered (a response of any status): what `latencyMs` is of. */
+  answered: number;
   statusCodes: Record<string, number>;
   errorKinds: Record<string, number>;
   bytesReceived: number;
-  /** Latency from intended send time to response, ms, from the merged histogram. */
+  /**
+   * Latency of the answered requests (`answered` of them), ms, from the merged histogram: from each request's intended
+   * send time (or when it was sent, if earlier, or if it waited with every allowed connection busy) to its response.
+   */
   latencyMs: PercentilesMs;
   /** Scheduler lateness, ms: high values mean the generator, not the target, was the bottleneck. */
   latenessMs: PercentilesMs;
+  /** How long `requests.waited` requests waited for a connection with every allowed one busy, ms (not in latency). */
+  connectionWaitMs: PercentilesMs;
+  /** Whether the generator kept its schedule; when it did not, the gate's verdict is `inconclusive`. */
+  generator: GeneratorHealth;
+  /** The verdict; `spec` is the SLOs as applied (`maxErrorRate` filled in with its default). */
   slo: SloResult & { spec: SloSpec };
   /** Merged HdrHistograms, V2 compressed base64, values in microseconds. */
-  histograms: { latencyUs: string; latenessUs: string };
+  histograms: { latencyUs: string; latenessUs: string; connectionWaitUs: string };
   timeline: TimelinePoint[];
   /** One line per worker, for spotting a sick generator. */
   perWorker: Array<{
     workerIndex: number;
     rate: { target: number; achieved: number };
     requests: RequestCounts;
+    connections: number;
     p99Ms: number;
     latenessP99Ms: number;
     aborted: boolean;

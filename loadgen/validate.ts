@@ -10,6 +10,7 @@ export interface ResolvedShard {
   rate: number;
   durationSec: number;
   connections: number;
+  maxConnections: number;
   timeoutMs: number;
   maxInFlight: number;
   warmupSec: number;
@@ -39,6 +40,23 @@ export const MAX_TICK_MS = 1000;
 const MAX_DURATION_SEC = 86_400;
 const MAX_RATE = 1_000_000;
 const MAX_CONNECTIONS = 10_000;
+/**
+ * The default `maxConnections` carries the rate at this many seconds of latency (Little's law: connections = rate x
+ * latency), and at least the timeout, so that a target slower than the generator can measure is what it takes to run
+ * out of connections: a few seconds is far beyond any latency SLO.
+ */
+export const DEFAULT_LATENCY_HEADROOM_SEC = 4;
+/**
+ * Highest default `maxConnections` per worker: a Lambda allows 1024 open file descriptors, each connection is one.
+ * An explicit `maxConnections` may go higher (up to 10,000) where the machine allows it.
+ */
+export const MAX_DEFAULT_CONNECTIONS = 900;
+
+/** The default `maxConnections` of a worker at `rate` req/s with `connections` opened up front. */
+export function defaultMaxConnections(rate: number, timeoutMs: number, connections: number): number {
+  const headroomSec = Math.max(DEFAULT_LATENCY_HEADROOM_SEC, timeoutMs / 1000);
+  return Math.max(connections, Math.min(MAX_DEFAULT_CONNECTIONS, Math.ceil(rate * headroomSec)));
+}
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
@@ -92,7 +110,13 @@ export function resolveShard(input: unknown): ResolvedShard {
   const durationSec = number(o, 'durationSec', { min: 0, max: MAX_DURATION_SEC, exclusiveMin: true });
   const connections = number(o, 'connections', { min: 1, max: MAX_CONNECTIONS, integer: true });
   const timeoutMs = number(o, 'timeoutMs', { min: 1, max: 600_000, integer: true }, DEFAULT_TIMEOUT_MS);
-  const defaultInFlight = connections + Math.ceil((rate * timeoutMs) / 1000);
+  const maxConnections = number(
+    o,
+    'maxConnections',
+    { min: connections, max: MAX_CONNECTIONS, integer: true },
+    defaultMaxConnections(rate, timeoutMs, connections),
+  );
+  const defaultInFlight = maxConnections + Math.ceil((rate * timeoutMs) / 1000);
   const maxInFlight = number(o, 'maxInFlight', { min: 1, max: 10_000_000, integer: true }, defaultInFlight);
   const warmupSec = number(o, 'warmupSec', { min: 0, max: 60 }, DEFAULT_WARMUP_SEC);
   // Default tick: about TICK_BATCH requests per tick (MAX_TICK_BURST with more connections than that), within
@@ -133,6 +157,7 @@ export function resolveShard(input: unknown): ResolvedShard {
     rate,
     durationSec,
     connections,
+    maxConnections,
     timeoutMs,
     maxInFlight,
     warmupSec,

@@ -58,7 +58,9 @@ describe('aggregate', () => {
     const b = fakeResult(1, [4000, 5000, 6000, 7000, 8000, 9000]);
     const report = aggregate([b, a], { slo: {} });
     expect(report.workers).toBe(2);
-    expect(report.requests).toEqual({ scheduled: 9, total: 9, ok: 7, errors: 2, dropped: 0, queued: 0 });
+    expect(report.requests).toEqual({ scheduled: 9, total: 9, ok: 7, errors: 2, dropped: 0, queued: 0, waited: 0 });
+    expect(report.answered).toBe(9);
+    expect(report).toMatchObject({ connections: 10, maxConnections: 100, generator: { limited: false } });
     expect(report.statusCodes).toEqual({ '200': 7, '503': 2 });
     expect(report.timeline.map((p) => p.sent)).toEqual([3, 3, 3]);
     expect(report.timeline[1]?.p99Ms).toBe(2.001);
@@ -89,14 +91,52 @@ describe('evaluateSlo', () => {
     latencyMs: { min: 1, mean: 50, p50: 20, p90: 200, p95: 412.34, p99: 950, p999: 990, max: 1000 },
     errorRate: 0.025,
     rate: { target: 1000, achieved: 812.4 },
+    requests: { scheduled: 1000, total: 1000, ok: 975, errors: 25, dropped: 0, queued: 0, waited: 0 },
+    answered: 1000,
+    generator: { limited: false, reasons: [] },
   };
 
   it('passes when every objective holds, thresholds inclusive', () => {
     expect(evaluateSlo(report, { p95Ms: 412.34, p99Ms: 1000, maxErrorRate: 0.05, minAchievedRate: 0.8 })).toEqual({
       passed: true,
+      verdict: 'pass',
       violations: [],
     });
-    expect(evaluateSlo(report, {})).toEqual({ passed: true, violations: [] });
+    expect(evaluateSlo({ ...report, errorRate: 0.01 }, {})).toEqual({ passed: true, verdict: 'pass', violations: [] });
+  });
+
+  it('applies a 1% error-rate limit when the SLOs set none', () => {
+    expect(evaluateSlo(report, { p95Ms: 500 })).toMatchObject({
+      verdict: 'fail',
+      violations: [{ metric: 'errorRate', threshold: 0.01, message: 'error rate 2.5% exceeds 1%' }],
+    });
+  });
+
+  it('fails a run in which no request was answered, or most failed, whatever the SLOs', () => {
+    const none = { ...report, errorRate: 1, answered: 0, latencyMs: { ...report.latencyMs, p95: 0, p99: 0 } };
+    expect(evaluateSlo(none, { p95Ms: 20, maxErrorRate: 1 })).toEqual({
+      passed: false,
+      verdict: 'fail',
+      violations: [{ metric: 'answered', threshold: 1, actual: 0, message: 'no request was answered (1000 failed)' }],
+    });
+    // the floor comes before the generator's health: a service that answers nothing is never "inconclusive"
+    const limited = { ...none, generator: { limited: true, reasons: ['all 5 connections were busy'] } };
+    expect(evaluateSlo(limited, {}).verdict).toBe('fail');
+    const most = { ...report, errorRate: 0.6, answered: 1000 };
+    expect(evaluateSlo(most, { maxErrorRate: 1 })).toMatchObject({
+      verdict: 'fail',
+      violations: [{ metric: 'errorRate', message: 'most requests failed: error rate 60% (25 of 1000)' }],
+    });
+  });
+
+  it('calls a generator-limited run inconclusive, never a pass or a verdict on the service', () => {
+    const limited = { ...report, generator: { limited: true, reasons: ['its scheduler ran 150 ms late at p99'] } };
+    expect(evaluateSlo(limited, { p95Ms: 250 })).toMatchObject({
+      passed: false,
+      verdict: 'inconclusive',
+      inconclusive: 'inconclusive: the load generator could not keep up (its scheduler ran 150 ms late at p99)',
+    });
+    expect(evaluateSlo(limited, { p95Ms: 1000, maxErrorRate: 0.05 }).verdict).toBe('inconclusive');
   });
 
   it('names metric, threshold and actual in every violation message', () => {

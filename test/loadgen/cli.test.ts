@@ -107,19 +107,22 @@ describe('loadtestCommand', () => {
     const report = JSON.parse(io.out);
     expect(report).toMatchObject({ schema: 'rollgate.loadtest.v1', requests: { total: 200, errors: 0 } });
     expect(report.slo.violations[0].message).toMatch(/^p99 latency [\d.]+ ms exceeds 0 ms$/);
-    expect(io.err).toMatch(/\[\s*1\/2 s\] sent \d+ {2}rate \d+\/s {2}errors 0 {2}dropped 0 {2}p99 [\d.]+ ms/);
+    expect(io.err).toMatch(
+      /\[\s*1\/2 s\] sent \d+ {2}rate \d+\/s {2}errors 0 {2}dropped 0 {2}conns \d+ {2}p99 [\d.]+ ms/,
+    );
     expect(JSON.parse(await readFile(join(out, 'report.json'), 'utf8'))).toEqual(report);
   });
 
-  it('prints a human summary and exits 0 when no SLO is given', async () => {
+  it('prints a human summary and exits 0 when no SLO is given (the default error-rate limit held)', async () => {
     const io = captureIo();
     const code = await loadtestCommand(
       ['--url', server.url, '--rate', '50', '--duration', '1', '--warmup', '0', '--out', join(dir, 'h')],
       io,
     );
     expect(code).toBe(0);
-    expect(io.out).toContain('No SLOs set');
-    expect(io.out).toMatch(/latency {4}p50 [\d.]+ {2}p90/);
+    expect(io.out).toContain('PASS: every SLO held.');
+    expect(io.out).toMatch(/latency {4}p50 [\d.]+ {2}p90 .* ms \(of 50 answered\)/);
+    expect(io.out).toMatch(/conns {6}\d+ used of \d+ allowed/);
     expect(io.out).toContain(join(dir, 'h', 'report.html'));
   });
 });

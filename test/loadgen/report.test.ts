@@ -13,7 +13,7 @@ function sampleReport(slo = { p95Ms: 250, p99Ms: 900, maxErrorRate: 0.001, minAc
     [
       fakeResult(0, slowTail.map(Math.round), { url: 'http://127.0.0.1:9/<script>?a=1&b="2"' }),
       fakeResult(1, slowTail.slice(0, 2000).map(Math.round), {
-        requests: { scheduled: 2100, total: 2000, ok: 1999, errors: 1, dropped: 100, queued: 3 },
+        requests: { scheduled: 2030, total: 2000, ok: 1999, errors: 1, dropped: 30, queued: 3, waited: 0 },
       }),
     ],
     { slo },
@@ -84,10 +84,28 @@ describe('renderReportHtml', () => {
     expect((html.match(/<svg /g) ?? []).length).toBe(2);
   });
 
-  it('says when no SLOs were set', () => {
-    const none = renderReportHtml(sampleReport({} as never));
-    expect(none).toContain('No SLOs set');
-    expect(none).not.toContain('violated');
+  it('applies the default 1% error-rate limit when no SLOs were set', () => {
+    const report = sampleReport({} as never);
+    expect(report.slo).toMatchObject({ verdict: 'pass', spec: { maxErrorRate: 0.01 } });
+    const html = renderReportHtml(report);
+    expect(html).toContain('SLOs met');
+    expect(html).not.toContain('violated');
+  });
+
+  it('calls a generator-limited run inconclusive, in the page and the summary', () => {
+    const rnd = prng(3);
+    const samples = Array.from({ length: 2000 }, () => Math.round(20_000 + rnd() * 2000));
+    const report = aggregate([
+      fakeResult(0, samples, {
+        requests: { scheduled: 2000, total: 2000, ok: 1999, errors: 1, dropped: 0, queued: 0, waited: 900 },
+        maxConnections: 5,
+      }),
+    ]);
+    expect(report.slo.verdict).toBe('inconclusive');
+    expect(renderReportHtml(report)).toContain('INCONCLUSIVE');
+    expect(renderSummaryMd(report)).toContain(
+      '**INCONCLUSIVE**: the load generator could not keep up (all 5 connections it may open were busy',
+    );
   });
 });
 
@@ -112,7 +130,7 @@ describe('writeReportFiles', () => {
     expect(json).toMatchObject({
       schema: 'rollgate.loadtest.v1',
       rate: { target: expect.any(Number), achieved: expect.any(Number) },
-      requests: { total: 7000, errors: 2, dropped: 100 },
+      requests: { total: 7000, errors: 2, dropped: 30 },
       latencyMs: {
         p50: expect.any(Number),
         p90: expect.any(Number),
