@@ -33,6 +33,9 @@ export interface PlanInput {
   maxWorkers?: number;
 }
 
+/** A Lambda allows 1024 open files; each connection is one, and the runtime needs a few. */
+export const MAX_LAMBDA_CONNECTIONS = 1000;
+
 /** Step Functions' limit on a state's input/output, which holds all Map results at once. */
 export const STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
 
@@ -100,7 +103,15 @@ export function planShards(input: PlanInput): WorkerShard[] {
     );
   }
 
-  return splitShards(input, workers);
+  const shards = splitShards(input, workers);
+  const perWorker = shards[0]?.maxConnections;
+  if (perWorker !== undefined && perWorker > MAX_LAMBDA_CONNECTIONS) {
+    throw new LoadPlanError(
+      `maxConnections ${input.maxConnections} over ${workers} workers is ${perWorker} per load-generator Lambda, but a ` +
+        `Lambda allows 1024 open files: at most ${MAX_LAMBDA_CONNECTIONS} each; lower maxConnections or add workers`,
+    );
+  }
+  return shards;
 }
 
 /**

@@ -83,8 +83,19 @@ export const loadSchema = z
     rate: z.number().positive().max(100_000),
     durationSeconds: z.number().int().min(1).max(3600),
     workers: z.number().int().min(1).max(200).default(1),
+    /** Connections opened up front, split over the workers. */
     connections: z.number().int().min(1).max(10_000).default(20),
+    /**
+     * Most connections in all, split over the workers: more open when a request is due and every one is busy.
+     * Default: each worker's share of the rate at 4 s of latency (or the timeout, if longer), at most 900 per worker.
+     */
+    maxConnections: z.number().int().min(1).max(1_000_000).optional(),
     timeoutMs: z.number().int().min(100).max(60_000).default(2000),
+    /**
+     * What an inconclusive load test does to the deploy (the generator could not keep its schedule, so the run says
+     * nothing about the service): `rollback` (the default: fail safe) or `deploy`.
+     */
+    onInconclusive: z.enum(['rollback', 'deploy']).default('rollback'),
     /** Only images whose tag matches one of these globs are load tested (default: all). */
     tags: z.array(tagGlob).min(1).max(100).default(['*']),
     slo: sloSchema.default({}),
@@ -215,6 +226,7 @@ export const configSchema = z
             durationSec: t.load.durationSeconds,
             workers: t.load.workers,
             connections: t.load.connections,
+            ...(t.load.maxConnections !== undefined ? { maxConnections: t.load.maxConnections } : {}),
             timeoutMs: t.load.timeoutMs,
           });
         } catch (err) {

@@ -53,6 +53,14 @@ export class SloViolatedError extends Error {
 }
 
 /**
+ * The load generator could not keep its schedule (connections or CPU), so the load test says nothing about the
+ * service; the target's `load.onInconclusive` is `rollback` (the default). The message says why.
+ */
+export class LoadTestInconclusiveError extends Error {
+  override name = 'LoadTestInconclusiveError';
+}
+
+/**
  * PutEvents did not accept the rollback event (`FailedEntryCount` > 0): the message carries EventBridge's ErrorCode
  * and ErrorMessage. The Notify states catch it so that a lost notification never changes the execution's outcome.
  */

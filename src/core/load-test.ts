@@ -26,6 +26,7 @@ export function planLoad(params: {
     durationSec: load.durationSeconds,
     workers: load.workers,
     connections: load.connections,
+    ...(load.maxConnections !== undefined ? { maxConnections: load.maxConnections } : {}),
     timeoutMs: load.timeoutMs,
   });
   return { shards, reportPrefix: reportPrefix(params.cluster, params.service, params.executionName) };
@@ -36,8 +37,14 @@ export function planLoad(params: {
  * carries, and where the report is. Small on purpose: it replaces the workers' results in the state.
  */
 export interface LoadOutcome {
+  /**
+   * Whether the deploy goes on: the verdict is `pass`, or `inconclusive` with the target's `load.onInconclusive`
+   * `deploy`. The LoadPassed Choice state reads it, then `verdict` (inconclusive -> LoadInconclusive, else SloViolated).
+   */
   readonly passed: boolean;
-  /** One line: the SLO violations, or the figures that met them. */
+  /** The gate's verdict (loadgen/slo.ts): `inconclusive` when the generator could not keep its schedule. */
+  readonly verdict: 'pass' | 'fail' | 'inconclusive';
+  /** One line: the SLO violations, or why the run is inconclusive, or the figures that met the SLOs. */
   readonly reason: string;
   readonly reportKey: string;
   readonly htmlKey: string;
@@ -77,10 +84,18 @@ export async function aggregateLoad(params: {
     put(keys.summaryKey, renderSummaryMd(report), 'text/markdown; charset=utf-8'),
   ]);
   const violations = report.slo.violations.map((v) => v.message);
-  const figures = `p95 ${report.latencyMs.p95.toFixed(1)} ms, p99 ${report.latencyMs.p99.toFixed(1)} ms, ${(report.errorRate * 100).toFixed(2)}% errors, ${report.rate.achieved.toFixed(1)}/${report.rate.target} req/s`;
+  const figures = `p95 ${report.latencyMs.p95.toFixed(1)} ms, p99 ${report.latencyMs.p99.toFixed(1)} ms of ${report.answered} answered, ${(report.errorRate * 100).toFixed(2)}% errors, ${report.rate.achieved.toFixed(1)}/${report.rate.target} req/s, ${report.connections} connections`;
+  const { verdict } = report.slo;
+  const inconclusive = `${report.slo.inconclusive ?? 'inconclusive'} (${figures})`;
+  let reason = `${violations.join('; ')} (${figures})`;
+  if (verdict === 'pass') reason = `load test met its SLOs (${figures})`;
+  else if (verdict === 'inconclusive' && load.onInconclusive === 'deploy') {
+    reason = `load test ${inconclusive}; deployed as the target's load.onInconclusive is deploy`;
+  } else if (verdict === 'inconclusive') reason = inconclusive;
   return {
-    passed: report.slo.passed,
-    reason: report.slo.passed ? `load test met its SLOs (${figures})` : `${violations.join('; ')} (${figures})`,
+    passed: verdict === 'pass' || (verdict === 'inconclusive' && load.onInconclusive === 'deploy'),
+    verdict,
+    reason,
     ...keys,
     violations,
     latencyMs: { p50: report.latencyMs.p50, p95: report.latencyMs.p95, p99: report.latencyMs.p99 },

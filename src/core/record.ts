@@ -66,6 +66,8 @@ export function describeFailure(caught: CaughtError | undefined): string {
       return `health check failed: ${msg}`;
     case 'SloViolatedError':
       return `SLO gate failed: ${msg}`;
+    case 'LoadTestInconclusiveError':
+      return `SLO gate ${msg}`;
     case 'States.Timeout':
       return `a step timed out: ${msg}`;
     default:

@@ -33,6 +33,10 @@ let eventsFile: string;
 const unhealthy = new Set<string>();
 /** Task definitions that answer `/` 300 ms late. */
 const slow = new Set<string>();
+/** Task definitions that never answer `/` (every load-test request times out). */
+const hung = new Set<string>();
+/** Task definitions that answer `/` 1 s late: more connections than the load test may open (generator-limited). */
+const stalled = new Set<string>();
 
 const noWaits = {
   WaitForRollout: 0,
@@ -46,7 +50,9 @@ beforeAll(async () => {
       res.writeHead(unhealthy.has(aws.current() ?? '') ? 500 : 200).end();
       return;
     }
-    const delay = slow.has(aws.current() ?? '') ? 300 : 0;
+    const current = aws.current() ?? '';
+    if (hung.has(current)) return;
+    const delay = slow.has(current) ? 300 : stalled.has(current) ? 1000 : 0;
     setTimeout(() => res.writeHead(200).end('ok'), delay);
   });
   await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
@@ -60,8 +66,12 @@ beforeAll(async () => {
         durationSeconds: 1,
         workers: 2,
         connections: 4,
+        // 12 a worker: twice what the 300 ms version needs at 20 req/s, half what the 1 s one needs
+        maxConnections: 24,
+        timeoutMs: 1500,
         tags: ['v4*'],
-        slo: { p95Ms: 100, maxErrorRate: 0.01 },
+        // latency only: errors are judged by the default limit, and a service that answers nothing never passes
+        slo: { p95Ms: 100 },
       },
     },
   });
@@ -99,6 +109,8 @@ beforeEach(async () => {
   aws.reset();
   unhealthy.clear();
   slow.clear();
+  hung.clear();
+  stalled.clear();
 });
 
 /** Runs of the random-input property below (the report quotes it). */
@@ -460,6 +472,28 @@ describe('deploy state machine', () => {
       error: 'SloViolatedError',
       reportKey: expect.stringContaining('report.json'),
     });
+  });
+
+  it('rolls back a version that answers no load-test request, with a latency-only SLO', async () => {
+    hung.add(NEW_TD);
+    const result = await run({ repository: 'demo-app', tag: 'v4-hung' });
+    expect(result.error).toBe('DeploymentRolledBack');
+    expect(result.statesEntered).toContain('SloViolated');
+    expect(result.cause).toMatch(/^SLO gate failed: no request was answered \(\d+ failed\)/);
+    expect(aws.current()).toBe(OLD_TD);
+  });
+
+  it('rolls back on an inconclusive load test (the default), saying the generator could not keep up', async () => {
+    stalled.add(NEW_TD);
+    const result = await run({ repository: 'demo-app', tag: 'v4-stalled' });
+    expect(result.error).toBe('DeploymentRolledBack');
+    expect(result.statesEntered).toContain('LoadInconclusive');
+    expect(result.statesEntered).not.toContain('SloViolated');
+    expect(result.cause).toMatch(
+      /^SLO gate inconclusive: the load generator could not keep up \(all 24 connections it may open were busy/,
+    );
+    expect(aws.current()).toBe(OLD_TD);
+    expect(auditOf(result)).toMatchObject({ outcome: 'ROLLED_BACK', error: 'LoadTestInconclusiveError' });
   });
 
   it('does not touch a service whose lock another execution holds by the time it deploys (a redrive resuming late)', async () => {
