@@ -29,22 +29,40 @@ export interface PlanInput {
    * CPU generating, so its scheduler stays on time.
    */
   maxRatePerWorker?: number;
-  /** Largest Map state fan-out. Default: as many as the 256 KB state payload limit allows (see estimateResultBytes). */
+  /**
+   * Most workers, each one concurrent load-generator Lambda. Default MAX_WORKERS: an account's default Lambda
+   * concurrency; lower it to what the account allows (its other functions need some too).
+   */
   maxWorkers?: number;
 }
 
 /** A Lambda allows 1024 open files; each connection is one, and the runtime needs a few. */
 export const MAX_LAMBDA_CONNECTIONS = 1000;
 
-/** Step Functions' limit on a state's input/output, which holds all Map results at once. */
-export const STATE_PAYLOAD_LIMIT_BYTES = 256 * 1024;
+/**
+ * Most load-generator Lambdas in one plan: an AWS account's default concurrency limit (1000 concurrent executions per
+ * Region). The GenerateLoad Map state runs them all at once as nested inline Maps of at most MAP_GROUP_SIZE each
+ * (40 x 40 = 1600 concurrent iterations), and each returns only the S3 key of its result, so the state holds ~100 bytes
+ * per worker whatever the test's duration.
+ */
+export const MAX_WORKERS = 1000;
+/** An inline Map state runs at most 40 iterations at once on AWS (and in aws-local-stepfunctions). */
+export const MAP_GROUP_SIZE = 40;
 
 /**
- * Upper estimate of one WorkerResult's JSON size: two compressed histograms (a few KB) plus ~40 bytes per second of
- * timeline.
+ * Worker indices in groups for the GenerateLoad Map state: `ceil(workers / 40)` groups of nearly equal size (at most
+ * 40 each), so the outer Map's groups and each group's inner Map all run at once: 1000 workers are 25 groups of 40.
  */
-export function estimateResultBytes(durationSec: number, timeoutMs = DEFAULT_TIMEOUT_MS): number {
-  return 12_000 + 40 * (Math.ceil(durationSec) + Math.ceil(timeoutMs / 1000) + 2);
+export function workerGroups(workers: number): number[][] {
+  const count = Math.ceil(workers / MAP_GROUP_SIZE);
+  const groups: number[][] = [];
+  let next = 0;
+  for (let g = 0; g < count; g++) {
+    const size = Math.floor(workers / count) + (g < workers % count ? 1 : 0);
+    groups.push(Array.from({ length: size }, (_, i) => next + i));
+    next += size;
+  }
+  return groups;
 }
 
 /**
@@ -56,7 +74,6 @@ export function planShards(input: PlanInput): WorkerShard[] {
     rate,
     durationSec,
     connections,
-    timeoutMs = DEFAULT_TIMEOUT_MS,
     maxShardDurationSec = 600,
     maxRatePerWorker = 2000,
   } = input;
@@ -86,20 +103,16 @@ export function planShards(input: PlanInput): WorkerShard[] {
 
   const neededForRate = Math.ceil(rate / maxRatePerWorker);
   const workers = Math.max(input.workers, neededForRate);
-  const resultBytes = estimateResultBytes(durationSec, timeoutMs);
-  const payloadMax = Math.floor((STATE_PAYLOAD_LIMIT_BYTES * 0.9) / resultBytes);
-  const maxWorkers = input.maxWorkers ?? payloadMax;
+  const maxWorkers = input.maxWorkers ?? MAX_WORKERS;
   if (workers > maxWorkers) {
     const why =
       workers > input.workers
         ? `${rate} req/s at most ${maxRatePerWorker} req/s per worker needs ${workers} workers`
         : `${workers} workers were asked for`;
-    const limit =
-      input.maxWorkers !== undefined && input.maxWorkers < payloadMax
-        ? `maxWorkers is ${input.maxWorkers}`
-        : `their results (~${Math.round(resultBytes / 1024)} KB each for ${durationSec} s) must fit the 256 KB Step Functions payload, so at most ${payloadMax} workers`;
     throw new LoadPlanError(
-      `cannot plan the load test: ${why}, but ${limit}; lower the rate, shorten the test or raise maxRatePerWorker`,
+      `cannot plan the load test: ${why}, but each worker is one concurrent load-generator Lambda and at most ` +
+        `${maxWorkers} may run at once (an account's default Lambda concurrency is ${MAX_WORKERS}); lower the rate or ` +
+        'the workers, or raise maxRatePerWorker',
     );
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { planShards } from '../../loadgen/plan.ts';
+import { MAX_WORKERS, planShards } from '../../loadgen/plan.ts';
 
 /**
  * The schema of rollgate.config.yml. Every field has a default where a sane one exists, so a minimal target is
@@ -82,7 +82,11 @@ export const loadSchema = z
     url: httpUrl,
     rate: z.number().positive().max(100_000),
     durationSeconds: z.number().int().min(1).max(3600),
-    workers: z.number().int().min(1).max(200).default(1),
+    /**
+     * Load-generator Lambdas, all running at once (nested inline Maps of at most 40). At most 1000, an account's
+     * default Lambda concurrency; the plan raises it when the rate needs more (2000 req/s a worker at most).
+     */
+    workers: z.number().int().min(1).max(MAX_WORKERS).default(1),
     /** Connections opened up front, split over the workers. */
     connections: z.number().int().min(1).max(10_000).default(20),
     /**

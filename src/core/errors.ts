@@ -52,6 +52,11 @@ export class SloViolatedError extends Error {
   override name = 'SloViolatedError';
 }
 
+/** A load generator's result in S3 is missing, malformed, or outside the execution's result prefix. */
+export class LoadResultError extends Error {
+  override name = 'LoadResultError';
+}
+
 /**
  * The load generator could not keep its schedule (connections or CPU), so the load test says nothing about the
  * service; the target's `load.onInconclusive` is `rollback` (the default). The message says why.

@@ -1,14 +1,27 @@
-import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { Context } from 'aws-lambda';
 import { aggregate } from '../../loadgen/aggregate.ts';
-import { planShards } from '../../loadgen/plan.ts';
+import { generate } from '../../loadgen/generate.ts';
+import { planShards, workerGroups } from '../../loadgen/plan.ts';
 import { renderReportHtml, renderSummaryMd } from '../../loadgen/report.ts';
 import type { SloSpec, WorkerResult, WorkerShard } from '../../loadgen/types.ts';
 import type { LoadSpec } from '../config/schema.ts';
-import { reportPrefix } from './naming.ts';
+import { LoadResultError } from './errors.ts';
+import { loadResultPrefix, reportPrefix } from './naming.ts';
 
-/** PlanLoad's output (`$.loadPlan`): the Map state iterates `shards`, one GenerateLoad Lambda each. */
+/**
+ * PlanLoad's output (`$.loadPlan`). The GenerateLoad Map state iterates `groups` (at most 40 worker indices each),
+ * and each group's inner Map runs one GenerateLoad Lambda per index with `shard` and its `workerIndex`: every worker's
+ * shard is the same but for its index, so the plan stays a few KB for 1000 workers.
+ */
 export interface LoadPlan {
-  readonly shards: WorkerShard[];
+  /** The shard every worker runs (`workerIndex` added by the inner Map). */
+  readonly shard: WorkerShard;
+  /** Worker indices 0..workers-1 in groups of at most 40 (loadgen/plan.ts `workerGroups`). */
+  readonly groups: number[][];
+  readonly workers: number;
+  /** Where the workers write their results: `<resultPrefix><workerIndex>.json`. */
+  readonly resultPrefix: string;
   readonly reportPrefix: string;
 }
 
@@ -29,7 +42,62 @@ export function planLoad(params: {
     ...(load.maxConnections !== undefined ? { maxConnections: load.maxConnections } : {}),
     timeoutMs: load.timeoutMs,
   });
-  return { shards, reportPrefix: reportPrefix(params.cluster, params.service, params.executionName) };
+  const { workerIndex: _, ...shard } = shards[0] as WorkerShard;
+  return {
+    shard,
+    groups: workerGroups(shards.length),
+    workers: shards.length,
+    resultPrefix: loadResultPrefix(params.executionName),
+    reportPrefix: reportPrefix(params.cluster, params.service, params.executionName),
+  };
+}
+
+/**
+ * GenerateLoad: runs one worker's shard (loadgen/generate.ts `generate`, which keeps the run inside the Lambda's time)
+ * and writes its result to S3 as `<resultPrefix><workerIndex>.json`.
+ *
+ * @returns the result's key: all the Map state holds of a worker (its result is 10-40 KB, 1000 of them would not fit
+ *   the 256 KB state payload).
+ */
+export async function generateLoad(params: {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly shard: WorkerShard;
+  readonly workerIndex: number;
+  readonly resultPrefix: string;
+  readonly context?: Partial<Pick<Context, 'getRemainingTimeInMillis'>>;
+}): Promise<string> {
+  const { s3, bucket, workerIndex } = params;
+  const result = await generate({ ...params.shard, workerIndex }, params.context);
+  const key = `${params.resultPrefix}${workerIndex}.json`;
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(result), ContentType: 'application/json' }),
+  );
+  return key;
+}
+
+/** Reads at most this many results from S3 at once (the SDK's default HTTP agent keeps 50 sockets). */
+const READ_CONCURRENCY = 50;
+
+/** Reads the workers' results from S3, `keys` in order, READ_CONCURRENCY at a time. */
+export async function readResults(s3: S3Client, bucket: string, keys: readonly string[]): Promise<WorkerResult[]> {
+  const results: WorkerResult[] = new Array(keys.length);
+  let next = 0;
+  const reader = async (): Promise<void> => {
+    while (next < keys.length) {
+      const i = next++;
+      const key = keys[i] as string;
+      const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const text = await out.Body?.transformToString();
+      try {
+        results[i] = JSON.parse(text ?? '') as WorkerResult;
+      } catch (err) {
+        throw new LoadResultError(`load result s3://${bucket}/${key} is not JSON`, { cause: err });
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, keys.length) }, reader));
+  return results;
 }
 
 /**
@@ -57,20 +125,30 @@ export interface LoadOutcome {
 }
 
 /**
- * Merges the workers' histograms (exactly: loadgen/aggregate.ts), judges the SLOs, and writes report.json,
- * report.html and summary.md under the report prefix.
+ * Reads the workers' results from S3 (the keys the GenerateLoad Map state collected, one array per group), merges
+ * their histograms (exactly: loadgen/aggregate.ts), judges the SLOs, and writes report.json, report.html and
+ * summary.md under the report prefix.
+ *
+ * @throws LoadResultError when a key is outside the plan's result prefix or a result is not JSON.
  */
 export async function aggregateLoad(params: {
   readonly s3: S3Client;
   readonly bucket: string;
-  readonly results: readonly WorkerResult[];
+  readonly resultKeys: readonly (string | readonly string[])[];
+  readonly resultPrefix: string;
   readonly load: LoadSpec;
   readonly reportPrefix: string;
 }): Promise<LoadOutcome> {
   const { s3, bucket, load, reportPrefix: prefix } = params;
+  const resultKeys = params.resultKeys.flat();
+  const stray = resultKeys.find((k) => !k.startsWith(params.resultPrefix));
+  if (stray !== undefined) {
+    throw new LoadResultError(`load result key ${JSON.stringify(stray)} is not under ${params.resultPrefix}`);
+  }
+  const results = await readResults(s3, bucket, resultKeys);
   // zod gives absent SLOs as undefined properties; the evaluator takes only the ones set
   const slo = Object.fromEntries(Object.entries(load.slo).filter(([, v]) => v !== undefined)) as SloSpec;
-  const report = aggregate(params.results, { slo, url: load.url });
+  const report = aggregate(results, { slo, url: load.url });
   const keys = {
     reportKey: `${prefix}report.json`,
     htmlKey: `${prefix}report.html`,

@@ -39,6 +39,15 @@ export function reportPrefixOf(reportKey: string): string {
   return reportKey.slice(0, reportKey.lastIndexOf('/') + 1);
 }
 
+/**
+ * `load-results/<execution>/`: where each load generator of an execution writes its result (`<workerIndex>.json`).
+ * Keyed by the execution name alone (at most 80 characters) so that the GenerateLoad Map state, which holds one key per
+ * worker, stays ~100 bytes a worker: 1000 workers ~100 KB of the 256 KB state payload.
+ */
+export function loadResultPrefix(executionName: string): string {
+  return `load-results/${executionName}/`;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The lock table (src/core/lock.ts): partition key `pk`, sort key `sk`
 

@@ -1,5 +1,4 @@
 import middy from '@middy/core';
-import type { WorkerResult } from '../../loadgen/types.ts';
 import type { LoadSpec } from '../config/schema.ts';
 import { aggregateLoad, type LoadOutcome } from '../core/load-test.ts';
 import { s3 } from '../runtime/clients.ts';
@@ -8,8 +7,10 @@ import { getRequiredEnv } from '../runtime/env.ts';
 const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
 
 export interface AggregateLoadInput {
-  /** The GenerateLoad Map state's results, one per shard. */
-  readonly results: WorkerResult[];
+  /** The GenerateLoad Map state's results: per group of workers, each worker's result key in S3. */
+  readonly resultKeys: string[][];
+  /** `$.loadPlan.resultPrefix`: every key must be under it. */
+  readonly resultPrefix: string;
   readonly load: LoadSpec;
   readonly reportPrefix: string;
 }

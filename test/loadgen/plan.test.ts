@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { LoadPlanError } from '../../loadgen/errors.ts';
-import { estimateResultBytes, planShards } from '../../loadgen/plan.ts';
+import { MAX_WORKERS, planShards, workerGroups } from '../../loadgen/plan.ts';
 
 const base = { url: 'http://127.0.0.1:9/', rate: 1000, durationSec: 60, workers: 2, connections: 20 };
 
@@ -25,8 +25,12 @@ describe('planShards', () => {
 
   it.each([
     [{ durationSec: 900 }, /durationSec 900 is longer than one load-generator Lambda may run \(600 s/],
-    [{ rate: 1_000_000 }, /needs 500 workers.*256 KB Step Functions payload/],
-    [{ workers: 3, maxWorkers: 2 }, /3 workers were asked for, but maxWorkers is 2/],
+    [
+      { rate: 4_000_000 },
+      /needs 2000 workers, but each worker is one concurrent load-generator Lambda and at most 1000/,
+    ],
+    [{ workers: 3, maxWorkers: 2 }, /3 workers were asked for, but .* at most 2 may run at once/],
+    [{ maxConnections: 4000 }, /2000 per load-generator Lambda, but a Lambda allows 1024 open files/],
     [{ maxShardDurationSec: 1000 }, /maxShardDurationSec must be <= 840/],
     [{ rate: -1 }, /rate must be a number > 0/],
     [{ workers: 0 }, /workers must be an integer >= 1/],
@@ -35,8 +39,27 @@ describe('planShards', () => {
     expect(() => planShards({ ...base, ...override })).toThrow(message);
   });
 
-  it('keeps all results of a 600 s plan under the 256 KB state payload', () => {
-    const shards = planShards({ ...base, durationSec: 600, rate: 8000 });
-    expect(shards.length * estimateResultBytes(600)).toBeLessThan(256 * 1024);
+  it('plans 1,000 workers of 600 s (their results go to S3, not into the state)', () => {
+    const shards = planShards({ ...base, durationSec: 600, rate: 100_000, workers: MAX_WORKERS });
+    expect(shards).toHaveLength(1000);
+    expect(shards[999]).toMatchObject({ rate: 100, workerIndex: 999 });
+  });
+
+  it('splits the maximum connections over the workers', () => {
+    expect(planShards({ ...base, maxConnections: 300 }).map((s) => s.maxConnections)).toEqual([150, 150]);
+  });
+});
+
+describe('workerGroups', () => {
+  it.each([
+    [1, [1]],
+    [40, [40]],
+    [41, [21, 20]],
+    [100, [34, 33, 33]],
+    [1000, Array(25).fill(40)],
+  ])('splits %i workers into groups of at most 40 that run at once', (workers, sizes) => {
+    const groups = workerGroups(workers);
+    expect(groups.map((g) => g.length)).toEqual(sizes);
+    expect(groups.flat()).toEqual(Array.from({ length: workers }, (_, i) => i));
   });
 });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LoadInputError } from '../../loadgen/errors.ts';
-import { generate } from '../../loadgen/handler.ts';
+import { generate } from '../../loadgen/generate.ts';
 import { type LoadProgress, runLoadTest } from '../../loadgen/run-local.ts';
 import { type LocalServer, startServer } from './helpers.ts';
 

@@ -431,11 +431,12 @@ describe('deploy state machine', () => {
   it('load tests a matching tag after the health check and deploys when the SLOs hold, with the report in S3', async () => {
     const result = await run({ repository: 'demo-app', tag: 'v4' });
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.statesEntered.slice(-10)).toEqual([
+    expect(result.statesEntered.slice(-11)).toEqual([
       'ProbeHealth',
       'LoadTestWanted',
       'PlanLoad',
       'GenerateLoad',
+      'GenerateGroup',
       'Generate',
       'Generate',
       'AggregateLoad',

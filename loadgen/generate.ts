@@ -1,8 +1,8 @@
 /**
- * The Generate state's Lambda: runs one shard (from the Map state's `planShards` items) and returns its WorkerResult
- * for the Aggregate state. Input errors throw `LoadInputError` (the message names the field).
+ * One load generator inside a Lambda: runs a shard within the time the function has left (the GenerateLoad Lambda,
+ * src/handlers/generate-load.ts, writes the result to S3). Input errors throw `LoadInputError` (the message names the
+ * field).
  */
-import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { runWorker } from './engine.ts';
 import { LoadInputError } from './errors.ts';
@@ -12,7 +12,10 @@ import { resolveShard } from './validate.ts';
 /** Time kept back from the Lambda's deadline to close connections, encode the histograms and return. */
 const RETURN_MARGIN_MS = 10_000;
 
-export async function generate(event: unknown, context?: Partial<Pick<Context, 'getRemainingTimeInMillis'>>) {
+export async function generate(
+  event: unknown,
+  context?: Partial<Pick<Context, 'getRemainingTimeInMillis'>>,
+): Promise<WorkerResult> {
   const shard = resolveShard(event);
   const remainingMs = context?.getRemainingTimeInMillis?.();
   const controller = new AbortController();
@@ -35,5 +38,3 @@ export async function generate(event: unknown, context?: Partial<Pick<Context, '
     clearTimeout(guard);
   }
 }
-
-export const handler = middy<unknown, WorkerResult>().handler((event, context) => generate(event, context));
