@@ -70,13 +70,7 @@ export function workerGroups(workers: number): number[][] {
  * @throws LoadPlanError when the plan cannot fit the limits; the message says which limit and what to change.
  */
 export function planShards(input: PlanInput): WorkerShard[] {
-  const {
-    rate,
-    durationSec,
-    connections,
-    maxShardDurationSec = 600,
-    maxRatePerWorker = 2000,
-  } = input;
+  const { rate, durationSec, connections, maxShardDurationSec = 600, maxRatePerWorker = 2000 } = input;
   const positive = (name: string, v: number) => {
     if (!(Number.isFinite(v) && v > 0)) throw new LoadPlanError(`${name} must be a number > 0, got ${v}`);
   };

@@ -18,6 +18,8 @@ export interface ExecutionEvent {
   readonly stateType?: string;
   readonly error?: string;
   readonly cause?: string;
+  /** With `measurePayloads`: the larger of the state's input and output, bytes of JSON (AWS's limit is 256 KB). */
+  readonly payloadBytes?: number;
 }
 
 /** The end of a local execution, shaped like DescribeExecution's answer. */
@@ -50,6 +52,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** `$$.Execution.RedriveCount` (0 unless this is a redrive). */
   readonly redriveCount?: number;
+  /** Record each entered/exited state's payload size in its event (`payloadBytes`): benchmarks and tests. */
+  readonly measurePayloads?: boolean;
 }
 
 type Json = Parameters<StateMachine['run']>[0];
@@ -186,7 +190,7 @@ export class LocalStateMachine {
     const statesEntered: string[] = [];
     const drain = (async () => {
       for await (const ev of execution.eventLogs) {
-        const e = toEvent(ev);
+        const e = options.measurePayloads ? { ...toEvent(ev), payloadBytes: payloadBytes(ev) } : toEvent(ev);
         events.push(e);
         if (ev.type === 'StateEntered') statesEntered.push(ev.state.name);
         options.onEvent?.(e);
@@ -212,6 +216,14 @@ export class LocalStateMachine {
     await drain;
     return { ...result, statesEntered, events };
   }
+}
+
+/** The larger of an event's state input and output, bytes of JSON (0 for events without a state payload). */
+function payloadBytes(ev: EventLog): number {
+  if (!('state' in ev)) return 0;
+  const state = ev.state as { input?: unknown; output?: unknown };
+  const size = (v: unknown) => (v === undefined ? 0 : Buffer.byteLength(JSON.stringify(v)));
+  return Math.max(size(state.input), size(state.output));
 }
 
 function toEvent(ev: EventLog): ExecutionEvent {

@@ -1,15 +1,15 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWorker } from '../../loadgen/engine.ts';
-import type { WorkerResult } from '../../loadgen/types.ts';
 import { type LocalS3, startS3 } from '../../local/s3.ts';
 import type { LocalStateMachine as Machine } from '../../local/state-machine.ts';
 import { loadSchema } from '../../src/config/schema.ts';
 import { type LocalServer, startServer } from '../loadgen/helpers.ts';
+import { standInGenerator, writeLoadStageAsl } from './load-stage.ts';
 
 /**
  * The load stage of the deploy state machine at its full size: PlanLoad, the GenerateLoad Map (groups of at most 40
@@ -22,43 +22,13 @@ import { type LocalServer, startServer } from '../loadgen/helpers.ts';
  * only pass if the Map runs every worker at once (one inline Map alone would run 40 at a time and never get there).
  */
 
-/** The deploy machine's load states, with the states they lead to replaced by ends that name them. */
-function loadStageAsl(file: string): string {
-  const deploy = JSON.parse(readFileSync('statemachines/deploy.asl.json', 'utf8')) as {
-    States: Record<string, unknown>;
-  };
-  const pick = ['PlanLoad', 'GenerateLoad', 'AggregateLoad', 'LoadPassed'];
-  const states: Record<string, unknown> = Object.fromEntries(pick.map((name) => [name, deploy.States[name]]));
-  states.RecordDeployed = { Type: 'Succeed' };
-  // What the deploy machine would roll back on ends the run with it as the cause.
-  states.SloViolated = { Type: 'Fail', Error: 'SloViolated', CausePath: '$.load.reason' };
-  states.LoadInconclusive = { Type: 'Fail', Error: 'LoadInconclusive', CausePath: '$.load.reason' };
-  states.Rollback = { Type: 'Fail', Error: 'Rollback', CausePath: '$.failure.Cause' };
-  writeFileSync(file, JSON.stringify({ StartAt: 'PlanLoad', States: states }));
-  return file;
-}
-
 describe('the GenerateLoad Map state with 1000 workers', () => {
   let s3: LocalS3;
   let target: LocalServer;
   let machine: Machine;
   let dir: string;
   let client: S3Client;
-  let template: WorkerResult;
-  let started = 0;
-  let allStarted: () => void;
-  const everyoneStarted = new Promise<void>((resolve) => {
-    allStarted = resolve;
-  });
-  const standIn = async (input: unknown): Promise<string> => {
-    const { workerIndex, resultPrefix } = input as { workerIndex: number; resultPrefix: string };
-    if (++started === 1000) allStarted();
-    await Promise.race([everyoneStarted, new Promise((r) => setTimeout(r, 30_000))]);
-    const key = `${resultPrefix}${workerIndex}.json`;
-    const result = { ...template, workerIndex };
-    await client.send(new PutObjectCommand({ Bucket: 'artifacts', Key: key, Body: JSON.stringify(result) }));
-    return key;
-  };
+  let generator: ReturnType<typeof standInGenerator>;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'rollgate-map-'));
     s3 = await startS3({ directory: path.join(dir, 's3'), buckets: ['artifacts'] });
@@ -74,12 +44,13 @@ describe('the GenerateLoad Map state with 1000 workers', () => {
       region: 'us-east-1',
       credentials: { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey },
     });
-    template = await runWorker({ url: target.url, rate: 1, durationSec: 1, connections: 1, warmupSec: 0 });
+    const template = await runWorker({ url: target.url, rate: 1, durationSec: 1, connections: 1, warmupSec: 0 });
+    generator = standInGenerator({ s3: client, bucket: 'artifacts', template, barrier: 1000 });
     const { LocalStateMachine } = await import('../../local/state-machine.ts');
     machine = await LocalStateMachine.load({
-      aslFile: loadStageAsl(path.join(dir, 'load-stage.asl.json')),
+      aslFile: writeLoadStageAsl(path.join(dir, 'load-stage.asl.json')),
       serverlessFile: 'serverless.yml',
-      overrides: { GenerateLoadLambdaFunction: standIn },
+      overrides: { GenerateLoadLambdaFunction: generator.handler },
     });
   });
   afterAll(async () => {
@@ -98,13 +69,15 @@ describe('the GenerateLoad Map state with 1000 workers', () => {
       slo: { p95Ms: 1000 },
     });
     const input = { target: { cluster: 'demo', service: 'demo-app', load }, execution: { name: 'map-1000' } };
-    const result = await machine.run(input, { name: 'map-1000' });
+    const result = await machine.run(input, { name: 'map-1000', measurePayloads: true });
     expect({ status: result.status, error: result.error, cause: result.cause }).toEqual({
       status: 'SUCCEEDED',
       error: undefined,
       cause: undefined,
     });
-    expect(started).toBe(1000);
+    expect(generator.started()).toBe(1000);
+    // the state holds one key per worker: the largest payload stays well under Step Functions' 256 KB
+    expect(Math.max(...result.events.map((e) => e.payloadBytes ?? 0))).toBeLessThan(256 * 1024);
     const entered = result.statesEntered;
     expect(entered.filter((s) => s === 'GenerateGroup')).toHaveLength(25);
     expect(entered.filter((s) => s === 'Generate')).toHaveLength(1000);
