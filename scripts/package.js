@@ -42,7 +42,11 @@ try {
   process.stdout.write(
     `rollgate: ${path.relative(process.cwd(), configFile) || configFile} is valid ` +
       `(repositories: ${derived.repositories.join(', ')}; ROLLGATE_CONFIG ${derived.envBytes} bytes; ` +
-      `rollback events on bus ${bus.name})\n`,
+      `rollback events on bus ${bus.name}; ${
+        derived.vpc
+          ? `ProbeHealth and GenerateLoad in subnets ${derived.vpc.subnetIds.join(', ')} with security groups ${derived.vpc.securityGroupIds.join(', ')}`
+          : 'no function in a VPC'
+      })\n`,
   );
 } catch (err) {
   process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

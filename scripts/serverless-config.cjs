@@ -19,6 +19,9 @@
  * - `missedPushImagesStatement`, `missedPushStartStatement`: the missed-push check's DescribeImages on the checked
  *   repositories and StartExecution on this stage's state machine (explicit Denies when no target turns it on).
  * - `missedPushCheck`: whether any target has the missed-push check on (enables its schedule).
+ * - `vpc`: the `vpc` of the functions that send requests to the targets' URLs (ProbeHealth, GenerateLoad):
+ *   `{ subnetIds, securityGroupIds }` from the top-level `vpc` or the one the targets name, `{}` when none (no
+ *   VpcConfig, and no network-interface policy on their roles).
  * - `eventBusName`, `eventBusArn`: the EventBridge bus Notify publishes rollback events on: ROLLGATE_EVENT_BUS at
  *   packaging time, the account's `default` bus when unset (the ECR push rule is always on the default bus, where ECR
  *   sends its events).
@@ -107,6 +110,12 @@ function repositoryArn(name) {
   return arnInStack('ecr', `repository/${name}`);
 }
 
+/** The VPC of the request senders: the top-level `vpc`, else the one the targets name (the schema makes them agree). */
+function stackVpc(config) {
+  const vpc = config.vpc ?? config.targets.find((t) => t.vpc)?.vpc;
+  return vpc ? { subnetIds: [...vpc.subnetIds], securityGroupIds: [...vpc.securityGroupIds] } : null;
+}
+
 /** The values serverless.yml reads, derived from one validated config. */
 function derive(config, stage = 'dev') {
   const { local: _local, ...deployed } = config;
@@ -167,6 +176,8 @@ function derive(config, stage = 'dev') {
       }
     : { Sid: 'MissedPushCheckOffNoStart', Effect: 'Deny', Action: 'states:StartExecution', Resource: '*' };
 
+  const vpc = stackVpc(config);
+
   return {
     json,
     envBytes,
@@ -179,6 +190,7 @@ function derive(config, stage = 'dev') {
     missedPushImagesStatement,
     missedPushStartStatement,
     missedPushCheck,
+    vpc,
   };
 }
 
@@ -226,6 +238,7 @@ module.exports = {
   // serverless passes the CLI options: the stage names the state machine (serverless.yml: ${opt:stage, 'dev'})
   missedPushStartStatement: ({ options } = {}) => current(options?.stage ?? 'dev').missedPushStartStatement,
   missedPushCheck: () => current().missedPushCheck,
+  vpc: () => current().vpc ?? {},
   eventBusName: () => eventBus().name,
   eventBusArn: () => eventBus().arn,
   // For scripts/package.js and tests: not read by serverless.yml.

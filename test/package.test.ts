@@ -39,6 +39,7 @@ interface Statement {
   Condition?: Json;
 }
 interface Derived {
+  vpc: { subnetIds: string[]; securityGroupIds: string[] } | null;
   json: string;
   envBytes: number;
   warning?: string;
@@ -74,10 +75,16 @@ function target(name: string, repository: string, service: string, passRoles: st
   };
 }
 
+/** The private service's VPC: the web target names it (the api target is reached from it too). */
+const VPC = {
+  subnetIds: ['subnet-0123456789abcdef0', 'subnet-0fedcba9876543210'],
+  securityGroupIds: ['sg-0a1b2c3d4e5f60718'],
+};
+
 const FIXTURE_CONFIG = {
   version: 1,
   targets: [
-    target('web', 'demo-app', 'web', [ROLES.web, ROLES.execution]),
+    { ...target('web', 'demo-app', 'web', [ROLES.web, ROLES.execution]), vpc: VPC },
     target('api', 'team/api', 'api', [ROLES.execution]),
   ],
 };
@@ -361,6 +368,31 @@ describe('npm run package (osls, offline)', () => {
     });
   });
 
+  describe('the VPC a target names', () => {
+    it('holds the functions that send requests to target URLs, ProbeHealth and GenerateLoad, and no other', () => {
+      const inVpc = ofType(template, 'AWS::Lambda::Function').filter(([, fn]) => fn.Properties.VpcConfig);
+      expect(inVpc.map(([id]) => id).sort()).toEqual(['GenerateLoadLambdaFunction', 'ProbeHealthLambdaFunction']);
+      for (const [id, fn] of inVpc) {
+        expect(fn.Properties.VpcConfig, id).toEqual({
+          SubnetIds: VPC.subnetIds,
+          SecurityGroupIds: VPC.securityGroupIds,
+        });
+      }
+    });
+
+    it('gives their roles, and no other, the network interface permissions Lambda needs to attach them', () => {
+      const vpcAccess = ofType(template, 'AWS::Lambda::Function')
+        .filter(([, fn]) => {
+          const role = resource(template, (fn.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0]);
+          return JSON.stringify(role.Properties.ManagedPolicyArns ?? []).includes(
+            ':iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole',
+          );
+        })
+        .map(([id]) => id);
+      expect(vpcAccess.sort()).toEqual(['GenerateLoadLambdaFunction', 'ProbeHealthLambdaFunction']);
+    });
+  });
+
   describe('the rollback events', () => {
     it('go to the bus ROLLGATE_EVENT_BUS names: Notify is told its name and may put events on it alone', () => {
       const vars = (resource(template, 'NotifyLambdaFunction').Properties.Environment as { Variables: Json }).Variables;
@@ -468,8 +500,8 @@ describe('npm run package (osls, offline)', () => {
       CheckRollout: ['ecs:DescribeServices'],
       ProbeHealth: [],
       PlanLoad: [],
-      GenerateLoad: [],
-      AggregateLoad: ['s3:PutObject'],
+      GenerateLoad: ['s3:PutObject'],
+      AggregateLoad: ['s3:GetObject', 's3:PutObject'],
       Rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'ecs:DescribeServices', 'ecs:UpdateService'],
       Record: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 's3:PutObject'],
       Notify: ['events:PutEvents'],
@@ -563,11 +595,12 @@ describe('npm run package (osls, offline)', () => {
       const prefixes = (fn: string) =>
         roleStatements(`${fn}LambdaFunction`)
           .filter((s) => s.Effect === 'Allow' && grants(s, 's3:PutObject'))
-          .map((s) => /"\/(\w+)\/\*"/.exec(JSON.stringify(s.Resource))?.[1]);
+          .map((s) => /"\/([\w-]+)\/\*"/.exec(JSON.stringify(s.Resource))?.[1]);
       expect(prefixes('Backup')).toEqual(['backups']);
       expect(prefixes('Record')).toEqual(['audit']);
       expect(prefixes('ExecutionEnded')).toEqual(['audit']);
       expect(prefixes('AggregateLoad')).toEqual(['reports']);
+      expect(prefixes('GenerateLoad')).toEqual(['load-results']);
     });
   });
 
@@ -641,6 +674,32 @@ describe('scripts/serverless-config.cjs', () => {
       );
     },
   );
+
+  it('puts no function in a VPC when none is named, and takes the top-level vpc for every target', () => {
+    const none = { ...FIXTURE_CONFIG, targets: [target('web', 'demo-app', 'web', [])] };
+    const plain = resolver.derive(resolver.loadConfig(write('no-vpc.yml', none)));
+    expect(plain.vpc).toBeNull();
+    const top = resolver.derive(resolver.loadConfig(write('top-vpc.yml', { ...none, vpc: VPC })));
+    expect(top.vpc).toEqual(VPC);
+  });
+
+  it('refuses targets naming different VPCs, and ids that are not subnets or security groups', () => {
+    const other = { subnetIds: ['subnet-01234567'], securityGroupIds: ['sg-01234567'] };
+    const two = {
+      ...FIXTURE_CONFIG,
+      targets: [
+        { ...target('web', 'demo-app', 'web', []), vpc: VPC },
+        { ...target('api', 'team/api', 'api', []), vpc: other },
+      ],
+    };
+    expect(() => resolver.loadConfig(write('two-vpcs.yml', two))).toThrow(
+      /targets\[1\]\.vpc: .*the same subnets and security groups as targets\[0\]\.vpc: the prober and the load generators serve every target from one VPC/,
+    );
+    const bad = { ...FIXTURE_CONFIG, vpc: { subnetIds: ['vpc-01234567'], securityGroupIds: ['sg-01234567'] } };
+    expect(() => resolver.loadConfig(write('bad-vpc.yml', bad))).toThrow(
+      /vpc\.subnetIds\[0\]: got "vpc-01234567", expected a subnet id such as "subnet-0123456789abcdef0"/,
+    );
+  });
 
   it('denies PassRole outright when no target passes a role', () => {
     const config = { ...FIXTURE_CONFIG, targets: [target('web', 'demo-app', 'web', [])] };

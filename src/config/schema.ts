@@ -106,6 +106,25 @@ export const loadSchema = z
   })
   .strict();
 
+/**
+ * Where the functions that send requests to the targets' URLs (ProbeHealth and GenerateLoad) run, to reach services
+ * behind an internal load balancer: subnets and security groups of one VPC (Lambda allows 16 subnets and 5 groups).
+ * The other functions stay outside any VPC. The VPC needs a route to S3 for the load results (an S3 gateway endpoint
+ * or a NAT gateway): docs/deploy-aws.md.
+ */
+export const vpcSchema = z
+  .object({
+    subnetIds: z
+      .array(z.string().regex(/^subnet-[0-9a-f]{8}(?:[0-9a-f]{9})?$/, 'a subnet id such as "subnet-0123456789abcdef0"'))
+      .min(1)
+      .max(16),
+    securityGroupIds: z
+      .array(z.string().regex(/^sg-[0-9a-f]{8}(?:[0-9a-f]{9})?$/, 'a security group id such as "sg-0123456789abcdef0"'))
+      .min(1)
+      .max(5),
+  })
+  .strict();
+
 /** The per-service deploy lock: what happens when a deploy of the service is already running. */
 export const lockSchema = z
   .object({
@@ -160,6 +179,11 @@ export const targetSchema = z
     }),
     health: healthSchema,
     load: loadSchema.optional(),
+    /**
+     * The VPC this target's URLs are reached from (see vpcSchema). The prober and the load generators serve every
+     * target, so every target that names one must name the same; the top-level `vpc` may name it once instead.
+     */
+    vpc: vpcSchema.optional(),
     lock: lockSchema.default({ policy: 'supersede', pollSeconds: 10, maxWaitSeconds: 3600 }),
     /**
      * ECR emits push events best-effort: when on, a scheduled check starts an execution for the newest pushed image
@@ -206,10 +230,28 @@ export const configSchema = z
   .object({
     version: z.literal(1, { error: 'must be 1' }),
     targets: z.array(targetSchema).min(1),
+    /** The VPC of the functions that send requests to the targets (see vpcSchema): for every target. */
+    vpc: vpcSchema.optional(),
     local: localSchema.optional(),
   })
   .strict()
   .superRefine((config, ctx) => {
+    // One function runs in one VPC: the targets that name one must agree with each other and with the top level.
+    const same = (a: VpcSpec, b: VpcSpec) =>
+      JSON.stringify([[...a.subnetIds].sort(), [...a.securityGroupIds].sort()]) ===
+      JSON.stringify([[...b.subnetIds].sort(), [...b.securityGroupIds].sort()]);
+    let first: { vpc: VpcSpec; where: string } | undefined = config.vpc && { vpc: config.vpc, where: 'vpc' };
+    config.targets.forEach((t, i) => {
+      if (!t.vpc) return;
+      if (first === undefined) first = { vpc: t.vpc, where: `targets[${i}].vpc` };
+      else if (!same(first.vpc, t.vpc)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['targets', i, 'vpc'],
+          message: `the same subnets and security groups as ${first.where}: the prober and the load generators serve every target from one VPC`,
+        });
+      }
+    });
     const seen = new Map<string, number>();
     config.targets.forEach((t, i) => {
       const key = `${t.cluster}/${t.service}`;
@@ -275,5 +317,6 @@ export type Target = z.output<typeof targetSchema>;
 export type HealthSpec = z.output<typeof healthSchema>;
 export type RolloutSpec = z.output<typeof rolloutSchema>;
 export type LoadSpec = z.output<typeof loadSchema>;
+export type VpcSpec = z.output<typeof vpcSchema>;
 export type LockSpec = z.output<typeof lockSchema>;
 export type LocalSpec = z.output<typeof localSchema>;
