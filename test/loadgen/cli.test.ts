@@ -2,23 +2,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliIo, loadtestCommand, parseLoadtestArgs } from '../../loadgen/cli.ts';
-import { type LocalServer, startServer } from './helpers.ts';
-
-function captureIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (t: string) => {
-      io.out += t;
-    },
-    stderr: (t: string) => {
-      io.err += t;
-    },
-  };
-  return io;
-}
+import { loadtestCommand, parseLoadtestArgs } from '../../loadgen/cli.ts';
+import { captureIo, type LocalServer, startServer } from './helpers.ts';
 
 describe('loadtestCommand', () => {
   let server: LocalServer;

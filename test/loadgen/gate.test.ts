@@ -2,29 +2,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CliIo, loadtestCommand } from '../../loadgen/cli.ts';
+import { loadtestCommand } from '../../loadgen/cli.ts';
 import { runLoadTest } from '../../loadgen/run-local.ts';
-import { type LocalServer, startServer } from './helpers.ts';
+import { captureIo, type LocalServer, startServer } from './helpers.ts';
 
 /**
  * The load test a user can trust (issue 14): enough connections without being asked, a run the generator could not
  * keep on schedule called inconclusive, and a service that answers nothing never passing a latency-only SLO.
  */
-
-function captureIo(): CliIo & { out: string; err: string } {
-  const io = {
-    out: '',
-    err: '',
-    isTty: false,
-    stdout: (t: string) => {
-      io.out += t;
-    },
-    stderr: (t: string) => {
-      io.err += t;
-    },
-  };
-  return io;
-}
 
 describe('the load test against a server that answers in 20 ms', () => {
   let server: LocalServer;

@@ -1,6 +1,7 @@
 /** Shared fixtures of the loadgen tests: local servers on 127.0.0.1:0 and synthetic worker results. */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CliIo } from '../../loadgen/cli.ts';
 import { createHistogram, encodeHistogram } from '../../loadgen/histograms.ts';
 import type { WorkerResult } from '../../loadgen/types.ts';
 
@@ -79,4 +80,20 @@ export function fakeResult(
     aborted: false,
     ...overrides,
   };
+}
+
+/** A CliIo that collects what `rollgate loadtest` writes. */
+export function captureIo(): CliIo & { out: string; err: string } {
+  const io = {
+    out: '',
+    err: '',
+    isTty: false,
+    stdout: (t: string) => {
+      io.out += t;
+    },
+    stderr: (t: string) => {
+      io.err += t;
+    },
+  };
+  return io;
 }
