@@ -24,6 +24,8 @@ function defaultImages(): { digest: string; tags: string[] }[] {
     { digest: digest(3), tags: ['v3'] },
     { digest: digest(4), tags: ['v4'] },
     { digest: digest(5), tags: ['v4-slow'] },
+    { digest: digest(6), tags: ['v4-hung'] },
+    { digest: digest(7), tags: ['v4-stalled'] },
   ];
 }
 
