@@ -137,7 +137,15 @@ describe('Normalize under random and mutated input (fast-check)', () => {
 
 describe('where the probe and load URLs come from', () => {
   const asl = JSON.parse(readFileSync('statemachines/deploy.asl.json', 'utf8')) as {
-    States: Record<string, { Parameters?: Record<string, unknown>; ResultPath?: unknown; ItemsPath?: string }>;
+    States: Record<
+      string,
+      {
+        Parameters?: Record<string, unknown>;
+        ResultPath?: unknown;
+        ItemsPath?: string;
+        ItemSelector?: Record<string, unknown>;
+      }
+    >;
   };
 
   it("feeds the prober and the load generators only the config's target ($.target, which Normalize sets)", () => {
@@ -146,7 +154,9 @@ describe('where the probe and load URLs come from', () => {
     expect(asl.States.ProbeHealth?.Parameters?.['health.$']).toBe('$.target.health');
     expect(asl.States.ProbeRollback?.Parameters?.['health.$']).toBe('$.target.health');
     expect(asl.States.PlanLoad?.Parameters?.['load.$']).toBe('$.target.load');
-    expect(asl.States.GenerateLoad?.ItemsPath).toBe('$.loadPlan.shards');
+    // the Map's groups carry only worker indices; every worker's URL is the plan's one shard, from $.target.load
+    expect(asl.States.GenerateLoad?.ItemsPath).toBe('$.loadPlan.groups');
+    expect(asl.States.GenerateLoad?.ItemSelector?.['shard.$']).toBe('$.loadPlan.shard');
     // and no later state writes $.target
     for (const [name, state] of Object.entries(asl.States)) {
       if (name !== 'Normalize') expect(state.ResultPath, name).not.toBe('$.target');
