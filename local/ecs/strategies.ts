@@ -124,6 +124,26 @@ function hooks(value: unknown): LifecycleHook[] {
 }
 
 /**
+ * A canary or linear section: its percent (a multiple of 0.1 from `min` to 100) and its bake (minutes), each with
+ * its default when absent. `percent` is [field, min, default]; `bake` is [field, default].
+ */
+function shiftSettings(
+  dc: Record<string, unknown>,
+  section: 'canaryConfiguration' | 'linearConfiguration',
+  fields: { percent: [string, number, number]; bake: [string, number] },
+): [number, number] {
+  const prefix = `deploymentConfiguration.${section}`;
+  const raw = record(dc[section], prefix) ?? {};
+  const [percentField, min, percentDefault] = fields.percent;
+  const [bakeField, bakeDefault] = fields.bake;
+  const percent = raw[percentField];
+  return [
+    percent === undefined ? percentDefault : tenths(percent, `${prefix}.${percentField}`, min, 100),
+    minutes(raw[bakeField], `${prefix}.${bakeField}`, bakeDefault),
+  ];
+}
+
+/**
  * The strategy fields of an UpdateService / CreateService `deploymentConfiguration`, checked as ECS does (an
  * InvalidParameterException naming the field) and with the API reference's defaults: bake 0 min, canary 5% baked
  * 10 min, linear 10% steps baked 6 min.
@@ -141,33 +161,19 @@ export function parseStrategy(deploymentConfiguration: Record<string, unknown> |
     bakeTimeInMinutes: minutes(dc.bakeTimeInMinutes, 'deploymentConfiguration.bakeTimeInMinutes', 0),
     lifecycleHooks: hooks(dc.lifecycleHooks),
   };
-  const canary = record(dc.canaryConfiguration, 'deploymentConfiguration.canaryConfiguration');
   if (strategy === 'CANARY') {
-    config.canaryConfiguration = {
-      canaryPercent:
-        canary?.canaryPercent === undefined
-          ? 5
-          : tenths(canary.canaryPercent, 'deploymentConfiguration.canaryConfiguration.canaryPercent', 0.1, 100),
-      canaryBakeTimeInMinutes: minutes(
-        canary?.canaryBakeTimeInMinutes,
-        'deploymentConfiguration.canaryConfiguration.canaryBakeTimeInMinutes',
-        10,
-      ),
-    };
+    const [canaryPercent, canaryBakeTimeInMinutes] = shiftSettings(dc, 'canaryConfiguration', {
+      percent: ['canaryPercent', 0.1, 5],
+      bake: ['canaryBakeTimeInMinutes', 10],
+    });
+    config.canaryConfiguration = { canaryPercent, canaryBakeTimeInMinutes };
   }
-  const linear = record(dc.linearConfiguration, 'deploymentConfiguration.linearConfiguration');
   if (strategy === 'LINEAR') {
-    config.linearConfiguration = {
-      stepPercent:
-        linear?.stepPercent === undefined
-          ? 10
-          : tenths(linear.stepPercent, 'deploymentConfiguration.linearConfiguration.stepPercent', 3, 100),
-      stepBakeTimeInMinutes: minutes(
-        linear?.stepBakeTimeInMinutes,
-        'deploymentConfiguration.linearConfiguration.stepBakeTimeInMinutes',
-        6,
-      ),
-    };
+    const [stepPercent, stepBakeTimeInMinutes] = shiftSettings(dc, 'linearConfiguration', {
+      percent: ['stepPercent', 3, 10],
+      bake: ['stepBakeTimeInMinutes', 6],
+    });
+    config.linearConfiguration = { stepPercent, stepBakeTimeInMinutes };
   }
   return config;
 }
