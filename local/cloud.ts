@@ -152,6 +152,8 @@ export async function startLocalCloud(options: {
       ARTIFACTS_BUCKET: LOCAL_BUCKET,
       LOCK_TABLE: LOCAL_LOCK_TABLE,
       ROLLGATE_CONFIG: JSON.stringify(config),
+      // the handlers' Powertools logs would mix with the CLI's output: off unless asked for
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
     };
     return { stateDir, spec, s3, ecs, registry: new LocalRegistry(registryFile), lambda, env, stop };
   } catch (err) {

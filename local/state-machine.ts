@@ -46,6 +46,8 @@ export interface RunOptions {
   readonly retryOverridesMs?: Readonly<Record<string, number>>;
   /** Called as each event happens: progress display. */
   readonly onEvent?: (event: ExecutionEvent) => void;
+  /** Called with each state's input as it is entered (Map iterations included): tests record real states. */
+  readonly onStateEntered?: (state: string, input: unknown) => void;
   readonly region?: string;
   readonly accountId?: string;
   /** Stops the execution as StopExecution does: no Catch runs, the status is ABORTED. */
@@ -192,7 +194,10 @@ export class LocalStateMachine {
       for await (const ev of execution.eventLogs) {
         const e = options.measurePayloads ? { ...toEvent(ev), payloadBytes: payloadBytes(ev) } : toEvent(ev);
         events.push(e);
-        if (ev.type === 'StateEntered') statesEntered.push(ev.state.name);
+        if (ev.type === 'StateEntered') {
+          statesEntered.push(ev.state.name);
+          options.onStateEntered?.(ev.state.name, ev.state.input);
+        }
         options.onEvent?.(e);
       }
     })();

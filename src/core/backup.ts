@@ -1,5 +1,6 @@
 import type { ECSClient, Service, Tag, TaskDefinition } from '@aws-sdk/client-ecs';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import { containerImage, describeService, describeTaskDefinition } from './ecs.ts';
 import { BackupFailedError, messageOf } from './errors.ts';
 import { backupKey } from './naming.ts';
@@ -23,14 +24,15 @@ export interface BackupDocument {
 }
 
 /** Backup's output (the state's `$.backup`): read by Register, Deploy and Rollback. */
-export interface BackupResult {
-  readonly bucket: string;
-  readonly key: string;
-  readonly taskDefinitionArn: string;
-  readonly image: string;
+export const backupResultSchema = z.object({
+  bucket: z.string().min(1),
+  key: z.string().min(1),
+  taskDefinitionArn: z.string().min(1),
+  image: z.string().min(1),
   /** True when an earlier attempt of this execution (a retry or redrive) had already written it. */
-  readonly reused: boolean;
-}
+  reused: z.boolean(),
+});
+export type BackupResult = Readonly<z.output<typeof backupResultSchema>>;
 
 export interface BackupParams {
   readonly ecs: ECSClient;

@@ -1,17 +1,17 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
+import { z } from 'zod';
 import type { RolloutSpec } from '../config/schema.ts';
-import type { RolloutWatch } from './deploy.ts';
+import { type RolloutWatch, rolloutWatchSchema } from './deploy.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 
-/** What the rollout Choice state branches on (`$.deployment.status`). */
-export type RolloutStatus = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
-
-export interface RolloutCheck extends RolloutWatch {
-  readonly status: RolloutStatus;
-  readonly reason?: string;
-  readonly runningCount?: number;
-  readonly desiredCount?: number;
-}
+/** CheckRollout's answer (`$.deployment` / `$.rollback`): the watch, and the status the Choice states branch on. */
+export const rolloutCheckSchema = rolloutWatchSchema.extend({
+  status: z.enum(['IN_PROGRESS', 'COMPLETED', 'FAILED']),
+  reason: z.string().exactOptional(),
+  runningCount: z.number().int().exactOptional(),
+  desiredCount: z.number().int().exactOptional(),
+});
+export type RolloutCheck = Readonly<z.output<typeof rolloutCheckSchema>>;
 
 export interface CheckRolloutParams {
   readonly ecs: ECSClient;

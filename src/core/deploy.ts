@@ -1,23 +1,25 @@
 import { type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import type { RolloutSpec } from '../config/schema.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 import { BackupFailedError, messageOf, TargetNotFoundError } from './errors.ts';
 
 /** A rollout being waited for (the state's `$.deployment` / `$.rollback`); CheckRollout reads it. */
-export interface RolloutWatch {
-  readonly cluster: string;
-  readonly service: string;
-  readonly taskDefinitionArn: string;
+export const rolloutWatchSchema = z.object({
+  cluster: z.string().min(1),
+  service: z.string().min(1),
+  taskDefinitionArn: z.string().min(1),
   /** The ECS deployment id (`ecs-svc/...`) of the rollout, when ECS returned one. */
-  readonly deploymentId?: string;
-  readonly startedAt: string;
+  deploymentId: z.string().exactOptional(),
+  startedAt: z.string().min(1),
   /** ISO time after which an unfinished rollout is FAILED. */
-  readonly deadline: string;
+  deadline: z.string().min(1),
   /** Seconds the next Wait state waits (the WaitForRollout state reads `SecondsPath`). */
-  readonly waitSeconds: number;
-  readonly attempt: number;
-}
+  waitSeconds: z.number().int().min(0),
+  attempt: z.number().int().min(0),
+});
+export type RolloutWatch = Readonly<z.output<typeof rolloutWatchSchema>>;
 
 export interface DeployParams {
   readonly ecs: ECSClient;

@@ -1,12 +1,26 @@
 /**
- * Every named error a Lambda task can throw. The class `name` is the string Step Functions puts in `Error`,
- * which the ASL `Retry`/`Catch` `ErrorEquals` match: rename one here and in statemachines/*.asl.json together
- * (test/contract.test.ts checks every non-`States.` name in the ASL exists here).
+ * Every named error rollgate throws, the load generator's included, and the error names the state machine makes up
+ * itself. The rule (test/contract.test.ts checks it against statemachines/*.asl.json):
+ *
+ * - A class here is thrown by code: `*Error` suffix, `name` = the class name, which is the string Step Functions puts
+ *   in `Error` and the ASL `Retry`/`Catch` `ErrorEquals` match. A class nothing throws is deleted.
+ * - A name in {@link ASL_ERRORS} is never thrown: the state machine decides it from data (a Choice state's
+ *   Default) and writes it itself, in a Pass state's `{Error, Cause}` or a Fail state's `Error`. It names what
+ *   happened, with no `Error` suffix, so the two kinds cannot be confused in an audit record.
+ * - Transient AWS names (retried, never caught) are in {@link TASK_RETRY}, the one Retry block of every Task.
  */
 
 /** The execution input is neither an ECR push event nor a manual input; the message says what is wrong. */
 export class InvalidInputError extends Error {
   override name = 'InvalidInputError';
+}
+
+/**
+ * A Lambda's payload does not match its handler's schema (src/runtime/handler.ts): a Task state's `Parameters` built
+ * something its handler does not take. A wiring bug between the ASL and the code; the message names each field.
+ */
+export class InvalidPayloadError extends Error {
+  override name = 'InvalidPayloadError';
 }
 
 /** rollgate.config.yml (or the ROLLGATE_CONFIG env var) does not match the schema. */
@@ -37,32 +51,14 @@ export class BackupFailedError extends Error {
   override name = 'BackupFailedError';
 }
 
-/** The rollout did not reach COMPLETED: ECS reported FAILED, rolled it back itself, or the deadline passed. */
-export class RolloutFailedError extends Error {
-  override name = 'RolloutFailedError';
-}
-
 /** The health URL did not answer as expected N times in a row before the deadline. */
 export class HealthCheckFailedError extends Error {
   override name = 'HealthCheckFailedError';
 }
 
-/** The load test violated the target's SLOs; the message lists each violation. */
-export class SloViolatedError extends Error {
-  override name = 'SloViolatedError';
-}
-
 /** A load generator's result in S3 is missing, malformed, or outside the execution's result prefix. */
 export class LoadResultError extends Error {
   override name = 'LoadResultError';
-}
-
-/**
- * The load generator could not keep its schedule (connections or CPU), so the load test says nothing about the
- * service; the target's `load.onInconclusive` is `rollback` (the default). The message says why.
- */
-export class LoadTestInconclusiveError extends Error {
-  override name = 'LoadTestInconclusiveError';
 }
 
 /**
@@ -78,6 +74,38 @@ export class LockLostError extends Error {
   override name = 'LockLostError';
 }
 
+/** A load shard, CLI flag or report input is malformed; the message names the field, the value and what was expected. */
+export class LoadInputError extends Error {
+  override name = 'LoadInputError';
+}
+
+/** The requested load cannot be planned within the Lambda and Step Functions limits; the message says which. */
+export class LoadPlanError extends Error {
+  override name = 'LoadPlanError';
+}
+
+/**
+ * The error names the state machine writes itself (never thrown, so no class), with the states that write them.
+ * Records and the CLI read them from `Error` like any other name.
+ */
+export const ASL_ERRORS = {
+  /** LockDecision gave up waiting for the deploy lock (Pass state LockTimedOut). */
+  LockTimeout: 'LockTimeout',
+  /** CheckRollout or CheckRollback answered FAILED (Pass states RolloutFailed, RollbackRolloutFailed). */
+  RolloutFailed: 'RolloutFailed',
+  /** AggregateLoad answered `passed: false` with a failing verdict (Pass state SloViolated). */
+  SloViolated: 'SloViolated',
+  /**
+   * The load generator could not keep its schedule (connections or CPU), so the load test says nothing about the
+   * service, and the target's `load.onInconclusive` is `rollback`, the default (Pass state LoadInconclusive).
+   */
+  LoadInconclusive: 'LoadInconclusive',
+  /** The new image failed a gate and the previous one runs again (Fail state RolledBack). */
+  DeploymentRolledBack: 'DeploymentRolledBack',
+  /** The rollback itself failed (Fail state RollbackFailed, Pass state RollbackFailedUnrecorded). */
+  RollbackFailed: 'RollbackFailed',
+} as const;
+
 /** The message of an unknown thrown value, for error causes and audit records. */
 export function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
@@ -85,19 +113,36 @@ export function messageOf(err: unknown): string {
 }
 
 /**
- * AWS error names the ASL retries as transient (with back-off, in Retry, never in handler loops): Lambda's own
- * invocation errors and the SDK's throttling/5xx names for ECS and S3.
+ * The one Retry block of every Task state in statemachines/deploy.asl.json (ASL has no way to share it: the contract
+ * test checks each copy equals this). Transient errors are retried with back-off here, never in handler loops:
+ * Lambda's own invocation errors, then the SDK's throttling/5xx names for the AWS APIs the handlers call.
  */
-export const TRANSIENT_AWS_ERRORS = [
-  'Lambda.ServiceException',
-  'Lambda.AWSLambdaException',
-  'Lambda.SdkClientException',
-  'Lambda.TooManyRequestsException',
-  'ThrottlingException',
-  'TooManyRequestsException',
-  'ServerException',
-  'ServiceUnavailable',
-  'InternalError',
-  'SlowDown',
-  'InternalException',
+export const TASK_RETRY = [
+  {
+    ErrorEquals: [
+      'Lambda.ServiceException',
+      'Lambda.AWSLambdaException',
+      'Lambda.SdkClientException',
+      'Lambda.TooManyRequestsException',
+    ],
+    IntervalSeconds: 2,
+    MaxAttempts: 6,
+    BackoffRate: 2,
+    JitterStrategy: 'FULL',
+  },
+  {
+    ErrorEquals: [
+      'ThrottlingException',
+      'TooManyRequestsException',
+      'ServerException',
+      'ServiceUnavailable',
+      'InternalError',
+      'SlowDown',
+    ],
+    IntervalSeconds: 1,
+    MaxAttempts: 5,
+    BackoffRate: 2,
+    MaxDelaySeconds: 20,
+    JitterStrategy: 'FULL',
+  },
 ] as const;

@@ -6,6 +6,7 @@ import {
   PutItemCommand,
   QueryCommand,
 } from '@aws-sdk/client-dynamodb';
+import { z } from 'zod';
 import { LockLostError } from './errors.ts';
 import {
   executionLockPk,
@@ -36,15 +37,25 @@ import {
 export type LockPolicy = 'supersede' | 'queue' | 'reject';
 
 /** AcquireLock's answer (`$.lock`); the LockDecision Choice state branches on `status`. */
-export interface LockResult {
-  readonly status: 'ACQUIRED' | 'WAIT' | 'SUPERSEDED' | 'REJECTED' | 'DUPLICATE' | 'GAVE_UP';
-  readonly reason?: string;
+export const lockResultSchema = z.object({
+  status: z.enum(['ACQUIRED', 'WAIT', 'SUPERSEDED', 'REJECTED', 'DUPLICATE', 'GAVE_UP']),
+  reason: z.string().exactOptional(),
   /** For WAIT: seconds the WaitForLock state waits before asking again. */
-  readonly waitSeconds: number;
+  waitSeconds: z.number().int().min(0),
   /** When this execution first asked (ISO): the start of its wait. */
-  readonly firstAskedAt: string;
-  readonly holder?: string;
-}
+  firstAskedAt: z.string().min(1),
+  holder: z.string().exactOptional(),
+});
+export type LockResult = Readonly<z.output<typeof lockResultSchema>>;
+
+/**
+ * `$.lock` as AcquireLock reads it back (`previous`): the InitLock Pass state's `{status: "NONE"}` before the first
+ * ask, then AcquireLock's last answer.
+ */
+export const lockStateSchema = z.discriminatedUnion('status', [
+  z.object({ status: z.literal('NONE') }).strict(),
+  lockResultSchema,
+]);
 
 export interface LockParams {
   readonly ddb: DynamoDBClient;

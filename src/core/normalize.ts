@@ -13,15 +13,37 @@ import {
 } from './naming.ts';
 import { oneLine } from './text.ts';
 
-/** What started the execution (a redrive is recorded by Record from `$$.Execution.RedriveCount`). */
-export type TriggerType = 'push' | 'manual';
+/** The execution's identity, from the context object (`$$.Execution`, kept by the Start Pass state as `$.execution`). */
+export const executionInfoSchema = z.object({
+  /** The execution ARN (`$$.Execution.Id`). */
+  id: z.string().min(1),
+  name: z.string().min(1),
+  /** ISO 8601 (`$$.Execution.StartTime`). */
+  startedAt: z.string().min(1),
+});
+export type ExecutionInfo = Readonly<z.output<typeof executionInfoSchema>>;
 
-/** The execution's identity, from the context object (`$$.Execution`). */
-export interface ExecutionInfo {
-  readonly id: string;
-  readonly name: string;
-  readonly startedAt: string;
-}
+/** What started the execution (`$.trigger`; a redrive is recorded by Record from `$$.Execution.RedriveCount`). */
+export const triggerSchema = z.object({
+  type: z.enum(['push', 'manual']),
+  eventId: z.string().exactOptional(),
+  eventTime: z.string().exactOptional(),
+  reason: z.string().exactOptional(),
+  force: z.boolean().exactOptional(),
+  /** Who started a manual run, when the input says (`rollgate start` sets it). */
+  startedBy: z.string().exactOptional(),
+});
+
+/** The image to deploy (`$.image`). */
+export const jobImageSchema = z.object({
+  repository: z.string().min(1),
+  tag: z.string().exactOptional(),
+  digest: z.string().exactOptional(),
+  /** The registry host from the push event, when known (`<account>.dkr.ecr.<region>.amazonaws.com`). */
+  registry: z.string().exactOptional(),
+  /** `repo:tag (sha256:abcdef012345)`, for messages and the lock. */
+  display: z.string().min(1),
+});
 
 /**
  * The normalized job every later state reads (the state machine's `$` after Normalize).
@@ -32,25 +54,10 @@ export interface Job {
   /** Why: for IGNORE the reason it was ignored; for DEPLOY a one-line description. */
   readonly reason: string;
   readonly execution: ExecutionInfo;
-  readonly trigger: {
-    readonly type: TriggerType;
-    readonly eventId?: string;
-    readonly eventTime?: string;
-    readonly reason?: string;
-    readonly force?: boolean;
-    /** Who started a manual run, when the input says (`rollgate start` sets it). */
-    readonly startedBy?: string;
-  };
+  readonly trigger: Readonly<z.output<typeof triggerSchema>>;
   /** Deploy even when the image already runs (manual input `"force": true`); the AlreadyDeployed Choice reads it. */
   readonly force: boolean;
-  readonly image: {
-    readonly repository: string;
-    readonly tag?: string;
-    readonly digest?: string;
-    /** The registry host from the push event, when known (`<account>.dkr.ecr.<region>.amazonaws.com`). */
-    readonly registry?: string;
-    readonly display: string;
-  };
+  readonly image: Readonly<z.output<typeof jobImageSchema>>;
   /** The resolved target; absent when nothing matched. */
   readonly target?: Target;
   /** Whether the load test runs for this image (the target has `load` and the tag matches its `load.tags`). */

@@ -4,9 +4,10 @@
  * `{"source": ["rollgate"], "detail-type": ["Rollback Failed"]}`.
  */
 import { type EventBridgeClient, PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
-import type { Summary } from './audit.ts';
+import { z } from 'zod';
+import type { Outcome, Summary } from './audit.ts';
 import { EventPublishFailedError, InvalidInputError } from './errors.ts';
-import type { ExecutionInfo } from './normalize.ts';
+import { executionInfoSchema } from './normalize.ts';
 
 /** The `source` of every event rollgate publishes. */
 export const EVENT_SOURCE = 'rollgate';
@@ -29,11 +30,31 @@ export const EVENT_SCHEMA = 'rollgate.event.v1';
  */
 const MAX_REASON_CHARS = 4096;
 
+/** Every outcome (audit.ts's `Outcome`): Notify rejects all but the rollback ones itself, with a clear error. */
+const outcomes = [
+  'DEPLOYED',
+  'ALREADY_DEPLOYED',
+  'ROLLED_BACK',
+  'IGNORED',
+  'FAILED',
+] as const satisfies readonly Outcome[];
+
 /**
  * The Record state's output (`$.summary`). On the `*Unrecorded` paths (the audit record could not be written) only
- * `outcome` and `reason` are there, so everything else is optional; the execution's name then comes from `execution`.
+ * `outcome`, `reason` (and `error`) are there, so everything else is optional; the execution's name then comes from
+ * `execution`.
  */
-export type NotifySummary = Pick<Summary, 'outcome' | 'reason'> & Partial<Summary>;
+export const notifySummarySchema = z.object({
+  outcome: z.enum(outcomes),
+  reason: z.string(),
+  executionName: z.string().exactOptional(),
+  error: z.string().exactOptional(),
+  image: z.string().exactOptional(),
+  target: z.string().exactOptional(),
+  auditKey: z.string().exactOptional(),
+  report: z.string().exactOptional(),
+});
+export type NotifySummary = Readonly<z.output<typeof notifySummarySchema>>;
 
 /**
  * The Notify handler's input: one object the ASL builds with Parameters from the execution state `$` after a
@@ -52,18 +73,19 @@ export type NotifySummary = Pick<Summary, 'outcome' | 'reason'> & Partial<Summar
  * `target`, `backup` and `release` are optional here, but a JSONPath in Parameters that matches nothing fails the
  * state (`States.Runtime`); on both rollback paths they are always set (a rollback needs a backup and a release).
  */
-export interface NotifyInput {
+export const notifyInputSchema = z.object({
   /** `$.summary`: what Record returned (or the `*Unrecorded` Pass state's `{outcome, reason}`). */
-  readonly summary: NotifySummary;
+  summary: notifySummarySchema,
   /** `$.execution`: `id` is the execution ARN (`$$.Execution.Id`), `startedAt` ISO 8601. */
-  readonly execution: ExecutionInfo;
+  execution: executionInfoSchema,
   /** `$.target`: the config target; only `name`, `cluster` and `service` are read. */
-  readonly target?: { readonly name: string; readonly cluster: string; readonly service: string };
+  target: z.object({ name: z.string(), cluster: z.string(), service: z.string() }).exactOptional(),
   /** `$.backup`: `image` is the image that ran before (what the rollback restores), `key` the backup's S3 key. */
-  readonly backup?: { readonly image: string; readonly key: string };
+  backup: z.object({ image: z.string(), key: z.string() }).exactOptional(),
   /** `$.release`: `image` is the new image URI, the one that failed. */
-  readonly release?: { readonly image: string };
-}
+  release: z.object({ image: z.string() }).exactOptional(),
+});
+export type NotifyInput = Readonly<z.output<typeof notifyInputSchema>>;
 
 /**
  * The event's `detail`: everything a chat message or a page needs without opening the console. Optional fields are
@@ -85,7 +107,7 @@ export interface RollbackEventDetail {
   readonly previousImage?: string;
   /** Why, in one sentence: the summary's reason (clipped to 4096 characters). */
   readonly reason: string;
-  /** The error name, e.g. `HealthCheckFailedError`, `SloViolatedError`, `RollbackFailed`. */
+  /** The error name, e.g. `HealthCheckFailedError`, `SloViolated`, `RollbackFailed`. */
   readonly error?: string;
   /** S3 keys in the artifacts bucket. */
   readonly reportKey?: string;

@@ -1,14 +1,16 @@
+import { z } from 'zod';
 import type { HealthSpec } from '../config/schema.ts';
 import { HealthCheckFailedError, messageOf } from './errors.ts';
 
 /** ProbeHealth's output (`$.health` / `$.rollbackHealth`). */
-export interface ProbeResult {
-  readonly status: 'HEALTHY';
-  readonly url: string;
-  readonly attempts: number;
-  readonly consecutiveSuccesses: number;
-  readonly elapsedMs: number;
-}
+export const probeResultSchema = z.object({
+  status: z.literal('HEALTHY'),
+  url: z.string().min(1),
+  attempts: z.number().int().min(0),
+  consecutiveSuccesses: z.number().int().min(0),
+  elapsedMs: z.number().min(0),
+});
+export type ProbeResult = Readonly<z.output<typeof probeResultSchema>>;
 
 export interface ProbeParams {
   readonly health: HealthSpec;

@@ -3,6 +3,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { type AuditRecord, auditRecord, type Outcome, type Summary, summaryOf, writeAuditRecord } from './audit.ts';
 import type { BackupResult } from './backup.ts';
 import type { RolloutCheck } from './check-rollout.ts';
+import { ASL_ERRORS } from './errors.ts';
 import { releaseLock } from './lock.ts';
 import { shortImage } from './naming.ts';
 import type { Job } from './normalize.ts';
@@ -59,14 +60,13 @@ export function causeMessage(caught: CaughtError | undefined): string {
 export function describeFailure(caught: CaughtError | undefined): string {
   const msg = causeMessage(caught);
   switch (caught?.Error) {
-    case 'RolloutFailed':
-    case 'RolloutFailedError':
+    case ASL_ERRORS.RolloutFailed:
       return `rollout failed: ${msg}`;
     case 'HealthCheckFailedError':
       return `health check failed: ${msg}`;
-    case 'SloViolatedError':
+    case ASL_ERRORS.SloViolated:
       return `SLO gate failed: ${msg}`;
-    case 'LoadTestInconclusiveError':
+    case ASL_ERRORS.LoadInconclusive:
       return `SLO gate ${msg}`;
     case 'States.Timeout':
       return `a step timed out: ${msg}`;

@@ -5,6 +5,7 @@ import {
   type TaskDefinition,
 } from '@aws-sdk/client-ecs';
 import type { S3Client } from '@aws-sdk/client-s3';
+import { z } from 'zod';
 import { readBackup } from './backup.ts';
 import { describeTaskDefinition } from './ecs.ts';
 import { TargetNotFoundError } from './errors.ts';
@@ -20,14 +21,15 @@ import {
 } from './naming.ts';
 
 /** Register's output (the state's `$.release`). */
-export interface RegisterResult {
-  readonly taskDefinitionArn: string;
-  readonly image: string;
-  readonly previousImage: string;
-  readonly previousTaskDefinitionArn: string;
+export const registerResultSchema = z.object({
+  taskDefinitionArn: z.string().min(1),
+  image: z.string().min(1),
+  previousImage: z.string().min(1),
+  previousTaskDefinitionArn: z.string().min(1),
   /** True when a retry or redrive found the revision this execution had already registered. */
-  readonly reused: boolean;
-}
+  reused: z.boolean(),
+});
+export type RegisterResult = Readonly<z.output<typeof registerResultSchema>>;
 
 export interface RegisterParams {
   readonly ecs: ECSClient;

@@ -1,24 +1,26 @@
-import middy from '@middy/core';
-import type { Target } from '../config/schema.ts';
-import { acquireLock, type LockResult } from '../core/lock.ts';
-import type { Job } from '../core/normalize.ts';
+import { z } from 'zod';
+import { targetSchema } from '../config/schema.ts';
+import { acquireLock, lockStateSchema } from '../core/lock.ts';
+import { executionInfoSchema, jobImageSchema, triggerSchema } from '../core/normalize.ts';
 import { ddb } from '../runtime/clients.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
+import { lambda } from '../runtime/handler.ts';
 import { leaseSeconds } from '../runtime/lock.ts';
 
 const table = getRequiredEnv('LOCK_TABLE');
 
-/** AcquireLock state input: the job, plus the previous answer while waiting (`$.lock`). */
-export interface AcquireLockInput {
-  readonly target: Target;
-  readonly execution: Job['execution'];
-  readonly trigger: Job['trigger'];
-  readonly image: Job['image'];
-  readonly previous?: Partial<LockResult>;
-}
+/** AcquireLock state input: the job, plus `$.lock` (InitLock's NONE, then the previous answer while waiting). */
+const acquireLockInput = z.object({
+  target: targetSchema,
+  execution: executionInfoSchema,
+  trigger: triggerSchema,
+  image: jobImageSchema,
+  previous: lockStateSchema,
+});
 
-export const handler = middy<AcquireLockInput, LockResult>().handler(
-  async ({ target, execution, trigger, image, previous }) =>
+export const handler = lambda(
+  { name: 'AcquireLock', schema: acquireLockInput },
+  ({ target, execution, trigger, image, previous }) =>
     acquireLock({
       ddb,
       table,
@@ -31,7 +33,7 @@ export const handler = middy<AcquireLockInput, LockResult>().handler(
       leaseSeconds: leaseSeconds(target),
       pollSeconds: target.lock.pollSeconds,
       maxWaitSeconds: target.lock.maxWaitSeconds,
-      ...(previous?.firstAskedAt ? { firstAskedAt: previous.firstAskedAt } : {}),
+      ...(previous.status !== 'NONE' ? { firstAskedAt: previous.firstAskedAt } : {}),
       ...(trigger.type === 'push' && image.tag && image.digest
         ? { push: { repository: image.repository, tag: image.tag, digest: image.digest } }
         : {}),

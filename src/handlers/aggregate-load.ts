@@ -1,20 +1,24 @@
-import middy from '@middy/core';
-import type { LoadSpec } from '../config/schema.ts';
-import { aggregateLoad, type LoadOutcome } from '../core/load-test.ts';
+import { z } from 'zod';
+import { loadSchema } from '../config/schema.ts';
+import { aggregateLoad } from '../core/load-test.ts';
 import { s3 } from '../runtime/clients.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
+import { lambda } from '../runtime/handler.ts';
 
 const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
 
-export interface AggregateLoadInput {
-  /** The GenerateLoad Map state's results: per group of workers, each worker's result key in S3. */
-  readonly resultKeys: string[][];
+const aggregateLoadInput = z.object({
+  /**
+   * The GenerateLoad Map state's results: per group of workers, each worker's result key in S3. Each result is
+   * checked in depth when read (LoadResultError) and by loadgen's aggregate (LoadInputError naming what is wrong).
+   */
+  resultKeys: z.array(z.array(z.string().min(1)).min(1)).min(1),
   /** `$.loadPlan.resultPrefix`: every key must be under it. */
-  readonly resultPrefix: string;
-  readonly load: LoadSpec;
-  readonly reportPrefix: string;
-}
+  resultPrefix: z.string().min(1),
+  load: loadSchema,
+  reportPrefix: z.string().min(1),
+});
 
-export const handler = middy<AggregateLoadInput, LoadOutcome>().handler(async (input) =>
+export const handler = lambda({ name: 'AggregateLoad', schema: aggregateLoadInput }, (input) =>
   aggregateLoad({ s3, bucket, ...input }),
 );

@@ -1,17 +1,18 @@
-import middy from '@middy/core';
-import { type BackupResult, backup } from '../core/backup.ts';
+import { z } from 'zod';
+import { backup } from '../core/backup.ts';
 import { ecs, s3 } from '../runtime/clients.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
+import { lambda } from '../runtime/handler.ts';
 
 const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
 
-export interface BackupInput {
-  readonly cluster: string;
-  readonly service: string;
-  readonly container: string;
-  readonly executionName: string;
-}
+const backupInput = z.object({
+  cluster: z.string().min(1),
+  service: z.string().min(1),
+  container: z.string().min(1),
+  executionName: z.string().min(1),
+});
 
-export const handler = middy<BackupInput, BackupResult>().handler(async (input) =>
+export const handler = lambda({ name: 'Backup', schema: backupInput }, (input) =>
   backup({ ecs, s3, bucket, ...input }),
 );

@@ -1,11 +1,12 @@
-import middy from '@middy/core';
-import { checkImage, type ImageCheck } from '../core/check-image.ts';
-import type { Job } from '../core/normalize.ts';
+import { z } from 'zod';
+import { checkImage } from '../core/check-image.ts';
+import { jobImageSchema } from '../core/normalize.ts';
 import { ecr } from '../runtime/clients.ts';
+import { lambda } from '../runtime/handler.ts';
 
 /** CheckImage state input: the normalized image (`$.image`). */
-export interface CheckImageInput {
-  readonly image: Job['image'];
-}
+const checkImageInput = z.object({ image: jobImageSchema });
 
-export const handler = middy<CheckImageInput, ImageCheck>().handler(async ({ image }) => checkImage({ ecr, image }));
+export const handler = lambda({ name: 'CheckImage', schema: checkImageInput }, ({ image }) =>
+  checkImage({ ecr, image }),
+);

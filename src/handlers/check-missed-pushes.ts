@@ -1,8 +1,9 @@
-import middy from '@middy/core';
+import { z } from 'zod';
 import { checkMissedPushes, type MissedPushResult, startMissedPush } from '../core/missed-push.ts';
 import { ddb, ecr, sfn } from '../runtime/clients.ts';
 import { configFromEnv } from '../runtime/config.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
+import { lambda } from '../runtime/handler.ts';
 
 const config = configFromEnv();
 const table = getRequiredEnv('LOCK_TABLE');
@@ -18,19 +19,25 @@ export interface CheckResult {
   }[];
 }
 
-/** Scheduled (EventBridge rate rule, enabled when a target has `missedPushCheck: true`). */
-export const handler = middy<unknown, CheckResult>().handler(async () => {
-  const checked = await checkMissedPushes({
-    ecr,
-    ddb,
-    table,
-    targets: config.targets,
-    start: (found) => startMissedPush({ sfn, stateMachineArn, found }),
-  });
-  return {
-    targets: checked.map(({ started, ...check }) => ({
-      ...check,
-      ...(started === undefined ? {} : { executionArn: started.executionArn }),
-    })),
-  };
-});
+/**
+ * Scheduled (EventBridge rate rule, enabled when a target has `missedPushCheck: true`). The scheduled event carries
+ * nothing this reads (what to check is in the config), so any payload is accepted; no execution runs it.
+ */
+export const handler = lambda(
+  { name: 'CheckMissedPushes', schema: z.unknown(), logKeys: () => ({}) },
+  async (): Promise<CheckResult> => {
+    const checked = await checkMissedPushes({
+      ecr,
+      ddb,
+      table,
+      targets: config.targets,
+      start: (found) => startMissedPush({ sfn, stateMachineArn, found }),
+    });
+    return {
+      targets: checked.map(({ started, ...check }) => ({
+        ...check,
+        ...(started === undefined ? {} : { executionArn: started.executionArn }),
+      })),
+    };
+  },
+);

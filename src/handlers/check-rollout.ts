@@ -1,15 +1,13 @@
-import middy from '@middy/core';
-import type { RolloutSpec } from '../config/schema.ts';
-import { checkRollout, type RolloutCheck } from '../core/check-rollout.ts';
-import type { RolloutWatch } from '../core/deploy.ts';
+import { z } from 'zod';
+import { rolloutSchema } from '../config/schema.ts';
+import { checkRollout } from '../core/check-rollout.ts';
+import { rolloutWatchSchema } from '../core/deploy.ts';
 import { ecs } from '../runtime/clients.ts';
+import { lambda } from '../runtime/handler.ts';
 
 /** Used by both CheckRollout (`$.deployment`) and CheckRollback (`$.rollback`). */
-export interface CheckRolloutInput {
-  readonly watch: RolloutWatch;
-  readonly rollout: RolloutSpec;
-}
+const checkRolloutInput = z.object({ watch: rolloutWatchSchema, rollout: rolloutSchema });
 
-export const handler = middy<CheckRolloutInput, RolloutCheck>().handler(async ({ watch, rollout }) =>
+export const handler = lambda({ name: 'CheckRollout', schema: checkRolloutInput }, ({ watch, rollout }) =>
   checkRollout({ ecs, watch, rollout }),
 );

@@ -1,21 +1,22 @@
-import middy from '@middy/core';
-import type { LockSpec, RolloutSpec } from '../config/schema.ts';
-import { deploy, type RolloutWatch } from '../core/deploy.ts';
+import { z } from 'zod';
+import { lockSchema, rolloutSchema } from '../config/schema.ts';
+import { deploy } from '../core/deploy.ts';
 import { ecs, s3 } from '../runtime/clients.ts';
+import { lambda } from '../runtime/handler.ts';
 import { lockConfirmer } from '../runtime/lock.ts';
 
-export interface DeployInput {
-  readonly cluster: string;
-  readonly service: string;
-  readonly taskDefinitionArn: string;
-  readonly backup: { readonly bucket: string; readonly key: string };
-  readonly rollout: RolloutSpec;
+const deployInput = z.object({
+  cluster: z.string().min(1),
+  service: z.string().min(1),
+  taskDefinitionArn: z.string().min(1),
+  backup: z.object({ bucket: z.string().min(1), key: z.string().min(1) }),
+  rollout: rolloutSchema,
   /** This execution and the target's lock settings: the lock is confirmed before the service is touched. */
-  readonly executionName: string;
-  readonly image: string;
-  readonly lock: LockSpec;
-}
+  executionName: z.string().min(1),
+  image: z.string().min(1),
+  lock: lockSchema,
+});
 
-export const handler = middy<DeployInput, RolloutWatch>().handler(async (input) =>
+export const handler = lambda({ name: 'Deploy', schema: deployInput }, (input) =>
   deploy({ ecs, s3, ...input, confirmLock: lockConfirmer(input) }),
 );

@@ -1,13 +1,14 @@
-import middy from '@middy/core';
-import { type Inspection, inspectService } from '../core/inspect.ts';
-import type { Job } from '../core/normalize.ts';
+import { z } from 'zod';
+import { inspectService } from '../core/inspect.ts';
+import { jobImageSchema } from '../core/normalize.ts';
 import { ecs } from '../runtime/clients.ts';
+import { lambda } from '../runtime/handler.ts';
 
-export interface InspectInput {
-  readonly cluster: string;
-  readonly service: string;
-  readonly container: string;
-  readonly image: Job['image'];
-}
+const inspectInput = z.object({
+  cluster: z.string().min(1),
+  service: z.string().min(1),
+  container: z.string().min(1),
+  image: jobImageSchema,
+});
 
-export const handler = middy<InspectInput, Inspection>().handler(async (input) => inspectService({ ecs, ...input }));
+export const handler = lambda({ name: 'Inspect', schema: inspectInput }, (input) => inspectService({ ecs, ...input }));

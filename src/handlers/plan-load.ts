@@ -1,12 +1,13 @@
-import middy from '@middy/core';
-import type { LoadSpec } from '../config/schema.ts';
-import { type LoadPlan, planLoad } from '../core/load-test.ts';
+import { z } from 'zod';
+import { loadSchema } from '../config/schema.ts';
+import { planLoad } from '../core/load-test.ts';
+import { lambda } from '../runtime/handler.ts';
 
-export interface PlanLoadInput {
-  readonly load: LoadSpec;
-  readonly cluster: string;
-  readonly service: string;
-  readonly executionName: string;
-}
+const planLoadInput = z.object({
+  load: loadSchema,
+  cluster: z.string().min(1),
+  service: z.string().min(1),
+  executionName: z.string().min(1),
+});
 
-export const handler = middy<PlanLoadInput, LoadPlan>().handler(async (input) => planLoad(input));
+export const handler = lambda({ name: 'PlanLoad', schema: planLoadInput }, (input) => planLoad(input));

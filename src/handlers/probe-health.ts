@@ -1,18 +1,19 @@
-import middy from '@middy/core';
-import type { HealthSpec } from '../config/schema.ts';
+import { z } from 'zod';
+import { healthSchema } from '../config/schema.ts';
 import { tagOf } from '../core/naming.ts';
-import { type ProbeResult, probeHealth } from '../core/probe-health.ts';
+import { probeHealth } from '../core/probe-health.ts';
+import { lambda } from '../runtime/handler.ts';
 
 /**
  * Used by ProbeHealth (the new image: `image.tag`) and ProbeRollback (the restored image: `imageUri`).
  * The version to expect is the image's tag, when there is one.
  */
-export interface ProbeHealthInput {
-  readonly health: HealthSpec;
-  readonly image?: { readonly tag?: string };
-  readonly imageUri?: string;
-}
+const probeHealthInput = z.object({
+  health: healthSchema,
+  image: z.object({ tag: z.string().exactOptional() }).exactOptional(),
+  imageUri: z.string().min(1).exactOptional(),
+});
 
-export const handler = middy<ProbeHealthInput, ProbeResult>().handler(async ({ health, image, imageUri }) =>
+export const handler = lambda({ name: 'ProbeHealth', schema: probeHealthInput }, ({ health, image, imageUri }) =>
   probeHealth({ health, expectVersion: image?.tag ?? (imageUri ? tagOf(imageUri) : undefined) }),
 );

@@ -1,13 +1,14 @@
-import middy from '@middy/core';
-import type { Job } from '../core/normalize.ts';
-import { type RegisterResult, register } from '../core/register.ts';
+import { z } from 'zod';
+import { jobImageSchema } from '../core/normalize.ts';
+import { register } from '../core/register.ts';
 import { ecs, s3 } from '../runtime/clients.ts';
+import { lambda } from '../runtime/handler.ts';
 
-export interface RegisterInput {
-  readonly backup: { readonly bucket: string; readonly key: string };
-  readonly container: string;
-  readonly image: Job['image'];
-  readonly executionName: string;
-}
+const registerInput = z.object({
+  backup: z.object({ bucket: z.string().min(1), key: z.string().min(1) }),
+  container: z.string().min(1),
+  image: jobImageSchema,
+  executionName: z.string().min(1),
+});
 
-export const handler = middy<RegisterInput, RegisterResult>().handler(async (input) => register({ ecs, s3, ...input }));
+export const handler = lambda({ name: 'Register', schema: registerInput }, (input) => register({ ecs, s3, ...input }));

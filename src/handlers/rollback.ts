@@ -1,21 +1,22 @@
-import middy from '@middy/core';
-import type { LockSpec, RolloutSpec } from '../config/schema.ts';
-import type { RolloutWatch } from '../core/deploy.ts';
+import { z } from 'zod';
+import { lockSchema, rolloutSchema } from '../config/schema.ts';
 import { rollback } from '../core/rollback.ts';
 import { ecs } from '../runtime/clients.ts';
+import { lambda } from '../runtime/handler.ts';
 import { lockConfirmer } from '../runtime/lock.ts';
 
-export interface RollbackInput {
-  readonly cluster: string;
-  readonly service: string;
-  readonly taskDefinitionArn: string;
-  readonly rollout: RolloutSpec;
+const rollbackInput = z.object({
+  cluster: z.string().min(1),
+  service: z.string().min(1),
+  /** The backed-up revision to go back to. */
+  taskDefinitionArn: z.string().min(1),
+  rollout: rolloutSchema,
   /** This execution and the target's lock settings: the lock is confirmed before the service is touched. */
-  readonly executionName: string;
-  readonly image: string;
-  readonly lock: LockSpec;
-}
+  executionName: z.string().min(1),
+  image: z.string().min(1),
+  lock: lockSchema,
+});
 
-export const handler = middy<RollbackInput, RolloutWatch>().handler(async (input) =>
+export const handler = lambda({ name: 'Rollback', schema: rollbackInput }, (input) =>
   rollback({ ecs, ...input, confirmLock: lockConfirmer(input) }),
 );

@@ -126,7 +126,7 @@ describe('the pipeline on the local cloud', () => {
     const stored = await push(tag);
     expect(stored.summary).toMatchObject({
       outcome: 'ROLLED_BACK',
-      error: 'SloViolatedError',
+      error: 'SloViolated',
       reason: expect.stringMatching(reason),
     });
     expect(stored.statesEntered).toContain('GenerateLoad');

@@ -41,6 +41,10 @@ export interface EcsBehaviour {
   describeErrors: Error[];
   /** Make writing the backup object fail. */
   backupWriteFails: boolean;
+  /** Make writing audit records fail (the `*Unrecorded` paths). */
+  auditWriteFails: boolean;
+  /** The outcome of a rollout back to the old revision (a rollback): COMPLETED, or FAILED (circuit breaker). */
+  oldRollout: 'COMPLETED' | 'FAILED';
   /** Runs when a task definition is registered (e.g. to let another execution take the lock meanwhile). */
   onRegister?: (() => Promise<void>) | undefined;
 }
@@ -56,13 +60,17 @@ export function fakeAws() {
   /** The demo-app repository of the fake ECR. */
   const images = defaultImages();
   const objects = new Map<string, string>();
-  const behaviour: EcsBehaviour = {
+  const defaults = (): EcsBehaviour => ({
     checksToSettle: 1,
     newRollout: 'COMPLETED',
     rollbackRejects: false,
     describeErrors: [],
     backupWriteFails: false,
-  };
+    auditWriteFails: false,
+    oldRollout: 'COMPLETED',
+    onRegister: undefined,
+  });
+  const behaviour = defaults();
   const revisions: TaskDefinition[] = [taskDefinition()];
   let deployments: Deployment[] = [];
   let checks = 0;
@@ -74,14 +82,7 @@ export function fakeAws() {
     ecrMock.reset();
     images.splice(0, images.length, ...defaultImages());
     objects.clear();
-    Object.assign(behaviour, {
-      checksToSettle: 1,
-      newRollout: 'COMPLETED',
-      rollbackRejects: false,
-      describeErrors: [],
-      backupWriteFails: false,
-      onRegister: undefined,
-    });
+    Object.assign(behaviour, defaults());
     revisions.splice(1);
     deployments = [
       {
@@ -121,7 +122,10 @@ export function fakeAws() {
       };
     });
     s3Mock.on(PutObjectCommand).callsFake((i) => {
-      if (behaviour.backupWriteFails && i.Key?.startsWith('backups/')) {
+      if (
+        (behaviour.backupWriteFails && i.Key?.startsWith('backups/')) ||
+        (behaviour.auditWriteFails && i.Key?.startsWith('audit/'))
+      ) {
         throw Object.assign(new Error('Access Denied'), { name: 'AccessDenied' });
       }
       objects.set(i.Key, String(i.Body));
@@ -170,7 +174,7 @@ export function fakeAws() {
       const err = primary?.rolloutState === 'IN_PROGRESS' ? behaviour.describeErrors.shift() : undefined;
       if (err) throw err;
       if (primary?.rolloutState === 'IN_PROGRESS' && ++checks >= behaviour.checksToSettle) {
-        const outcome = primary.taskDefinition === OLD_TD ? 'COMPLETED' : behaviour.newRollout;
+        const outcome = primary.taskDefinition === OLD_TD ? behaviour.oldRollout : behaviour.newRollout;
         if (outcome === 'COMPLETED') {
           Object.assign(primary, { rolloutState: 'COMPLETED', runningCount: 2 });
           deployments = [primary];
