@@ -33,6 +33,7 @@ describe('the local cloud Lambda endpoint', () => {
     expect(cloud?.env.AWS_ENDPOINT_URL_LAMBDA).toBe(cloud?.lambda.endpoint);
     const arn = localFunctionArn('normalize', 'us-east-1', '123456789012');
     const res = await invoke(arn, {
+      log: { execution: 'exec-1', state: 'Normalize' },
       input: { repository: 'not-a-configured-repository', tag: 'v9' },
       execution: { id: 'arn:aws:states:local:exec', name: 'exec-1', startedAt: new Date().toISOString() },
     });
@@ -42,9 +43,13 @@ describe('the local cloud Lambda endpoint', () => {
   });
 
   it('answers a handler error as Unhandled with its named error', async () => {
-    const res = await invoke('normalize', { input: 'not an event', execution: {} });
+    const res = await invoke('normalize', {
+      log: { execution: 'exec-2', state: 'Normalize' },
+      input: 'not an event',
+      execution: { id: 'arn:aws:states:local:exec', name: 'exec-2', startedAt: new Date().toISOString() },
+    });
     expect(res.FunctionError).toBe('Unhandled');
     const error = JSON.parse(Buffer.from(res.Payload ?? []).toString('utf8')) as { errorType: string };
-    expect(error.errorType).toMatch(/Error$/);
+    expect(error.errorType).toBe('InvalidInputError');
   });
 });
