@@ -84,6 +84,30 @@ const S = (value: string) => ({ S: value });
 const N = (value: number) => ({ N: String(value) });
 const epoch = (d: Date) => Math.floor(d.getTime() / 1000);
 
+/**
+ * The execution's marker: which service's lock it waits for or holds (and its waiter entry while waiting), so that
+ * whatever ends the execution (Record, the status-change rule) can release it.
+ */
+function putExecutionMarker(
+  ddb: DynamoDBClient,
+  table: string,
+  executionName: string,
+  marker: { readonly service: string; readonly waiter?: string; readonly expiresAt: number },
+) {
+  return ddb.send(
+    new PutItemCommand({
+      TableName: table,
+      Item: {
+        pk: S(executionLockPk(executionName)),
+        sk: S(LOCK_SK),
+        service: S(marker.service),
+        ...(marker.waiter ? { waiter: S(marker.waiter) } : {}),
+        expiresAt: N(marker.expiresAt),
+      },
+    }),
+  );
+}
+
 function serviceKey(p: Pick<LockParams, 'cluster' | 'service'>) {
   return serviceLockPk(p.cluster, p.service);
 }
@@ -176,18 +200,7 @@ export async function acquireLock(params: AcquireParams): Promise<LockResult> {
   const me = waiterKey(params);
   const leave = () => ddb.send(new DeleteItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(me) } }));
   // Where this execution waits or holds, for whatever ends it (written first: an abort at any point is released).
-  await ddb.send(
-    new PutItemCommand({
-      TableName: table,
-      Item: {
-        pk: S(executionLockPk(executionName)),
-        sk: S(LOCK_SK),
-        service: S(pk),
-        waiter: S(me),
-        expiresAt: N(lease),
-      },
-    }),
-  );
+  await putExecutionMarker(ddb, table, executionName, { service: pk, waiter: me, expiresAt: lease });
   // A retried AcquireLock of the holder: it holds the lock, whatever the waiters say.
   const held = await ddb.send(
     new GetItemCommand({ TableName: table, Key: { pk: S(pk), sk: S(LOCK_SK) }, ConsistentRead: true }),
@@ -376,15 +389,5 @@ export async function confirmLock(params: {
       `${params.cluster}/${params.service} is locked by execution ${holder?.execution ?? '?'} (${holder?.image ?? '?'}): this execution no longer holds the deploy lock (resumed by a redrive?) and leaves the service alone`,
     );
   }
-  await ddb.send(
-    new PutItemCommand({
-      TableName: table,
-      Item: {
-        pk: S(executionLockPk(executionName)),
-        sk: S(LOCK_SK),
-        service: S(pk),
-        expiresAt: N(epoch(now) + params.leaseSeconds),
-      },
-    }),
-  );
+  await putExecutionMarker(ddb, table, executionName, { service: pk, expiresAt: epoch(now) + params.leaseSeconds });
 }
