@@ -4,6 +4,7 @@ import { pushEvent } from '../../cli/commands/demo.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { IMAGE_NOT_FOUND_PATH } from '../helpers.ts';
+import { startPoller } from '../local/support.ts';
 import { e2eEnv, portInUse, processesWithMarker } from './env.ts';
 
 /**
@@ -71,26 +72,9 @@ async function expectRestored(before: string, stored: Awaited<ReturnType<typeof 
 describe('the pipeline on the local cloud', () => {
   it('deploys a good version with zero failed requests during the rolling update', async () => {
     expect((await served()).version).toBe('v1');
-    let total = 0;
-    const failures: string[] = [];
-    let polling = true;
-    const poller = (async () => {
-      while (polling) {
-        const started = Date.now();
-        total++;
-        try {
-          const res = await fetch(`http://127.0.0.1:${env.port}/`, { signal: AbortSignal.timeout(2000) });
-          await res.arrayBuffer();
-          if (res.status !== 200) failures.push(`HTTP ${res.status}`);
-        } catch (err) {
-          failures.push((err as Error).message);
-        }
-        await new Promise((r) => setTimeout(r, Math.max(0, 10 - (Date.now() - started))));
-      }
-    })();
+    const poller = startPoller(() => `http://127.0.0.1:${env.port}/`);
     const stored = await push('v2');
-    polling = false;
-    await poller;
+    await poller.stop();
     expect(stored.summary).toMatchObject({
       outcome: 'DEPLOYED',
       trigger: 'push',
@@ -98,8 +82,8 @@ describe('the pipeline on the local cloud', () => {
     });
     expect(stored.statesEntered).toContain('ProbeHealth');
     expect((await served()).version).toBe('v2');
-    expect(failures).toEqual([]);
-    expect(total).toBeGreaterThan(100);
+    expect(poller.failures).toEqual([]);
+    expect(poller.total()).toBeGreaterThan(100);
   });
 
   it('rolls back an image that fails its health check, to the version that ran', async () => {
