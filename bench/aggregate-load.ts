@@ -61,6 +61,8 @@ process.env.AWS_ENDPOINT_URL_S3 = s3.endpoint;
 process.env.AWS_ACCESS_KEY_ID = s3.accessKeyId;
 process.env.AWS_SECRET_ACCESS_KEY = s3.secretAccessKey;
 process.env.AWS_REGION = 'us-east-1';
+// as the local cloud sets it: the handlers' JSON log lines stay out of the bench's figures
+process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
 process.env.ARTIFACTS_BUCKET = 'artifacts';
 const client = new S3Client({
   endpoint: s3.endpoint,
