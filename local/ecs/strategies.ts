@@ -251,17 +251,30 @@ export function weightsFor(greenPercent: number): { blue: number; green: number 
   return { blue: 1000 - green, green };
 }
 
-/** What a hook Lambda receives: the service, the revision being deployed, the weights by revision ARN. */
+/**
+ * What a hook Lambda receives, as ECS sends it: the stage, the service deployment (`resourceArn`), an id of this hook
+ * execution, and `executionDetails` with the service, the revision being deployed and the traffic weights by revision
+ * ARN (percent; the weights tell the direction: going to green, or back to blue on a rollback). `hookDetails` is the
+ * hook's configured value, or what its last IN_PROGRESS answer handed back.
+ */
 export interface HookPayload {
-  serviceArn: string;
-  targetServiceRevisionArn: string;
-  testTrafficWeights: Record<string, number>;
-  productionTrafficWeights: Record<string, number>;
+  executionDetails: {
+    serviceArn: string;
+    targetServiceRevisionArn: string;
+    testTrafficWeights: Record<string, number>;
+    productionTrafficWeights: Record<string, number>;
+  };
+  executionId: string;
+  lifecycleStage: LifecycleStage;
+  resourceArn: string;
   hookDetails?: unknown;
 }
 
 export function hookPayload(params: {
   serviceArn: string;
+  serviceDeploymentArn: string;
+  executionId: string;
+  lifecycleStage: LifecycleStage;
   blueRevisionArn: string;
   greenRevisionArn: string;
   testPercent: number;
@@ -270,10 +283,15 @@ export function hookPayload(params: {
 }): HookPayload {
   const { blueRevisionArn: blue, greenRevisionArn: green } = params;
   return {
-    serviceArn: params.serviceArn,
-    targetServiceRevisionArn: green,
-    testTrafficWeights: { [blue]: 100 - params.testPercent, [green]: params.testPercent },
-    productionTrafficWeights: { [blue]: 100 - params.productionPercent, [green]: params.productionPercent },
+    executionDetails: {
+      serviceArn: params.serviceArn,
+      targetServiceRevisionArn: green,
+      testTrafficWeights: { [blue]: 100 - params.testPercent, [green]: params.testPercent },
+      productionTrafficWeights: { [blue]: 100 - params.productionPercent, [green]: params.productionPercent },
+    },
+    executionId: params.executionId,
+    lifecycleStage: params.lifecycleStage,
+    resourceArn: params.serviceDeploymentArn,
     ...(params.hookDetails === undefined ? {} : { hookDetails: params.hookDetails }),
   };
 }

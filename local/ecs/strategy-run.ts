@@ -5,6 +5,7 @@
  * the rollback hooks, then the candidate's tasks drained) on a FAILED hook or a requested rollback
  * (StopServiceDeployment ROLLBACK). What starts and stops tasks is the caller's (`scaleUp`, `cleanUp`, `stopCandidate`).
  */
+import { randomUUID } from 'node:crypto';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import type { LoadBalancer } from '../lb.ts';
 import {
@@ -61,13 +62,18 @@ export type RunStatus =
 export interface StrategyRunOptions {
   config: StrategyConfig;
   lb: LoadBalancer;
-  /** Rule ARNs ECS moves (`advancedConfiguration.productionListenerRule` / `testListenerRule`). */
+  /**
+   * Rule ARNs ECS moves: `advancedConfiguration.productionListenerRule`, and the test rules (`testListenerRule`; the
+   * local cloud moves a test listener's rule and a header rule on the production listener alike; none: no test route).
+   */
   productionRule: string;
-  testRule: string;
+  testRules: readonly string[];
   /** Target group names: the one serving production now (blue) and the alternate the new tasks join (green). */
   live: string;
   candidate: string;
   serviceArn: string;
+  /** The service deployment walked (the hook payload's `resourceArn`). */
+  serviceDeploymentArn: string;
   blueRevisionArn: string;
   greenRevisionArn: string;
   invoke: HookInvoker;
@@ -80,6 +86,8 @@ export interface StrategyRunOptions {
   /** Drains and stops the candidate's tasks after a rollback. */
   stopCandidate(): Promise<void>;
   log?: (line: string) => void;
+  /** Called after every change of stage, weights or status (to persist and report them). */
+  onChange?: (run: StrategyRun) => void;
 }
 
 export class StrategyRun {
@@ -117,6 +125,7 @@ export class StrategyRun {
       }
       this.status = 'SUCCESSFUL';
       this.reason = 'Service deployment completed.';
+      this.#o.onChange?.(this);
       return this.status;
     } catch (error) {
       return await this.#rollback(`the deployment failed: ${(error as Error).message}`);
@@ -128,6 +137,7 @@ export class StrategyRun {
     if (this.#rollbackRequested !== undefined) return this.#rollbackRequested;
     this.stage = step.stage;
     this.#setWeights(step);
+    this.#o.onChange?.(this);
     this.#o.log?.(`strategy: ${step.stage} (test ${this.testPercent}%, production ${this.productionPercent}%)`);
     if (step.stage === 'SCALE_UP') await this.#o.scaleUp();
     if (step.stage === 'CLEAN_UP') await this.#o.cleanUp();
@@ -147,7 +157,7 @@ export class StrategyRun {
     };
     if (step.testPercent !== undefined) {
       this.testPercent = step.testPercent;
-      set(this.#o.testRule, step.testPercent);
+      for (const rule of this.#o.testRules) set(rule, step.testPercent);
     }
     if (step.productionPercent !== undefined) {
       this.productionPercent = step.productionPercent;
@@ -158,9 +168,14 @@ export class StrategyRun {
   /** Invokes a hook until it answers SUCCEEDED or FAILED; the reason to roll back, if any. */
   async #runHook(hook: LifecycleHook, rollback: boolean): Promise<string | undefined> {
     let hookDetails = hook.hookDetails;
+    // One execution of this hook at this stage: its re-invocations after IN_PROGRESS share the id.
+    const executionId = randomUUID();
     for (;;) {
       const payload = hookPayload({
         serviceArn: this.#o.serviceArn,
+        serviceDeploymentArn: this.#o.serviceDeploymentArn,
+        executionId,
+        lifecycleStage: this.stage,
         blueRevisionArn: this.#o.blueRevisionArn,
         greenRevisionArn: this.#o.greenRevisionArn,
         testPercent: this.testPercent,
@@ -185,12 +200,14 @@ export class StrategyRun {
     const started = performance.now();
     this.status = 'ROLLBACK_IN_PROGRESS';
     this.reason = reason;
+    this.#o.onChange?.(this);
     this.#o.log?.(`strategy: rolling back: ${reason}`);
     try {
       for (const step of planRollback()) {
         this.stage = step.stage;
         this.#setWeights(step);
         if (step.productionPercent === 0) this.rollbackFlipMs = performance.now() - started;
+        this.#o.onChange?.(this);
         for (const hook of hooksAt(this.#o.config, step.stage)) await this.#runHook(hook, true);
       }
       await this.#o.stopCandidate();
@@ -199,6 +216,7 @@ export class StrategyRun {
       this.status = 'ROLLBACK_FAILED';
       this.reason = `${reason}; the rollback failed: ${(error as Error).message}`;
     }
+    this.#o.onChange?.(this);
     return this.status;
   }
 

@@ -186,10 +186,13 @@ describe('weightsFor', () => {
 });
 
 describe('hooks', () => {
-  it('sends the service, the target revision and the weights by revision ARN', () => {
+  it('sends the stage, the service deployment, the target revision and the weights by revision ARN', () => {
     expect(
       hookPayload({
         serviceArn: 'svc',
+        serviceDeploymentArn: 'sd',
+        executionId: 'x-1',
+        lifecycleStage: 'PRODUCTION_TRAFFIC_SHIFT',
         blueRevisionArn: 'rev-blue',
         greenRevisionArn: 'rev-green',
         testPercent: 100,
@@ -197,10 +200,15 @@ describe('hooks', () => {
         hookDetails: { gate: 'x' },
       }),
     ).toEqual({
-      serviceArn: 'svc',
-      targetServiceRevisionArn: 'rev-green',
-      testTrafficWeights: { 'rev-blue': 0, 'rev-green': 100 },
-      productionTrafficWeights: { 'rev-blue': 90, 'rev-green': 10 },
+      executionDetails: {
+        serviceArn: 'svc',
+        targetServiceRevisionArn: 'rev-green',
+        testTrafficWeights: { 'rev-blue': 0, 'rev-green': 100 },
+        productionTrafficWeights: { 'rev-blue': 90, 'rev-green': 10 },
+      },
+      executionId: 'x-1',
+      lifecycleStage: 'PRODUCTION_TRAFFIC_SHIFT',
+      resourceArn: 'sd',
       hookDetails: { gate: 'x' },
     });
   });

@@ -59,10 +59,11 @@ async function setUp(dc: Record<string, unknown>, minuteMs: number) {
     config: parseStrategy(dc),
     lb,
     productionRule: lb.defaultRule('production'),
-    testRule: lb.defaultRule('test'),
+    testRules: [lb.defaultRule('test')],
     live: 'blue',
     candidate: 'green',
     serviceArn: 'arn:aws:ecs:us-east-1:123456789012:service/demo/web',
+    serviceDeploymentArn: 'arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/web/1',
     blueRevisionArn: 'arn:aws:ecs:us-east-1:123456789012:service-revision/demo/web/1',
     greenRevisionArn: 'arn:aws:ecs:us-east-1:123456789012:service-revision/demo/web/2',
     invoke: hooks.invoke,
@@ -168,6 +169,20 @@ describe('StrategyRun over the local ALB and the local Lambda endpoint', () => {
     expect(run.reason).toBe('POST_TEST_TRAFFIC_SHIFT: the hook answered FAILED');
     expect(run.hookCalls).toEqual([{ stage: 'POST_TEST_TRAFFIC_SHIFT', status: 'FAILED', rollback: false }]);
     expect(lambda.invocations.map((i) => i.function)).toEqual(['HookLambdaFunction']);
+    expect(lambda.invocations[0]?.payload).toMatchObject({
+      lifecycleStage: 'POST_TEST_TRAFFIC_SHIFT',
+      resourceArn: 'arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/web/1',
+      executionDetails: {
+        testTrafficWeights: {
+          'arn:aws:ecs:us-east-1:123456789012:service-revision/demo/web/1': 0,
+          'arn:aws:ecs:us-east-1:123456789012:service-revision/demo/web/2': 100,
+        },
+        productionTrafficWeights: {
+          'arn:aws:ecs:us-east-1:123456789012:service-revision/demo/web/1': 100,
+          'arn:aws:ecs:us-east-1:123456789012:service-revision/demo/web/2': 0,
+        },
+      },
+    });
     expect(poller.served.length).toBeGreaterThan(0);
     expect(poller.served.filter((s) => s.version === 'green')).toEqual([]);
     expect(poller.failures).toEqual([]);
