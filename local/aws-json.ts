@@ -48,6 +48,8 @@ export interface AwsJsonEndpointSpec {
   readonly tooLarge?: () => AwsError;
   /** The name of the 500 answered for an unexpected error (ECS: ServerException). Default ServerException. */
   readonly internalError?: string;
+  /** The protocol's version, in the answers' content type: `1.1` (default; ECS, ECR, EventBridge) or `1.0` (SFN). */
+  readonly jsonVersion?: '1.0' | '1.1';
   /** Called for every well-formed request (known operation or not), before the operation runs. */
   readonly onCall?: (op: string, input: AwsJsonInput) => void;
 }
@@ -101,7 +103,7 @@ async function handle(
     if (operation === undefined) {
       throw new AwsError('UnknownOperationException', `The local ${spec.service} does not implement ${op}.`);
     }
-    replyJson(res, 200, await operation(input, req));
+    replyJson(res, 200, await operation(input, req), spec.jsonVersion);
   } catch (error) {
     let err: AwsError;
     if (error instanceof AwsError) {
@@ -111,7 +113,7 @@ async function handle(
       err = new AwsError(spec.internalError ?? 'ServerException', (error as Error).message ?? String(error), 500);
     }
     res.setHeader('x-amzn-errortype', err.name);
-    replyJson(res, err.status, { __type: err.name, message: err.message });
+    replyJson(res, err.status, { __type: err.name, message: err.message }, spec.jsonVersion);
   }
 }
 
@@ -163,11 +165,11 @@ export function listenLocal(server: Server, port: number): Promise<void> {
   });
 }
 
-/** A JSON 1.1 answer; for an error, `body` is `{ __type, message }` and the SDK maps `__type` to the error's name. */
-function replyJson(res: ServerResponse, status: number, body: unknown): void {
+/** A JSON 1.x answer; for an error, `body` is `{ __type, message }` and the SDK maps `__type` to the error's name. */
+function replyJson(res: ServerResponse, status: number, body: unknown, version: '1.0' | '1.1' = '1.1'): void {
   const payload = JSON.stringify(body);
   res.writeHead(status, {
-    'content-type': 'application/x-amz-json-1.1',
+    'content-type': `application/x-amz-json-${version}`,
     'content-length': Buffer.byteLength(payload),
     'x-amzn-requestid': randomUUID(),
   });

@@ -10,6 +10,7 @@ import { startEventBridge } from './eventbridge.ts';
 import { type LocalLambda, startLambda } from './lambda.ts';
 import { LocalRegistry } from './registry.ts';
 import { type LocalS3, startS3 } from './s3.ts';
+import { startSfn, TaskTokens } from './sfn.ts';
 import type { LocalCloudSpec } from './types.ts';
 
 /** The bucket the local cloud creates for backups, audit records and reports (ARTIFACTS_BUCKET). */
@@ -28,6 +29,8 @@ export interface LocalCloud {
   readonly registry: LocalRegistry;
   /** The Lambda endpoint: serverless.yml's functions by the Invoke protocol (ECS lifecycle hooks call it). */
   readonly lambda: LocalLambda;
+  /** The task tokens of the runner's callback states, answered by the local SFN endpoint (AWS_ENDPOINT_URL_SFN). */
+  readonly taskTokens: TaskTokens;
   /** The environment the handlers run with: endpoints, dummy credentials, bucket, config. */
   readonly env: Readonly<Record<string, string>>;
   stop(): Promise<void>;
@@ -139,6 +142,9 @@ export async function startLocalCloud(options: {
       ...(options.log ? { log: options.log } : {}),
     });
     started.push(lambda);
+    const taskTokens = new TaskTokens();
+    const sfn = await startSfn({ tokens: taskTokens, ...(options.log ? { log: options.log } : {}) });
+    started.push({ close: () => sfn.close(true) });
     const env = {
       AWS_REGION: spec.region,
       AWS_ACCESS_KEY_ID: s3.accessKeyId,
@@ -149,13 +155,14 @@ export async function startLocalCloud(options: {
       AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
       AWS_ENDPOINT_URL_ECR: ecr.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
+      AWS_ENDPOINT_URL_SFN: sfn.endpoint,
       ARTIFACTS_BUCKET: LOCAL_BUCKET,
       LOCK_TABLE: LOCAL_LOCK_TABLE,
       ROLLGATE_CONFIG: JSON.stringify(config),
       // the handlers' Powertools logs would mix with the CLI's output: off unless asked for
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
     };
-    return { stateDir, spec, s3, ecs, registry: new LocalRegistry(registryFile), lambda, env, stop };
+    return { stateDir, spec, s3, ecs, registry: new LocalRegistry(registryFile), lambda, taskTokens, env, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -105,6 +105,7 @@ export class LocalRunner {
       name,
       region: this.cloud.spec.region,
       accountId: this.cloud.spec.accountId,
+      taskTokens: this.cloud.taskTokens,
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.redriveCount ? { redriveCount: options.redriveCount } : {}),

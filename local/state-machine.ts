@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { parse as parseYaml } from 'yaml';
 import { stateMachineName } from '../src/core/naming.ts';
+import type { TaskTokens } from './sfn.ts';
 
 /** A Lambda handler as the local runner calls it. */
 export type LocalHandler = (input: unknown) => Promise<unknown>;
@@ -56,6 +57,11 @@ export interface RunOptions {
   readonly redriveCount?: number;
   /** Record each entered/exited state's payload size in its event (`payloadBytes`): benchmarks and tests. */
   readonly measurePayloads?: boolean;
+  /**
+   * The task tokens of `.waitForTaskToken` states (the local cloud's, answered by its SFN endpoint). Required when
+   * the execution enters such a state.
+   */
+  readonly taskTokens?: TaskTokens;
 }
 
 type Json = Parameters<StateMachine['run']>[0];
@@ -87,16 +93,45 @@ export function readFunctions(serverlessFile: string): Record<string, { file: st
 interface TaskRef {
   readonly state: string;
   readonly logicalId: string;
+  /** `arn:aws:states:::lambda:invoke.waitForTaskToken`: the function is called with the Payload, the state waits. */
+  readonly callback: boolean;
 }
 
-/** Every Task state (Map iterators included) whose Resource is `{"Fn::GetAtt": [X, "Arn"]}`; rewrites it to an ARN. */
+/** The Lambda service integration whose state waits for SendTaskSuccess / SendTaskFailure. */
+export const LAMBDA_CALLBACK = 'arn:aws:states:::lambda:invoke.waitForTaskToken';
+
+/**
+ * What `$$.Task.Token` reads in the local runner: one context serves the whole execution, so it holds a marker that
+ * the callback state replaces with a token of its own in the Payload it sends.
+ */
+const TOKEN_MARKER = 'rollgate-local-task-token-marker';
+
+type GetAtt = { 'Fn::GetAtt'?: [string, string] };
+
+/**
+ * Every Task state (Map iterators included) that calls a serverless.yml function: a Resource of
+ * `{"Fn::GetAtt": [X, "Arn"]}`, or the callback integration with `Parameters.FunctionName` of that form. Rewrites
+ * the reference to the function's ARN.
+ */
 function collectTasks(states: Record<string, Record<string, unknown>>, arnOf: (id: string) => string, out: TaskRef[]) {
   for (const [name, state] of Object.entries(states)) {
-    const resource = state.Resource as { 'Fn::GetAtt'?: [string, string] } | string | undefined;
+    const resource = state.Resource as GetAtt | string | undefined;
     if (state.Type === 'Task' && resource && typeof resource === 'object' && resource['Fn::GetAtt']) {
       const id = resource['Fn::GetAtt'][0];
-      out.push({ state: name, logicalId: id });
+      out.push({ state: name, logicalId: id, callback: false });
       state.Resource = arnOf(id);
+    }
+    const params = state.Parameters as { FunctionName?: GetAtt | string } | undefined;
+    if (state.Type === 'Task' && resource === LAMBDA_CALLBACK) {
+      const fn = params?.FunctionName;
+      if (!fn || typeof fn !== 'object' || !fn['Fn::GetAtt']) {
+        throw new Error(
+          `state ${name}: ${LAMBDA_CALLBACK} needs Parameters.FunctionName as {"Fn::GetAtt": [X, "Arn"]}`,
+        );
+      }
+      const id = fn['Fn::GetAtt'][0];
+      out.push({ state: name, logicalId: id, callback: true });
+      (params as { FunctionName: string }).FunctionName = arnOf(id);
     }
     const nested = (state.ItemProcessor ?? state.Iterator) as
       | { States?: Record<string, Record<string, unknown>> }
@@ -115,10 +150,13 @@ function collectTasks(states: Record<string, Record<string, unknown>>, arnOf: (i
 export class LocalStateMachine {
   private readonly machine: StateMachine;
   private readonly handlers: Record<string, LocalHandler>;
+  /** The states that wait for a task token. */
+  private readonly callbacks: ReadonlySet<string>;
 
-  private constructor(machine: StateMachine, handlers: Record<string, LocalHandler>) {
+  private constructor(machine: StateMachine, handlers: Record<string, LocalHandler>, callbacks: ReadonlySet<string>) {
     this.machine = machine;
     this.handlers = handlers;
+    this.callbacks = callbacks;
   }
 
   /**
@@ -154,7 +192,7 @@ export class LocalStateMachine {
       handlers[task.state] = fn;
     }
     const machine = new StateMachine(definition as unknown as StateMachineDefinition);
-    return new LocalStateMachine(machine, handlers);
+    return new LocalStateMachine(machine, handlers, new Set(tasks.filter((t) => t.callback).map((t) => t.state)));
   }
 
   /** Runs one execution to its end; never throws for a failed execution (see `status`). */
@@ -164,7 +202,12 @@ export class LocalStateMachine {
     const executionArn = `arn:aws:states:${region}:${account}:execution:${stateMachineName('local')}:${options.name}`;
     const startDate = new Date().toISOString();
     const taskResourceLocalHandlers = Object.fromEntries(
-      Object.entries(this.handlers).map(([state, fn]) => [state, (i: unknown) => fn(i) as Promise<Json>]),
+      Object.entries(this.handlers).map(([state, fn]) => [
+        state,
+        this.callbacks.has(state)
+          ? (i: unknown) => callbackTask(state, fn, i, executionArn, options.taskTokens) as Promise<Json>
+          : (i: unknown) => fn(i) as Promise<Json>,
+      ]),
     );
     const execution = this.machine.run(input as Json, {
       overrides: {
@@ -184,6 +227,7 @@ export class LocalStateMachine {
           Id: executionArn.replace(':execution:', ':stateMachine:').replace(/:[^:]+$/, ''),
           Name: stateMachineName('local'),
         },
+        Task: { Token: TOKEN_MARKER },
       },
     });
     if (options.signal?.aborted) execution.abort();
@@ -219,8 +263,36 @@ export class LocalStateMachine {
       };
     }
     await drain;
+    // Its callback states wait no more: a late SendTaskSuccess is refused as Step Functions refuses it.
+    options.taskTokens?.expire(executionArn);
     return { ...result, statesEntered, events };
   }
+}
+
+/**
+ * A `.waitForTaskToken` Lambda state: a fresh token in place of `$$.Task.Token` in the Payload, the function called
+ * with that Payload (its answer is dropped, as the integration drops it), then the state's result is what
+ * SendTaskSuccess sends for the token (or the state fails as SendTaskFailure says). The state's TimeoutSeconds is
+ * the library's.
+ */
+async function callbackTask(
+  state: string,
+  fn: LocalHandler,
+  input: unknown,
+  executionArn: string,
+  tokens: TaskTokens | undefined,
+): Promise<unknown> {
+  if (tokens === undefined) {
+    throw new Error(`state ${state} waits for a task token: run the execution with the local cloud's taskTokens`);
+  }
+  const issued = tokens.issue(executionArn, state);
+  const payload = JSON.parse(
+    JSON.stringify((input as { Payload?: unknown } | null)?.Payload ?? {}, (_key, value: unknown) =>
+      value === TOKEN_MARKER ? issued.token : value,
+    ),
+  ) as unknown;
+  await fn(payload);
+  return issued.result;
 }
 
 /** The larger of an event's state input and output, bytes of JSON (0 for events without a state payload). */

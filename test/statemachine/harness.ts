@@ -7,6 +7,7 @@ import path from 'node:path';
 import { DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { type LocalDynamo, startDynamo } from '../../local/dynamodb.ts';
 import { startEventBridge } from '../../local/eventbridge.ts';
+import { startSfn, TaskTokens } from '../../local/sfn.ts';
 import type { ExecutionResult, LocalStateMachine, RunOptions } from '../../local/state-machine.ts';
 import { taskStates } from '../asl.ts';
 import { testConfig } from '../helpers.ts';
@@ -70,8 +71,12 @@ export async function startHarness(options: { readonly config?: Parameters<typeo
   const dynamo: LocalDynamo = await startDynamo({ table: 'locks', region: 'us-east-1' });
   const eventsFile = path.join(mkdtempSync(path.join(tmpdir(), 'rollgate-sm-')), 'events.jsonl');
   const eventBridge = await startEventBridge({ file: eventsFile, port: 0 });
+  // the callback states' tokens, answered by a real local SFN endpoint (as the local cloud does)
+  const taskTokens = new TaskTokens();
+  const sfn = await startSfn({ tokens: taskTokens });
   Object.assign(process.env, {
     AWS_ENDPOINT_URL_EVENTBRIDGE: eventBridge.endpoint,
+    AWS_ENDPOINT_URL_SFN: sfn.endpoint,
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
     LOCK_TABLE: 'locks',
     ARTIFACTS_BUCKET: 'artifacts',
@@ -102,6 +107,7 @@ export async function startHarness(options: { readonly config?: Parameters<typeo
     hung,
     stalled,
     recorded,
+    taskTokens,
 
     /** Runs one execution with no waits and no retry back-off (Wait states can be given a duration). */
     run(input: unknown, waits: Readonly<Record<string, number>> = {}): Promise<ExecutionResult> {
@@ -111,6 +117,7 @@ export async function startHarness(options: { readonly config?: Parameters<typeo
         name,
         waitOverridesMs: { WaitForRollout: 0, Settle: 0, WaitForRollback: 0, WaitForLock: 0, ...waits },
         retryOverridesMs: { CheckRollout: 0, Backup: 0, Rollback: 0, CheckImage: 0 },
+        taskTokens,
         onStateEntered: (state, stateInput) => {
           if (tasks.has(state)) recorded.push({ state, input: structuredClone(stateInput), execution: name });
         },
@@ -164,6 +171,7 @@ export async function startHarness(options: { readonly config?: Parameters<typeo
     async close() {
       await dynamo.close();
       await eventBridge.close();
+      await sfn.close(true);
       aws.ecsMock.restore();
       aws.s3Mock.restore();
       aws.ecrMock.restore();
