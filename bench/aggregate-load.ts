@@ -1,7 +1,10 @@
 /**
- * The pipeline's load stage at 1000 workers (`npm run bench:aggregate`): how long AggregateLoad takes to read 1000
- * workers' results from S3 (the local s3rver, local/s3.ts), merge them and write the report, and the largest state
- * payload of the run (Step Functions allows 256 KB).
+ * The pipeline's load stage at 1000 workers (`npm run bench:aggregate`): how long it takes from the last worker's
+ * result in S3 (the local s3rver, local/s3.ts) to the merged report and verdict, and the largest state payload of the
+ * run (Step Functions allows 256 KB). The pipeline merges in two levels: each group of 40 workers' MergeGroup (in
+ * parallel Lambdas on AWS) reads and merges its 40 results into one object, then AggregateLoad reads the 25 groups'
+ * objects, merges them and writes the report. The figure that counts is the critical path: the slowest group's merge
+ * plus AggregateLoad. The single-level merge (AggregateLoad reading all 1000 results) is timed too, for comparison.
  *
  * s3rver runs in a process of its own (bench/s3-child.ts), as S3 is not in the Lambda's process either: in one process
  * its request handling and the SDK client's share one thread, and reading took 2.3-4 s instead of the time of the
@@ -13,8 +16,10 @@
  * renumbered for each worker, as the real handler writes its own. The execution name has the 80 characters Step
  * Functions allows at most, so the result keys the state holds are as long as they get.
  *
- * Then AggregateLoad's core (src/core/load-test.ts `aggregateLoad`, what the Lambda runs) is timed again on its own,
- * BENCH_ROUNDS times (default 3), against the same 1000 objects.
+ * Then the cores (src/core/load-test.ts `mergeLoadGroup` and `aggregateLoad`, what the Lambdas run) are timed on their
+ * own, BENCH_ROUNDS times (default 3), against the same 1000 objects: the 25 group merges one after another (each
+ * timed alone, as each Lambda runs alone), then AggregateLoad over the 25 merged objects; and AggregateLoad over the
+ * 1000 results directly.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -25,7 +30,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { runWorker } from '../loadgen/engine.ts';
 import type { WorkerResult } from '../loadgen/types.ts';
 import { loadSchema } from '../src/config/schema.ts';
-import { aggregateLoad } from '../src/core/load-test.ts';
+import { aggregateLoad, mergeLoadGroup } from '../src/core/load-test.ts';
 import { startServer } from '../test/loadgen/helpers.ts';
 import { standInGenerator, writeLoadStageAsl } from '../test/statemachine/load-stage.ts';
 
@@ -105,35 +110,77 @@ try {
   const at = (type: string) => run.events.find((e) => e.type === type && e.state === 'AggregateLoad')?.timestamp;
   const inMachineMs = Date.parse(at('StateExited') ?? '') - Date.parse(at('StateEntered') ?? '');
 
-  const keys = Array.from({ length: WORKERS }, (_, i) => `load-results/${name}/${i}.json`);
-  const times: number[] = [];
-  const cpus: number[] = [];
-  for (let r = 0; r < rounds; r++) {
+  const prefix = `load-results/${name}/`;
+  const keys = Array.from({ length: WORKERS }, (_, i) => `${prefix}${i}.json`);
+  const groups = Array.from({ length: WORKERS / 40 }, (_, g) => keys.slice(g * 40, g * 40 + 40));
+  const ms = (n: number) => `${Math.round(n)} ms`;
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  const timed = async <T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; cpuMs: number }> => {
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const outcome = await aggregateLoad({
-      s3: client,
-      bucket: 'artifacts',
-      resultKeys: [keys],
-      resultPrefix: `load-results/${name}/`,
-      load,
-      reportPrefix: `reports/bench/${r}/`,
-    });
-    times.push(performance.now() - t0);
+    const value = await fn();
     const cpu = process.cpuUsage(cpu0);
-    cpus.push((cpu.user + cpu.system) / 1000);
-    if (outcome.requests.total !== WORKERS * measured.requests.total) throw new Error('aggregate lost requests');
+    return { value, ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
+  };
+  const critical: number[] = [];
+  const finals: number[] = [];
+  const slowestGroups: number[] = [];
+  const groupMedians: number[] = [];
+  const direct: number[] = [];
+  const directCpu: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const groupTimes: number[] = [];
+    const groupKeys: string[] = [];
+    for (const group of groups) {
+      const merged = await timed(() =>
+        mergeLoadGroup({ s3: client, bucket: 'artifacts', resultKeys: group, resultPrefix: prefix }),
+      );
+      groupTimes.push(merged.ms);
+      groupKeys.push(merged.value);
+    }
+    const final = await timed(() =>
+      aggregateLoad({
+        s3: client,
+        bucket: 'artifacts',
+        resultKeys: groupKeys,
+        resultPrefix: prefix,
+        load,
+        reportPrefix: `reports/bench/tree-${r}/`,
+      }),
+    );
+    if (final.value.requests.total !== WORKERS * measured.requests.total) throw new Error('the merge lost requests');
+    const slowest = Math.max(...groupTimes);
+    slowestGroups.push(slowest);
+    groupMedians.push(median(groupTimes));
+    finals.push(final.ms);
+    critical.push(slowest + final.ms);
+    const flat = await timed(() =>
+      aggregateLoad({
+        s3: client,
+        bucket: 'artifacts',
+        resultKeys: [keys],
+        resultPrefix: prefix,
+        load,
+        reportPrefix: `reports/bench/flat-${r}/`,
+      }),
+    );
+    if (flat.value.requests.total !== final.value.requests.total) throw new Error('the two merges disagree');
+    direct.push(flat.ms);
+    directCpu.push(flat.cpuMs);
   }
-  times.sort((a, b) => a - b);
-  const ms = (n: number) => `${Math.round(n)} ms`;
   console.log(
     `1000 workers' results (${Math.round(resultBytes / 1024)} KB each, ${SHARD_SEC} s timelines) from s3rver:`,
   );
-  console.log(`  AggregateLoad state in the local runner: ${ms(inMachineMs)}`);
+  console.log(`  the load stage's AggregateLoad state in the local runner: ${ms(inMachineMs)}`);
   console.log(
-    `  aggregateLoad core, ${rounds} rounds: median ${ms(times[Math.floor(times.length / 2)] ?? 0)}, ` +
-      `min ${ms(times[0] ?? 0)}, max ${ms(times.at(-1) ?? 0)}; CPU of this process (S3 client, merge, report) ` +
-      cpus.map(ms).join(', '),
+    `  two-level merge, ${rounds} rounds: critical path (slowest group merge + AggregateLoad of 25) median ` +
+      `${ms(median(critical))} (${critical.map(ms).join(', ')}); group merge of 40: median ${ms(median(groupMedians))}, ` +
+      `slowest ${slowestGroups.map(ms).join(', ')}; AggregateLoad of 25 merged groups ${finals.map(ms).join(', ')}`,
+  );
+  console.log(
+    `  single-level AggregateLoad of 1000 results, for comparison: median ${ms(median(direct))} ` +
+      `(${direct.map(ms).join(', ')}; CPU of this process ${directCpu.map(ms).join(', ')}); ` +
+      `ratio to the two-level critical path ${(median(direct) / median(critical)).toFixed(1)}x`,
   );
   console.log(`  largest state payload: ${(largest.bytes / 1024).toFixed(1)} KB (${largest.state}), limit 256 KB`);
 } finally {

@@ -93,24 +93,37 @@ function p99Ms(h: Histogram | undefined): number {
   return h === undefined || h.totalCount === 0 ? 0 : Math.round(h.getValueAtPercentile(99)) / 1000;
 }
 
+/** What aggregate merges: a worker's result, or a report merged from a group of them (MergeGroup's partial). */
+export type MergeInput = WorkerResult | LoadReport;
+
+/** The lowest worker index an input covers: the order inputs are merged in. */
+function firstWorker(r: MergeInput): number {
+  return r.schema === 'rollgate.loadtest.worker.v1' ? r.workerIndex : (r.perWorker[0]?.workerIndex ?? 0);
+}
+
 /**
- * Merges worker results: histograms are decoded and added bucket by bucket (exact, never averaged percentiles),
- * counters summed, timelines summed second by second (each worker's second 0 is its own measured start; Map state
- * workers start within a second or so of each other). A second's merged p99 is the highest of the workers' p99.
+ * Merges worker results, or reports already merged from groups of them (the pipeline merges each group of at most 40
+ * workers in parallel, then the groups: the same report as merging every worker at once). Histograms are decoded and
+ * added bucket by bucket (exact, never averaged percentiles), counters summed, timelines summed second by second (each
+ * worker's second 0 is its own measured start; Map state workers start within a second or so of each other). A
+ * second's merged p99 is the highest of the workers' p99.
  *
- * @throws LoadInputError when `results` is empty or a result is not a `rollgate.loadtest.worker.v1`.
+ * @throws LoadInputError when `results` is empty or an input is neither a `rollgate.loadtest.worker.v1` nor a
+ *   `rollgate.loadtest.v1`.
  */
-export function aggregate(results: readonly WorkerResult[], meta: AggregateMeta = {}): LoadReport {
+export function aggregate(results: readonly MergeInput[], meta: AggregateMeta = {}): LoadReport {
   const first = results[0];
   if (first === undefined) throw new LoadInputError('results must hold at least one worker result, got none');
   results.forEach((r, i) => {
-    if (r?.schema !== 'rollgate.loadtest.worker.v1') {
+    const schema = (r as { schema?: unknown } | null)?.schema;
+    if (schema !== 'rollgate.loadtest.worker.v1' && schema !== 'rollgate.loadtest.v1') {
       throw new LoadInputError(
-        `results[${i}].schema must be "rollgate.loadtest.worker.v1", got ${JSON.stringify(r?.schema)}`,
+        `results[${i}].schema must be "rollgate.loadtest.worker.v1" (a worker's) or "rollgate.loadtest.v1" (a ` +
+          `group's merge), got ${JSON.stringify(schema)}`,
       );
     }
   });
-  const ordered = [...results].sort((a, b) => a.workerIndex - b.workerIndex);
+  const ordered = [...results].sort((a, b) => firstWorker(a) - firstWorker(b));
 
   const requests: RequestCounts = { scheduled: 0, total: 0, ok: 0, errors: 0, dropped: 0, queued: 0, waited: 0 };
   const statusCodes: Record<string, number> = {};
@@ -125,18 +138,38 @@ export function aggregate(results: readonly WorkerResult[], meta: AggregateMeta 
   const connectionWait = createHistogram();
   const perWorker: LoadReport['perWorker'] = [];
   const timeline: TimelinePoint[] = [];
+  const addSecond = (s: number, add: Omit<TimelinePoint, 'second'>) => {
+    while (timeline.length <= s) {
+      timeline.push({ second: timeline.length, sent: 0, completed: 0, errors: 0, dropped: 0, p99Ms: 0 });
+    }
+    const point = timeline[s] as TimelinePoint;
+    point.sent += add.sent;
+    point.completed += add.completed;
+    point.errors += add.errors;
+    point.dropped += add.dropped;
+    point.p99Ms = Math.max(point.p99Ms, add.p99Ms);
+  };
   for (const r of ordered) {
     for (const key of Object.keys(requests) as Array<keyof RequestCounts>) requests[key] += r.requests[key] ?? 0;
     addCounts(statusCodes, r.statusCodes);
     addCounts(errorKinds, r.errorKinds);
     bytesReceived += r.bytesReceived;
-    target += r.rate.target;
+    // a group's report rounds its rates: its workers' own, unrounded, add up to the same total as merging them did
+    target += r.schema === 'rollgate.loadtest.v1' ? r.perWorker.reduce((a, w) => a + w.rate.target, 0) : r.rate.target;
     connections += r.connections;
     maxConnections += r.maxConnections ?? r.connections;
-    // Each histogram decoded once: into the merged one, and for this worker's line.
+    // Each histogram decoded once: into the merged one, and for a worker's own line.
     const ownLatency = addEncoded(latency, r.histograms.latencyUs);
     const ownLateness = addEncoded(lateness, r.histograms.latenessUs);
     addEncoded(connectionWait, r.histograms.connectionWaitUs);
+    if (r.schema === 'rollgate.loadtest.v1') {
+      perWorker.push(...r.perWorker);
+      for (const point of r.timeline) {
+        sent += point.sent;
+        addSecond(point.second, point);
+      }
+      continue;
+    }
     perWorker.push({
       workerIndex: r.workerIndex,
       rate: r.rate,
@@ -146,20 +179,19 @@ export function aggregate(results: readonly WorkerResult[], meta: AggregateMeta 
       latenessP99Ms: p99Ms(ownLateness),
       aborted: r.aborted,
     });
-    sent += r.timeline.sent.reduce((a, n) => a + n, 0);
     const t = r.timeline;
+    sent += t.sent.reduce((a, n) => a + n, 0);
     for (let s = 0; s < t.completed.length; s++) {
-      while (timeline.length <= s) {
-        timeline.push({ second: timeline.length, sent: 0, completed: 0, errors: 0, dropped: 0, p99Ms: 0 });
-      }
-      const point = timeline[s] as TimelinePoint;
-      point.sent += t.sent[s] ?? 0;
-      point.completed += t.completed[s] ?? 0;
-      point.errors += t.errors[s] ?? 0;
-      point.dropped += t.dropped[s] ?? 0;
-      point.p99Ms = Math.max(point.p99Ms, (t.p99Us[s] ?? 0) / 1000);
+      addSecond(s, {
+        sent: t.sent[s] ?? 0,
+        completed: t.completed[s] ?? 0,
+        errors: t.errors[s] ?? 0,
+        dropped: t.dropped[s] ?? 0,
+        p99Ms: (t.p99Us[s] ?? 0) / 1000,
+      });
     }
   }
+  perWorker.sort((a, b) => a.workerIndex - b.workerIndex);
 
   const durationSec = Math.max(...ordered.map((r) => r.durationSec));
   const startedAt = ordered.map((r) => r.startedAt).sort()[0] ?? first.startedAt;
@@ -183,7 +215,7 @@ export function aggregate(results: readonly WorkerResult[], meta: AggregateMeta 
     url: meta.url ?? first.url,
     method: first.method,
     durationSec,
-    workers: ordered.length,
+    workers: perWorker.length,
     connections,
     maxConnections,
     timeoutMs: first.timeoutMs,

@@ -431,6 +431,14 @@ describe('npm run package (osls, offline)', () => {
       );
     });
 
+    it("expires the load generators' raw results after a week, and nothing else by age", () => {
+      const rules = (bucket().Properties as { LifecycleConfiguration: { Rules: Json[] } }).LifecycleConfiguration.Rules;
+      const byAge = rules.filter((r) => r.ExpirationInDays !== undefined);
+      expect(byAge).toEqual([
+        { Id: 'expire-load-results', Status: 'Enabled', Prefix: 'load-results/', ExpirationInDays: 7 },
+      ]);
+    });
+
     it('denies any request not made over TLS', () => {
       const policies = ofType(template, 'AWS::S3::BucketPolicy').filter(
         ([, r]) => JSON.stringify(r.Properties.Bucket) === JSON.stringify({ Ref: 'ArtifactsBucket' }),
@@ -502,6 +510,7 @@ describe('npm run package (osls, offline)', () => {
       PlanLoad: [],
       GenerateLoad: ['s3:PutObject'],
       AggregateLoad: ['s3:GetObject', 's3:PutObject'],
+      MergeLoad: ['s3:GetObject', 's3:PutObject'],
       Rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'ecs:DescribeServices', 'ecs:UpdateService'],
       Record: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 's3:PutObject'],
       Notify: ['events:PutEvents'],

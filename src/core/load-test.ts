@@ -1,10 +1,10 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Context } from 'aws-lambda';
-import { aggregate } from '../../loadgen/aggregate.ts';
+import { aggregate, type MergeInput } from '../../loadgen/aggregate.ts';
 import { generate } from '../../loadgen/generate.ts';
 import { planShards, workerGroups } from '../../loadgen/plan.ts';
 import { renderReportHtml, renderSummaryMd } from '../../loadgen/report.ts';
-import type { SloSpec, WorkerResult, WorkerShard } from '../../loadgen/types.ts';
+import type { SloSpec, WorkerShard } from '../../loadgen/types.ts';
 import type { LoadSpec } from '../config/schema.ts';
 import { LoadResultError } from './errors.ts';
 import { loadResultPrefix, reportPrefix } from './naming.ts';
@@ -80,8 +80,8 @@ export async function generateLoad(params: {
 const READ_CONCURRENCY = 50;
 
 /** Reads the workers' results from S3, `keys` in order, READ_CONCURRENCY at a time. */
-export async function readResults(s3: S3Client, bucket: string, keys: readonly string[]): Promise<WorkerResult[]> {
-  const results: WorkerResult[] = new Array(keys.length);
+export async function readResults(s3: S3Client, bucket: string, keys: readonly string[]): Promise<MergeInput[]> {
+  const results: MergeInput[] = new Array(keys.length);
   let next = 0;
   const reader = async (): Promise<void> => {
     while (next < keys.length) {
@@ -90,7 +90,7 @@ export async function readResults(s3: S3Client, bucket: string, keys: readonly s
       const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const text = await out.Body?.transformToString();
       try {
-        results[i] = JSON.parse(text ?? '') as WorkerResult;
+        results[i] = JSON.parse(text ?? '') as MergeInput;
       } catch (err) {
         throw new LoadResultError(`load result s3://${bucket}/${key} is not JSON`, { cause: err });
       }
@@ -98,6 +98,35 @@ export async function readResults(s3: S3Client, bucket: string, keys: readonly s
   };
   await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, keys.length) }, reader));
   return results;
+}
+
+/** `keys`, once each is known to be under `prefix` (this execution's results, never another's). */
+function checkedKeys(keys: readonly string[], prefix: string): readonly string[] {
+  const stray = keys.find((k) => !k.startsWith(prefix));
+  if (stray !== undefined) throw new LoadResultError(`load result key ${JSON.stringify(stray)} is not under ${prefix}`);
+  return keys;
+}
+
+/**
+ * MergeGroup: merges one group's worker results (at most 40, read from S3) into one report and writes it under the
+ * result prefix (`group-<first>-<last>.json`, by worker index); its key is what the group hands on. The groups merge
+ * in parallel, so AggregateLoad reads and merges ~25 objects rather than 1000 (bench/aggregate-load.ts), and the
+ * report it makes is the same (loadgen/aggregate.ts merges groups' reports exactly). Idempotent: a retry writes the
+ * same object.
+ */
+export async function mergeLoadGroup(params: {
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly resultKeys: readonly string[];
+  readonly resultPrefix: string;
+}): Promise<string> {
+  const { s3, bucket, resultPrefix } = params;
+  const merged = aggregate(await readResults(s3, bucket, checkedKeys(params.resultKeys, resultPrefix)));
+  const key = `${resultPrefix}group-${merged.perWorker[0]?.workerIndex}-${merged.perWorker.at(-1)?.workerIndex}.json`;
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(merged), ContentType: 'application/json' }),
+  );
+  return key;
 }
 
 /**
@@ -140,12 +169,7 @@ export async function aggregateLoad(params: {
   readonly reportPrefix: string;
 }): Promise<LoadOutcome> {
   const { s3, bucket, load, reportPrefix: prefix } = params;
-  const resultKeys = params.resultKeys.flat();
-  const stray = resultKeys.find((k) => !k.startsWith(params.resultPrefix));
-  if (stray !== undefined) {
-    throw new LoadResultError(`load result key ${JSON.stringify(stray)} is not under ${params.resultPrefix}`);
-  }
-  const results = await readResults(s3, bucket, resultKeys);
+  const results = await readResults(s3, bucket, checkedKeys(params.resultKeys.flat(), params.resultPrefix));
   // zod gives absent SLOs as undefined properties; the evaluator takes only the ones set
   const slo = Object.fromEntries(Object.entries(load.slo).filter(([, v]) => v !== undefined)) as SloSpec;
   const report = aggregate(results, { slo, url: load.url });

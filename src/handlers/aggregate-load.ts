@@ -9,10 +9,11 @@ const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
 
 const aggregateLoadInput = z.object({
   /**
-   * The GenerateLoad Map state's results: per group of workers, each worker's result key in S3. Each result is
-   * checked in depth when read (LoadResultError) and by loadgen's aggregate (LoadInputError naming what is wrong).
+   * The GenerateLoad Map state's results: per group of workers, the key of the group's merged result in S3 (or of its
+   * workers' results, as a list). Each object is checked in depth when read (LoadResultError) and by loadgen's
+   * aggregate (LoadInputError naming what is wrong).
    */
-  resultKeys: z.array(z.array(z.string().min(1)).min(1)).min(1),
+  resultKeys: z.array(z.union([z.string().min(1), z.array(z.string().min(1)).min(1)])).min(1),
   /** `$.loadPlan.resultPrefix`: every key must be under it. */
   resultPrefix: z.string().min(1),
   load: loadSchema,

@@ -79,6 +79,29 @@ describe('aggregate', () => {
     expect(input).toEqual(before);
   });
 
+  it('merging groups of workers first, then the groups, gives the very report of merging every worker at once', () => {
+    const shapes = ['uniform', 'lognormal', 'bimodal'] as const;
+    const workers = Array.from({ length: 95 }, (_, i) =>
+      fakeResult(i, samples(100 + i, 50 + ((i * 37) % 200), shapes[i % 3] as (typeof shapes)[number]), {
+        // one slow, limited worker: the merge must keep its lateness and connection wait
+        ...(i === 61
+          ? { requests: { scheduled: 90, total: 80, ok: 70, errors: 10, dropped: 10, queued: 0, waited: 9 } }
+          : {}),
+      }),
+    );
+    const slo = { p95Ms: 50, maxErrorRate: 0.05 };
+    const direct = aggregate(workers, { slo, url: 'http://svc/' });
+    // as the pipeline groups them (40, 40, 15), each group merged without SLOs, handed on in any order
+    const groups = [workers.slice(0, 40), workers.slice(40, 80), workers.slice(80)].map((g) => aggregate(g));
+    const tree = aggregate([groups[2], groups[0], groups[1]] as typeof groups, { slo, url: 'http://svc/' });
+    expect(tree).toEqual(direct);
+    expect(tree.workers).toBe(95);
+    // a group merge mixed with single workers merges too
+    expect(aggregate([workers[0], ...workers.slice(1, 40)].map((w) => w as (typeof workers)[number]))).toEqual(
+      aggregate([aggregate(workers.slice(1, 40)), workers[0] as (typeof workers)[number]]),
+    );
+  });
+
   it('rejects an empty list and a result of another schema, naming the field', () => {
     expect(() => aggregate([])).toThrow(LoadInputError);
     const bad = { ...fakeResult(0, [1]), schema: 'something.else' } as unknown as ReturnType<typeof fakeResult>;

@@ -301,7 +301,7 @@ describe('deploy state machine', () => {
   it('load tests a matching tag after the health check and deploys when the SLOs hold, with the report in S3', async () => {
     const result = await h.run({ repository: 'demo-app', tag: 'v4' });
     expect(result.status).toBe('SUCCEEDED');
-    expect(result.statesEntered.slice(-11)).toEqual([
+    expect(result.statesEntered.slice(-12)).toEqual([
       'ProbeHealth',
       'LoadTestWanted',
       'PlanLoad',
@@ -309,6 +309,7 @@ describe('deploy state machine', () => {
       'GenerateGroup',
       'Generate',
       'Generate',
+      'MergeGroup',
       'AggregateLoad',
       'LoadPassed',
       'RecordDeployed',

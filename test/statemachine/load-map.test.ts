@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runWorker } from '../../loadgen/engine.ts';
 import { type LocalS3, startS3 } from '../../local/s3.ts';
@@ -83,6 +83,14 @@ describe('the GenerateLoad Map state with 1000 workers', () => {
     const entered = result.statesEntered;
     expect(entered.filter((s) => s === 'GenerateGroup')).toHaveLength(25);
     expect(entered.filter((s) => s === 'Generate')).toHaveLength(1000);
+    // each group merged its workers' results into one object: AggregateLoad read 25, not 1000
+    expect(entered.filter((s) => s === 'MergeGroup')).toHaveLength(25);
+    const groups = await client.send(
+      new ListObjectsV2Command({ Bucket: 'artifacts', Prefix: 'load-results/map-1000/group-' }),
+    );
+    expect((groups.Contents ?? []).map((o) => o.Key).sort()).toEqual(
+      Array.from({ length: 25 }, (_, g) => `load-results/map-1000/group-${g * 40}-${g * 40 + 39}.json`).sort(),
+    );
     expect(entered.slice(-3)).toEqual(['AggregateLoad', 'LoadPassed', 'RecordDeployed']);
 
     const output = result.output as { load: Record<string, unknown> };
