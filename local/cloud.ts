@@ -7,7 +7,7 @@ import { startDynamo } from './dynamodb.ts';
 import { startEcr } from './ecr.ts';
 import { startEcs } from './ecs/server.ts';
 import { startEventBridge } from './eventbridge.ts';
-import { type LocalLambda, startLambda } from './lambda.ts';
+import { type LocalLambda, localFunctionArn, startLambda } from './lambda.ts';
 import { LocalRegistry } from './registry.ts';
 import { type LocalS3, startS3 } from './s3.ts';
 import { startSfn, TaskTokens } from './sfn.ts';
@@ -41,17 +41,20 @@ export function localSpec(config: RollgateConfig, source: string): LocalCloudSpe
   if (!config.local) {
     throw new ConfigError(`${source} has no "local:" section: the local cloud needs the images and services to start`);
   }
-  const { region, accountId, images, clusters } = config.local;
+  const { region, accountId, images, clusters, minuteMs } = config.local;
   return {
     region,
     accountId,
     images,
+    minuteMs,
     clusters: clusters.map((c) => ({
       name: c.name,
-      services: c.services.map(({ executionRoleArn, taskRoleArn, ...s }) => ({
+      services: c.services.map(({ executionRoleArn, taskRoleArn, testListenerPort, testHeader, ...s }) => ({
         ...s,
         ...(executionRoleArn ? { executionRoleArn } : {}),
         ...(taskRoleArn ? { taskRoleArn } : {}),
+        ...(testListenerPort === undefined ? {} : { testListenerPort }),
+        ...(testHeader === undefined ? {} : { testHeader }),
       })),
     })),
   };
@@ -94,6 +97,11 @@ export async function startLocalCloud(options: {
   readonly stateDir: string;
   /** The functions the Lambda endpoint serves. Default `serverless.yml` (in the working directory). */
   readonly serverlessFile?: string;
+  /**
+   * How long a "minute" of an ECS strategy deployment's bake lasts, in ms (a hook's callBackDelay scales alike).
+   * Default: the config's `local.minuteMs` (1000).
+   */
+  readonly minuteMs?: number;
   readonly log?: (line: string) => void;
 }): Promise<LocalCloud> {
   const { config, configSource, stateDir } = options;
@@ -115,12 +123,22 @@ export async function startLocalCloud(options: {
   try {
     const s3 = await startS3({ directory: path.join(stateDir, 's3'), buckets: [LOCAL_BUCKET] });
     started.push(s3);
+    // Before ECS: its lifecycle hooks are invoked through the Lambda endpoint.
+    const lambda = await startLambda({
+      serverlessFile: options.serverlessFile ?? 'serverless.yml',
+      region: spec.region,
+      accountId: spec.accountId,
+      ...(options.log ? { log: options.log } : {}),
+    });
+    started.push(lambda);
     const registryFile = path.join(stateDir, 'registry.json');
     const ecs = await startEcs({
       spec,
       stateDir: path.join(stateDir, 'ecs'),
       registryFile,
       port: 0,
+      lambdaEndpoint: lambda.endpoint,
+      ...(options.minuteMs === undefined ? {} : { minuteMs: options.minuteMs }),
       ...(options.log ? { log: options.log } : {}),
     });
     started.push(ecs);
@@ -135,13 +153,6 @@ export async function startLocalCloud(options: {
     started.push(eventBridge);
     const ecr = await startEcr({ registryFile, region: spec.region, accountId: spec.accountId, port: 0 });
     started.push(ecr);
-    const lambda = await startLambda({
-      serverlessFile: options.serverlessFile ?? 'serverless.yml',
-      region: spec.region,
-      accountId: spec.accountId,
-      ...(options.log ? { log: options.log } : {}),
-    });
-    started.push(lambda);
     const taskTokens = new TaskTokens();
     const sfn = await startSfn({ tokens: taskTokens, ...(options.log ? { log: options.log } : {}) });
     started.push({ close: () => sfn.close(true) });
@@ -156,6 +167,9 @@ export async function startLocalCloud(options: {
       AWS_ENDPOINT_URL_ECR: ecr.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
       AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+      // What Deploy names in a progressive deployment's lifecycle hook: the local hook function, a role for ECS.
+      GATE_HOOK_FUNCTION_ARN: localFunctionArn('gateHook', spec.region, spec.accountId),
+      ECS_HOOK_ROLE_ARN: `arn:aws:iam::${spec.accountId}:role/rollgate-local-EcsHookInvokeRole`,
       ARTIFACTS_BUCKET: LOCAL_BUCKET,
       LOCK_TABLE: LOCAL_LOCK_TABLE,
       ROLLGATE_CONFIG: JSON.stringify(config),

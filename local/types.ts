@@ -27,6 +27,10 @@ export interface LocalServiceSpec {
   circuitBreaker: { enable: boolean; rollback: boolean };
   executionRoleArn?: string;
   taskRoleArn?: string;
+  /** Port of the load balancer's test listener on 127.0.0.1 (0: a free one); absent: no test listener rule. */
+  testListenerPort?: number;
+  /** A rule on the production listener sending requests with this header where test traffic goes. */
+  testHeader?: { name: string; value: string };
 }
 
 export interface LocalCloudSpec {
@@ -35,4 +39,6 @@ export interface LocalCloudSpec {
   /** Repository name (e.g. `demo-app`) -> how to start it. */
   images: Record<string, LocalImageSpec>;
   clusters: { name: string; services: LocalServiceSpec[] }[];
+  /** How long a "minute" of bake time lasts here, in ms (60000 on AWS). Default 1000. */
+  minuteMs?: number;
 }

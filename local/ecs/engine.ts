@@ -8,18 +8,23 @@ import { join } from 'node:path';
 import type { LoadBalancer } from '../lb.ts';
 import { type LocalRegistry, parseImageUri } from '../registry.ts';
 import type { LocalCloudSpec, LocalServiceSpec } from '../types.ts';
+import { configuredWiring, elbArnPrefix, wireAlb, withAlternate } from './alb.ts';
+import { applyTaskFailure } from './circuit-breaker.ts';
 import { clusterNotFound, invalidParameter, serviceNotFound } from './errors.ts';
 import {
   type ClusterRecord,
   type CreateServiceInput,
   clusterArn,
   type EcsState,
+  findService,
   type LocalTaskInfo,
   MAX_EVENTS,
+  mergeDeploymentConfiguration,
   nameFromArn,
   type ServiceRecord,
   serviceArn,
   type Tag,
+  type TargetGroupName,
   type TaskRecord,
   targetGroupArn,
   taskArn,
@@ -29,19 +34,26 @@ import { type ProcessOptions, type ServiceRuntime, TaskProcesses } from './proce
 import {
   deploymentId,
   FRESH_MEMORY,
+  isSettled,
   restoredDeployments,
   type SchedulerAction,
   schedule,
   startDeployment,
-  taskFailed,
 } from './scheduler.ts';
+import { ServiceDeployments } from './service-deployments.ts';
 import { StateStore } from './store.ts';
+import { mergeStrategy, parseStrategy } from './strategies.ts';
 import { containerOf, seedService, seedTaskDefinition, serviceContainer, TaskDefinitions } from './task-definitions.ts';
 import { countTasks, localTaskInfo } from './views.ts';
+import { pollUntil } from './wait.ts';
 
 export interface EngineOptions extends Omit<ProcessOptions, 'images'> {
   spec: LocalCloudSpec;
   registry: LocalRegistry;
+  /** A "minute" of bake time (and 60 s of a hook's callBackDelay), in ms. */
+  minuteMs: number;
+  /** The Lambda endpoint lifecycle hooks are invoked through. */
+  lambdaEndpoint?: string;
 }
 
 const STATE_FILE = 'ecs-state.json';
@@ -55,6 +67,8 @@ export class EcsEngine {
   readonly #options: EngineOptions;
   readonly #store: StateStore;
   readonly #processes: TaskProcesses;
+  /** BLUE_GREEN / CANARY / LINEAR service deployments. */
+  readonly deployments: ServiceDeployments;
   #timer: NodeJS.Timeout | undefined;
 
   private constructor(options: EngineOptions, state: EcsState, store: StateStore) {
@@ -76,13 +90,33 @@ export class EcsEngine {
           this.#queueReconcile(rt);
         },
         stopped: (rt, svc, task, unexpected) => {
-          if (unexpected) {
+          // During a strategy deployment its run watches the tasks (a green task that fails rolls it back).
+          if (unexpected && !this.deployments.holds(svc)) {
             this.#options.log(`ecs: ${svc.serviceName}: task ${task.id} stopped: ${task.stoppedReason ?? 'unknown'}`);
             this.#taskFailed(rt, svc, task);
           }
           this.#queueReconcile(rt);
         },
       },
+    );
+    this.deployments = new ServiceDeployments(
+      {
+        nextDeploymentId: () => deploymentId(Date.now(), ++this.state.deploymentCounter),
+        runtime: (svc) => this.#runtime(svc),
+        launch: (rt, svc, d, targetGroup) =>
+          this.#launch(rt, svc, d.id, d.taskDefinition, svc.desiredCount, targetGroup),
+        stop: (rt, svc, tasks, reason) => this.#processes.stop(rt, svc, tasks, reason),
+        event: (svc, message) => this.#event(svc, message),
+        save: () => this.#store.save(),
+        resume: (svc) => {
+          const rt = this.#runtime(svc);
+          if (rt === undefined) return;
+          rt.memory = { ...FRESH_MEMORY, steady: false };
+          this.#queueReconcile(rt);
+        },
+        log: options.log,
+      },
+      { ...options.spec, ...options },
     );
   }
 
@@ -121,7 +155,11 @@ export class EcsEngine {
     const now = Date.now();
     if (restored) {
       // A deployment left half-done by a crash resolves to its PRIMARY; a COMPLETED one just gets its tasks back.
-      for (const svc of this.#services()) svc.deployments = restoredDeployments(svc.deployments, now);
+      // An unfinished service deployment is rolled back first (service-deployments.ts).
+      for (const svc of this.#services()) {
+        this.deployments.restore(svc, now);
+        svc.deployments = restoredDeployments(svc.deployments, now);
+      }
     }
     for (const clusterSpec of this.#options.spec.clusters) {
       this.createCluster(clusterSpec.name, []);
@@ -132,8 +170,7 @@ export class EcsEngine {
           await this.#seedService(cluster, serviceSpec);
         } else if (existing.loadBalancer !== undefined) {
           // The LB wiring is the local cloud's own: the config wins over the persisted state.
-          existing.loadBalancer.port = serviceSpec.loadBalancerPort;
-          existing.loadBalancer.healthCheckPath = serviceSpec.healthCheckPath;
+          existing.loadBalancer = configuredWiring(existing.loadBalancer, serviceSpec);
         }
       }
     }
@@ -192,17 +229,9 @@ export class EcsEngine {
   }
 
   getService(cluster: ClusterRecord, nameOrArn: string): ServiceRecord {
-    const svc = this.findService(cluster, nameOrArn);
+    const svc = findService(cluster, nameOrArn);
     if (svc === undefined) throw serviceNotFound();
     return svc;
-  }
-
-  findService(cluster: ClusterRecord, nameOrArn: string): ServiceRecord | undefined {
-    if (nameOrArn.startsWith('arn:')) {
-      const svc = cluster.services[nameFromArn(nameOrArn)];
-      return svc?.serviceArn === nameOrArn ? svc : undefined;
-    }
-    return cluster.services[nameOrArn];
   }
 
   async createService(input: CreateServiceInput): Promise<ServiceRecord> {
@@ -245,10 +274,15 @@ export class EcsEngine {
     return svc;
   }
 
-  /** UpdateService: a new deployment when the task definition changes or one is forced; otherwise in place. */
+  /**
+   * UpdateService: a new deployment when the task definition changes or one is forced (walked by the service's
+   * strategy: ROLLING by the scheduler, the others by service-deployments.ts); otherwise in place. Everything is
+   * checked before anything changes.
+   */
   updateService(input: UpdateServiceInput): ServiceRecord {
     const svc = this.getService(this.getCluster(input.cluster), input.service);
     const current = svc.deployments[0];
+    const strategy = mergeStrategy(svc.deploymentConfiguration.strategy, input.strategyFields);
     let target: string | undefined;
     if (input.taskDefinition !== undefined) {
       const td = this.taskDefinitions.usable(input.taskDefinition);
@@ -256,25 +290,20 @@ export class EcsEngine {
       if (containerName !== undefined) containerOf(td, containerName);
       target = td.taskDefinitionArn;
     }
-    if (input.desiredCount !== undefined) {
-      if (!Number.isInteger(input.desiredCount) || input.desiredCount < 0) {
-        throw invalidParameter('desiredCount must be a non-negative integer.');
-      }
-      svc.desiredCount = input.desiredCount;
+    if (input.desiredCount !== undefined && (!Number.isInteger(input.desiredCount) || input.desiredCount < 0)) {
+      throw invalidParameter('desiredCount must be a non-negative integer.');
     }
-    if (input.deploymentConfiguration !== undefined) {
-      const dc = input.deploymentConfiguration;
-      const was = svc.deploymentConfiguration;
-      svc.deploymentConfiguration = {
-        minimumHealthyPercent: dc.minimumHealthyPercent ?? was.minimumHealthyPercent,
-        maximumPercent: dc.maximumPercent ?? was.maximumPercent,
-        deploymentCircuitBreaker: dc.deploymentCircuitBreaker ?? was.deploymentCircuitBreaker,
-      };
-    }
-    if ((target !== undefined && target !== current?.taskDefinition) || input.forceNewDeployment === true) {
-      const arn = target ?? current?.taskDefinition;
-      if (arn === undefined) throw invalidParameter('The service has no task definition.');
-      this.#startDeployment(svc, arn);
+    const deploy =
+      (target !== undefined && target !== current?.taskDefinition) || input.forceNewDeployment === true
+        ? (target ?? current?.taskDefinition)
+        : undefined;
+    const how = strategy ?? svc.deploymentConfiguration.strategy ?? parseStrategy(undefined);
+    this.deployments.check(svc, how, deploy !== undefined);
+    if (input.desiredCount !== undefined) svc.desiredCount = input.desiredCount;
+    svc.deploymentConfiguration = mergeDeploymentConfiguration(svc.deploymentConfiguration, input, strategy);
+    if (deploy !== undefined) {
+      if (how.strategy !== 'ROLLING') this.deployments.start(svc, how, deploy);
+      else this.#startDeployment(svc, deploy);
     }
     this.#store.save();
     const rt = this.#runtime(svc);
@@ -319,10 +348,14 @@ export class EcsEngine {
       reconcileQueued: false,
     };
     this.#processes.add(rt);
-    if (svc.loadBalancer !== undefined) {
-      rt.lb = await this.#processes.startLoadBalancer(svc, svc.loadBalancer.port, svc.loadBalancer.healthCheckPath);
+    const wiring = svc.loadBalancer;
+    if (wiring !== undefined) {
+      withAlternate(wiring, { ...this, cluster: svc.clusterName, service: svc.serviceName });
+      rt.lb = await this.#processes.startLoadBalancer(svc, wiring, elbArnPrefix(this.region, this.accountId));
+      wireAlb(rt.lb, wiring);
       // An ephemeral port (0) becomes the service's port from now on.
-      svc.loadBalancer.port = rt.lb.port;
+      wiring.port = rt.lb.port;
+      if (wiring.testPort !== undefined) wiring.testPort = Number(new URL(rt.lb.testUrl).port);
       this.#store.save();
     }
     this.#queueReconcile(rt);
@@ -365,7 +398,7 @@ export class EcsEngine {
   #reconcile(rt: ServiceRuntime): void {
     if (this.#processes.closing) return;
     const svc = this.state.clusters[rt.cluster]?.services[rt.service];
-    if (svc === undefined) return;
+    if (svc === undefined || this.deployments.holds(svc)) return;
     const decision = schedule({ service: svc, tasks: rt.tasks, memory: rt.memory, now: Date.now() });
     for (const action of decision.actions) this.#apply(rt, svc, action);
     rt.memory = { ...rt.memory, steady: decision.steady };
@@ -376,14 +409,8 @@ export class EcsEngine {
     if (action.type === 'stop') {
       this.#processes.stop(rt, svc, this.#tasksById(rt, action.taskIds), action.reason);
     } else if (action.type === 'launch') {
-      const td = this.taskDefinitions.find(action.taskDefinition);
-      this.#processes.launch(rt, svc, {
-        deploymentId: action.deploymentId,
-        taskDefinitionArn: action.taskDefinition,
-        container: td === undefined ? undefined : serviceContainer(td, svc.loadBalancer?.containerName),
-        count: action.count,
-        taskArn: (id) => taskArn(this.region, this.accountId, svc.clusterName, id),
-      });
+      const live = svc.loadBalancer?.liveTargetGroup ?? 'blue';
+      this.#launch(rt, svc, action.deploymentId, action.taskDefinition, action.count, live);
     } else if (action.type === 'complete' && primary?.id === action.deploymentId) {
       primary.rolloutState = 'COMPLETED';
       primary.rolloutStateReason = `ECS deployment ${primary.id} completed.`;
@@ -398,58 +425,38 @@ export class EcsEngine {
     }
   }
 
+  /** Starts `count` tasks of a deployment, registering in `targetGroup` once they run. */
+  #launch(rt: ServiceRuntime, svc: ServiceRecord, id: string, arn: string, count: number, tg: TargetGroupName): void {
+    const td = this.taskDefinitions.find(arn);
+    this.#processes.launch(rt, svc, {
+      deploymentId: id,
+      taskDefinitionArn: arn,
+      container: td === undefined ? undefined : serviceContainer(td, svc.loadBalancer?.containerName),
+      count,
+      taskArn: (taskId) => taskArn(this.region, this.accountId, svc.clusterName, taskId),
+      targetGroup: tg,
+    });
+  }
+
   #tasksById(rt: ServiceRuntime, ids: readonly string[]): TaskRecord[] {
     const wanted = new Set(ids);
     return rt.tasks.filter((t) => wanted.has(t.id));
   }
 
-  /** A task meant to run stopped: the circuit breaker's rules (scheduler.ts), applied. */
+  /** A task meant to run stopped: the circuit breaker's rules (scheduler.ts), applied (circuit-breaker.ts). */
   #taskFailed(rt: ServiceRuntime, svc: ServiceRecord, task: TaskRecord): void {
-    const now = Date.now();
-    const actions = taskFailed({
-      service: svc,
-      tasks: rt.tasks,
-      deploymentId: task.deploymentId,
-      memory: rt.memory,
-      now,
-    });
-    const deployment = svc.deployments.find((d) => d.id === task.deploymentId);
-    for (const action of actions) {
-      if (action.type === 'throttle') {
-        const { consecutiveFailures, nextLaunchAt } = action;
-        rt.memory = { ...rt.memory, consecutiveFailures, nextLaunchAt };
-      } else if (action.type === 'count' && deployment !== undefined) {
-        deployment.failedTasks = action.failedTasks;
-        deployment.updatedAt = now;
-        this.#store.save();
-      } else if (action.type === 'unstable') {
-        rt.memory = { ...rt.memory, unstableReported: true };
-        this.#event(svc, `(service ${svc.serviceName}) is unable to consistently start tasks successfully.`);
-      } else if (action.type === 'fail' && deployment !== undefined) {
-        deployment.rolloutState = 'FAILED';
-        deployment.rolloutStateReason = 'ECS deployment circuit breaker: tasks failed to start.';
-        deployment.updatedAt = now;
-        this.#event(
-          svc,
-          `(service ${svc.serviceName}) (deployment ${deployment.id}) deployment failed: tasks failed to start.`,
-        );
-      } else if (action.type === 'rollback') {
-        const { to } = action;
-        const rollback = this.#startDeployment(
-          svc,
-          to.taskDefinition,
-          `ECS deployment circuit breaker: rolling back to deploymentId ${to.deploymentId}.`,
-        );
-        this.#event(
-          svc,
-          `(service ${svc.serviceName}) (deployment ${rollback}) ECS deployment circuit breaker: rolling back to deployment ${to.deploymentId} (${to.taskDefinition}).`,
-        );
-        const failed = this.#tasksById(rt, action.stopTaskIds);
-        this.#processes.stop(rt, svc, failed, `Scaling activity initiated by (deployment ${rollback})`);
-        rt.memory = { ...rt.memory, steady: false };
-        this.#queueReconcile(rt);
-      }
-    }
+    applyTaskFailure(
+      {
+        save: () => this.#store.save(),
+        event: (s, message) => this.#event(s, message),
+        startDeployment: (s, taskDefinition, reason) => this.#startDeployment(s, taskDefinition, reason),
+        stop: (r, s, ids, reason) => this.#processes.stop(r, s, this.#tasksById(r, ids), reason),
+        queueReconcile: (r) => this.#queueReconcile(r),
+      },
+      rt,
+      svc,
+      task,
+    );
   }
 
   // ---- steady state -----------------------------------------------------------------------------------------------
@@ -459,24 +466,19 @@ export class EcsEngine {
    * FAILED (ECS stopped trying).
    */
   isSettled(svc: ServiceRecord): boolean {
-    const primary = svc.deployments[0];
-    if (primary === undefined) return true;
-    if (primary.rolloutState === 'FAILED') return true;
-    return primary.rolloutState === 'COMPLETED' && this.#runtime(svc)?.memory.steady === true;
+    return isSettled(svc.deployments, this.#runtime(svc)?.memory.steady === true);
   }
 
   async waitForSteady(cluster: string, service: string, timeoutMs: number): Promise<void> {
     const svc = this.getService(this.getCluster(cluster), service);
-    const deadline = Date.now() + timeoutMs;
-    while (!this.isSettled(svc)) {
-      if (Date.now() > deadline) {
+    await pollUntil(
+      () => this.isSettled(svc),
+      timeoutMs,
+      () => {
         const primary = svc.deployments[0];
-        throw new Error(
-          `service ${cluster}/${service} not steady after ${timeoutMs} ms (deployment ${primary?.id} ${primary?.rolloutState}, ${countTasks(this.tasksOf(cluster, service), primary?.id).running}/${svc.desiredCount} running); see its events, or reset the local state`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+        return `service ${cluster}/${service} not steady after ${timeoutMs} ms (deployment ${primary?.id} ${primary?.rolloutState}, ${countTasks(this.tasksOf(cluster, service), primary?.id).running}/${svc.desiredCount} running); see its events, or reset the local state`;
+      },
+    );
   }
 
   async waitForAllSteady(timeoutMs: number): Promise<void> {
@@ -489,6 +491,7 @@ export class EcsEngine {
   async close(): Promise<void> {
     const again = this.#processes.closing;
     clearInterval(this.#timer);
+    this.deployments.close();
     await this.#processes.close();
     if (!again) await this.#store.flush();
   }

@@ -9,7 +9,9 @@ export type EcsErrorName =
   | 'ClientException'
   | 'InvalidParameterException'
   | 'ClusterNotFoundException'
-  | 'ServiceNotFoundException';
+  | 'ServiceNotFoundException'
+  | 'ServiceDeploymentNotFoundException'
+  | 'ConflictException';
 
 const ecsError = (name: EcsErrorName, message: string): AwsError => new AwsError(name, message);
 
@@ -17,3 +19,6 @@ export const clusterNotFound = (): AwsError => ecsError('ClusterNotFoundExceptio
 export const serviceNotFound = (): AwsError => ecsError('ServiceNotFoundException', 'Service not found.');
 export const clientError = (message: string): AwsError => ecsError('ClientException', message);
 export const invalidParameter = (message: string): AwsError => ecsError('InvalidParameterException', message);
+export const serviceDeploymentNotFound = (arn: string): AwsError =>
+  ecsError('ServiceDeploymentNotFoundException', `The service deployment ${arn} does not exist.`);
+export const conflict = (message: string): AwsError => ecsError('ConflictException', message);

@@ -3,6 +3,7 @@
  * the ECS API's; timestamps stored as epoch milliseconds, returned as epoch seconds).
  */
 import { createHash } from 'node:crypto';
+import type { LifecycleStage, StrategyConfig } from './strategies.ts';
 
 export type RolloutState = 'IN_PROGRESS' | 'COMPLETED' | 'FAILED';
 
@@ -36,6 +37,9 @@ export interface DeploymentRecord {
   rolloutStateReason: string;
 }
 
+/** One of the two target groups of a service's ALB: `blue` is `targetGroupArn`, `green` the alternate. */
+export type TargetGroupName = 'blue' | 'green';
+
 export interface ServiceLoadBalancer {
   targetGroupArn: string;
   containerName: string;
@@ -43,12 +47,66 @@ export interface ServiceLoadBalancer {
   /** Port of the local load balancer on 127.0.0.1. */
   port: number;
   healthCheckPath: string;
+  /** `advancedConfiguration` as on AWS: the alternate target group, the rules ECS moves, the role it uses. */
+  alternateTargetGroupArn?: string;
+  productionListenerRule?: string;
+  /** Only with a test route (a test listener port or a test header). */
+  testListenerRule?: string;
+  roleArn?: string;
+  /** Port of the test listener (0: a free one); absent: the test listener is no test route. */
+  testPort?: number;
+  /** A rule on the production listener: requests with this header go where test traffic goes. */
+  testHeader?: { name: string; value: string };
+  /** The target group serving production: blue at first, swapped by every successful strategy deployment. */
+  liveTargetGroup?: TargetGroupName;
 }
 
 export interface DeploymentConfigurationRecord {
   minimumHealthyPercent: number;
   maximumPercent: number;
   deploymentCircuitBreaker: { enable: boolean; rollback: boolean };
+  /** BLUE_GREEN / CANARY / LINEAR and their settings, once set by UpdateService (absent: ROLLING). */
+  strategy?: StrategyConfig;
+}
+
+/** `ServiceDeployment.status`. */
+export type ServiceDeploymentStatus =
+  | 'IN_PROGRESS'
+  | 'SUCCESSFUL'
+  | 'ROLLBACK_REQUESTED'
+  | 'ROLLBACK_IN_PROGRESS'
+  | 'ROLLBACK_SUCCESSFUL'
+  | 'ROLLBACK_FAILED'
+  | 'STOPPED';
+
+/** A service revision a service deployment moves from or to: a deployment of one task definition. */
+export interface RevisionRef {
+  arn: string;
+  deploymentId: string;
+  taskDefinition: string;
+  /** The target group its tasks serve from. */
+  targetGroup: TargetGroupName;
+}
+
+/** One BLUE_GREEN / CANARY / LINEAR service deployment (ECS's `ServiceDeployment`), persisted with its service. */
+export interface ServiceDeploymentRecord {
+  arn: string;
+  status: ServiceDeploymentStatus;
+  statusReason: string;
+  lifecycleStage: LifecycleStage;
+  /** Percent of test / production traffic on the target revision. */
+  testPercent: number;
+  productionPercent: number;
+  source: RevisionRef;
+  target: RevisionRef;
+  config: StrategyConfig;
+  /** epoch ms */
+  createdAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+  rollback?: { reason: string; startedAt: number; serviceRevisionArn: string };
+  /** Local only: from the decision to roll back to production fully on the source revision, in ms. */
+  rollbackFlipMs?: number;
 }
 
 export interface ServiceEventRecord {
@@ -73,6 +131,8 @@ export interface ServiceRecord {
   /** What a circuit-breaker rollback goes back to. */
   lastCompleted?: { deploymentId: string; taskDefinition: string };
   tags: Tag[];
+  /** Strategy deployments, oldest first (the last {@link MAX_SERVICE_DEPLOYMENTS}). */
+  serviceDeployments?: ServiceDeploymentRecord[];
 }
 
 export interface ClusterRecord {
@@ -121,6 +181,8 @@ export interface TaskRecord {
   exitCode?: number;
   port?: number;
   pid?: number;
+  /** The target group it registers in (the live one unless a strategy deployment starts it in the alternate). */
+  targetGroup?: TargetGroupName;
   /** Reached RUNNING at some point. */
   ran: boolean;
   registered: boolean;
@@ -133,7 +195,8 @@ export interface CreateServiceInput {
   taskDefinition: string;
   desiredCount: number;
   deploymentConfiguration: DeploymentConfigurationRecord;
-  loadBalancer?: { containerName: string; containerPort: number; port: number; healthCheckPath: string };
+  loadBalancer?: Pick<ServiceLoadBalancer, 'containerName' | 'containerPort' | 'port' | 'healthCheckPath'> &
+    Pick<ServiceLoadBalancer, 'testPort' | 'testHeader'>;
   tags: Tag[];
 }
 
@@ -143,9 +206,11 @@ export interface UpdateServiceInput {
   taskDefinition?: string;
   desiredCount?: number;
   forceNewDeployment?: boolean;
-  deploymentConfiguration?: Partial<Omit<DeploymentConfigurationRecord, 'deploymentCircuitBreaker'>> & {
+  deploymentConfiguration?: Partial<Omit<DeploymentConfigurationRecord, 'deploymentCircuitBreaker' | 'strategy'>> & {
     deploymentCircuitBreaker?: { enable: boolean; rollback: boolean };
   };
+  /** deploymentConfiguration's strategy fields as sent (strategy, bakeTimeInMinutes, ...), checked by the engine. */
+  strategyFields?: Record<string, unknown>;
 }
 
 /** What tests and the CLI can see of a task beyond the API: its process and port. */
@@ -163,6 +228,7 @@ export interface LocalTaskInfo {
 }
 
 export const MAX_EVENTS = 100;
+export const MAX_SERVICE_DEPLOYMENTS = 50;
 export const ECS_TARGET_PREFIX = 'AmazonEC2ContainerServiceV20141113.';
 
 export const clusterArn = (region: string, account: string, cluster: string): string =>
@@ -177,6 +243,25 @@ export const containerArn = (region: string, account: string, cluster: string, t
   `arn:aws:ecs:${region}:${account}:container/${cluster}/${taskId}/${stableHex(`${taskId}/${name}`, 8)}-${stableHex(name, 4)}`;
 export const targetGroupArn = (region: string, account: string, cluster: string, service: string): string =>
   `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/${`${cluster}-${service}`.slice(0, 32)}/${stableHex(`${cluster}/${service}`, 16)}`;
+/** The alternate (green) target group of a service's ALB. */
+export const alternateTargetGroupArn = (region: string, account: string, cluster: string, service: string): string =>
+  `arn:aws:elasticloadbalancing:${region}:${account}:targetgroup/${`${cluster}-${service}`.slice(0, 26)}-green/${stableHex(`${cluster}/${service}/green`, 16)}`;
+/** A service revision: one per deployment, named by the deployment id's digits. */
+export const serviceRevisionArn = (
+  region: string,
+  account: string,
+  cluster: string,
+  service: string,
+  deploymentId: string,
+): string =>
+  `arn:aws:ecs:${region}:${account}:service-revision/${cluster}/${service}/${deploymentId.replace(/^ecs-svc\//, '')}`;
+export const serviceDeploymentArn = (
+  region: string,
+  account: string,
+  cluster: string,
+  service: string,
+  deploymentId: string,
+): string => `arn:aws:ecs:${region}:${account}:service-deployment/${cluster}/${service}/${stableHex(deploymentId, 22)}`;
 
 export function stableHex(seed: string, length: number): string {
   return createHash('sha256').update(seed).digest('hex').slice(0, length);
@@ -187,6 +272,29 @@ export function nameFromArn(nameOrArn: string): string {
   if (!nameOrArn.startsWith('arn:')) return nameOrArn;
   const resource = nameOrArn.split(':').slice(5).join(':');
   return resource.split('/').at(-1) ?? resource;
+}
+
+/** A cluster's service by name or ARN. */
+export function findService(cluster: ClusterRecord, nameOrArn: string): ServiceRecord | undefined {
+  if (!nameOrArn.startsWith('arn:')) return cluster.services[nameOrArn];
+  const svc = cluster.services[nameFromArn(nameOrArn)];
+  return svc?.serviceArn === nameOrArn ? svc : undefined;
+}
+
+/** UpdateService's deploymentConfiguration over the service's: a field not sent keeps its value. */
+export function mergeDeploymentConfiguration(
+  was: DeploymentConfigurationRecord,
+  input: Pick<UpdateServiceInput, 'deploymentConfiguration'>,
+  strategy: StrategyConfig | undefined,
+): DeploymentConfigurationRecord {
+  const dc = input.deploymentConfiguration ?? {};
+  const kept = strategy ?? was.strategy;
+  return {
+    minimumHealthyPercent: dc.minimumHealthyPercent ?? was.minimumHealthyPercent,
+    maximumPercent: dc.maximumPercent ?? was.maximumPercent,
+    deploymentCircuitBreaker: dc.deploymentCircuitBreaker ?? was.deploymentCircuitBreaker,
+    ...(kept === undefined ? {} : { strategy: kept }),
+  };
 }
 
 /** ECS timestamps travel as epoch seconds. */

@@ -2,79 +2,25 @@
  * The ECS operations the local endpoint implements: input checks, a call into the engine, the ECS-shaped output.
  * Anything not listed answers UnknownOperationException.
  */
-import type { AwsError, AwsJsonOperation } from '../aws-json.ts';
+import type { AwsJsonOperation } from '../aws-json.ts';
+import { serviceDeploymentOperations } from './deployment-operations.ts';
 import type { EcsEngine } from './engine.ts';
 import { clientError, invalidParameter } from './errors.ts';
-import { nameFromArn, type Tag, type TaskRecord } from './model.ts';
-import { clusterView, serviceView, taskDefinitionView, taskView, type ViewContext } from './views.ts';
-
-type Input = Record<string, unknown>;
-export type Operation = (engine: EcsEngine, input: Input) => unknown | Promise<unknown>;
-
-function optString(input: Input, key: string): string | undefined {
-  const v = input[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string') throw invalidParameter(`${key} must be a string.`);
-  return v;
-}
-
-function reqString(input: Input, key: string, fault: (message: string) => AwsError = invalidParameter): string {
-  const v = optString(input, key);
-  if (v === undefined || v === '') throw fault(`${key} must be specified.`);
-  return v;
-}
-
-function optInt(input: Input, key: string): number | undefined {
-  const v = input[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw invalidParameter(`${key} must be an integer.`);
-  return v;
-}
-
-function optBool(input: Input, key: string): boolean | undefined {
-  const v = input[key];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'boolean') throw invalidParameter(`${key} must be a boolean.`);
-  return v;
-}
-
-function stringList(input: Input, key: string): string[] {
-  const v = input[key];
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string'))
-    throw invalidParameter(`${key} must be a list of strings.`);
-  return v as string[];
-}
-
-function tags(input: Input): Tag[] {
-  const v = input.tags;
-  if (v === undefined || v === null) return [];
-  if (!Array.isArray(v)) throw invalidParameter('tags must be a list.');
-  return v.map((t) => {
-    const tag = t as { key?: unknown; value?: unknown };
-    if (typeof tag.key !== 'string' || tag.key === '') throw invalidParameter('Tag keys must be non-empty strings.');
-    return { key: tag.key, value: typeof tag.value === 'string' ? tag.value : '' };
-  });
-}
-
-function ctx(engine: EcsEngine): ViewContext {
-  return { region: engine.region, accountId: engine.accountId };
-}
-
-/** Pages a list the way ECS does: maxResults (1..100, default 100) and an opaque nextToken. */
-function page<T>(items: T[], input: Input): { items: T[]; nextToken?: string } {
-  const max = optInt(input, 'maxResults') ?? 100;
-  if (max < 1 || max > 100) throw invalidParameter('maxResults must be between 1 and 100.');
-  const token = optString(input, 'nextToken');
-  let start = 0;
-  if (token !== undefined) {
-    start = Number(Buffer.from(token, 'base64url').toString('utf8'));
-    if (!Number.isInteger(start) || start < 0) throw invalidParameter('Invalid nextToken.');
-  }
-  const slice = items.slice(start, start + max);
-  const next = start + max < items.length ? Buffer.from(String(start + max)).toString('base64url') : undefined;
-  return next === undefined ? { items: slice } : { items: slice, nextToken: next };
-}
+import {
+  ctx,
+  type Input,
+  type Operation,
+  optBool,
+  optInt,
+  optString,
+  page,
+  reqString,
+  stringList,
+  tags,
+} from './input.ts';
+import { findService, nameFromArn, type TaskRecord } from './model.ts';
+import { strategyFields } from './strategies.ts';
+import { clusterView, serviceView, taskDefinitionView, taskView } from './views.ts';
 
 function deploymentConfiguration(input: Input):
   | {
@@ -119,7 +65,7 @@ const describeServices: Operation = (engine, input) => {
   const services: unknown[] = [];
   const failures: unknown[] = [];
   for (const name of names) {
-    const svc = engine.findService(cluster, name);
+    const svc = findService(cluster, name);
     if (svc === undefined) {
       // ECS reports an unknown service as a failure, not an error.
       failures.push({
@@ -177,6 +123,10 @@ const updateService: Operation = (engine, input) => {
   const desiredCount = optInt(input, 'desiredCount');
   const forceNewDeployment = optBool(input, 'forceNewDeployment');
   const dc = deploymentConfiguration(input);
+  const strategy =
+    typeof input.deploymentConfiguration === 'object' && input.deploymentConfiguration !== null
+      ? strategyFields(input.deploymentConfiguration as Input)
+      : undefined;
   const svc = engine.updateService({
     cluster: cluster ?? 'default',
     service,
@@ -184,6 +134,7 @@ const updateService: Operation = (engine, input) => {
     ...(desiredCount === undefined ? {} : { desiredCount }),
     ...(forceNewDeployment === undefined ? {} : { forceNewDeployment }),
     ...(dc === undefined ? {} : { deploymentConfiguration: dc }),
+    ...(strategy === undefined ? {} : { strategyFields: strategy }),
   });
   const clusterRecord = engine.getCluster(svc.clusterName);
   return {
@@ -325,6 +276,7 @@ const operations: Readonly<Record<string, Operation>> = {
   DescribeClusters: describeClusters,
   ListTasks: listTasks,
   DescribeTasks: describeTasks,
+  ...serviceDeploymentOperations,
 };
 
 /** The endpoint's operation table, bound to an engine. */

@@ -9,7 +9,7 @@ import { LoadBalancer } from '../lb.ts';
 import type { LocalRegistry } from '../registry.ts';
 import { allocatePort, releasePort, type TaskExit, TaskProcess, waitForPort } from '../tasks.ts';
 import type { LocalCloudSpec } from '../types.ts';
-import type { ServiceRecord, TaskRecord } from './model.ts';
+import type { ServiceLoadBalancer, ServiceRecord, TargetGroupName, TaskRecord } from './model.ts';
 import type { SchedulerMemory } from './scheduler.ts';
 
 /** A service's runtime side: its tasks (stopped ones kept for DescribeTasks), processes and load balancer. */
@@ -58,6 +58,8 @@ export interface Launch {
   readonly container: Record<string, unknown> | undefined;
   readonly count: number;
   readonly taskArn: (id: string) => string;
+  /** The target group the tasks register in. */
+  readonly targetGroup: TargetGroupName;
 }
 
 /** Stopped tasks kept per service for DescribeTasks/ListTasks (ECS keeps them about an hour). */
@@ -101,12 +103,19 @@ export class TaskProcesses {
       .flatMap((rt) => rt.tasks);
   }
 
-  /** The load balancer of a service (its `loadBalancer.port`, 0 for any free port). */
-  async startLoadBalancer(svc: ServiceRecord, port: number, healthCheckPath: string): Promise<LoadBalancer> {
+  /** The load balancer of a service (its ports, 0 for any free port; its target groups' ARNs). */
+  async startLoadBalancer(svc: ServiceRecord, wiring: ServiceLoadBalancer, arnPrefix: string): Promise<LoadBalancer> {
+    const { port, healthCheckPath } = wiring;
     try {
       return await LoadBalancer.start({
         name: `lb ${svc.serviceName}`,
         port,
+        ...(wiring.testPort === undefined ? {} : { testPort: wiring.testPort }),
+        arnPrefix,
+        targetGroupArns: {
+          blue: wiring.targetGroupArn,
+          ...(wiring.alternateTargetGroupArn === undefined ? {} : { green: wiring.alternateTargetGroupArn }),
+        },
         healthCheckPath,
         healthCheckIntervalMs: this.#options.healthCheckIntervalMs,
         deregistrationDelayMs: this.#options.deregistrationDelayMs,
@@ -140,6 +149,7 @@ export class TaskProcesses {
         createdAt: Date.now(),
         ran: false,
         registered: false,
+        targetGroup: launch.targetGroup,
         version: 1,
       };
       rt.tasks.push(task);
@@ -210,12 +220,10 @@ export class TaskProcesses {
       task.ran = true;
       task.version++;
       if (rt.lb !== undefined && svc.loadBalancer !== undefined) {
-        rt.lb.register({ id: task.id, port });
+        const tg = rt.lb.targetGroup(task.targetGroup ?? 'blue');
+        rt.lb.register({ id: task.id, port }, tg.name);
         task.registered = true;
-        this.#hooks.event(
-          svc,
-          `(service ${svc.serviceName}) registered 1 targets in (target-group ${svc.loadBalancer.targetGroupArn})`,
-        );
+        this.#hooks.event(svc, `(service ${svc.serviceName}) registered 1 targets in (target-group ${tg.arn})`);
       }
       this.#hooks.running(rt, svc, task);
     } else if (outcome === 'timeout') {
@@ -317,10 +325,8 @@ export class TaskProcesses {
         await rt.lb.deregister(task.id);
         task.registered = false;
         if (svc.loadBalancer !== undefined && !this.#closing) {
-          this.#hooks.event(
-            svc,
-            `(service ${svc.serviceName}) deregistered 1 targets in (target-group ${svc.loadBalancer.targetGroupArn})`,
-          );
+          const tg = rt.lb.targetGroup(task.targetGroup ?? 'blue');
+          this.#hooks.event(svc, `(service ${svc.serviceName}) deregistered 1 targets in (target-group ${tg.arn})`);
         }
       }
     }

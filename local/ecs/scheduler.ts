@@ -261,3 +261,13 @@ export function restoredDeployments(deployments: readonly DeploymentRecord[], no
     },
   ];
 }
+
+/**
+ * Settled: the PRIMARY deployment is FAILED (ECS stopped trying), or COMPLETED and the service steady (it runs the
+ * desired count with nothing else left).
+ */
+export function isSettled(deployments: readonly DeploymentRecord[], steady: boolean): boolean {
+  const primary = deployments[0];
+  if (primary === undefined || primary.rolloutState === 'FAILED') return true;
+  return primary.rolloutState === 'COMPLETED' && steady;
+}

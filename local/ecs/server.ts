@@ -6,15 +6,15 @@
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type AwsJsonEndpoint, startAwsJsonEndpoint } from '../aws-json.ts';
-import type { TargetInfo } from '../lb.ts';
+import type { LoadBalancer, TargetInfo } from '../lb.ts';
 import { LocalRegistry } from '../registry.ts';
 import { killAllSync } from '../tasks.ts';
 import type { LocalCloudSpec } from '../types.ts';
 import { EcsEngine } from './engine.ts';
-import { ECS_TARGET_PREFIX, type LocalTaskInfo } from './model.ts';
+import { ECS_TARGET_PREFIX, type LocalTaskInfo, type ServiceDeploymentRecord } from './model.ts';
 import { ecsOperations } from './operations.ts';
 
-export type { LocalTaskInfo } from './model.ts';
+export type { LocalTaskInfo, ServiceDeploymentRecord } from './model.ts';
 export { circuitBreakerThreshold } from './scheduler.ts';
 
 export interface StartEcsOptions {
@@ -40,6 +40,13 @@ export interface StartEcsOptions {
   readyTimeoutMs?: number;
   /** Tags must have been pushed (like ECR). Default false: any tag of a known repository resolves. */
   requirePush?: boolean;
+  /**
+   * How long a "minute" of a strategy deployment's bake time lasts, in ms; a hook's `callBackDelay` (seconds) scales
+   * alike (delay * minuteMs / 60). Default `spec.minuteMs`, else 1000.
+   */
+  minuteMs?: number;
+  /** The Lambda endpoint lifecycle hooks are invoked through (the local cloud's). None: every hook fails. */
+  lambdaEndpoint?: string;
 }
 
 /** One call received by the endpoint. */
@@ -60,6 +67,16 @@ export interface LocalEcs {
   loadBalancerUrl(cluster: string, service: string): string;
   /** The targets a service's load balancer knows, with their health. */
   targets(cluster: string, service: string): TargetInfo[];
+  /**
+   * A service's ALB: `status()` (and its `adminUrl`, GET -> JSON) reports each target group's requests, errors and
+   * latency; `testUrl` is the test listener. Undefined for a service without a load balancer.
+   */
+  loadBalancer(cluster: string, service: string): LoadBalancer | undefined;
+  /**
+   * A service's BLUE_GREEN / CANARY / LINEAR service deployments, oldest first, as the engine keeps them: beyond the
+   * API's view, the target group of each revision (`source.targetGroup`, `target.targetGroup`) and `rollbackFlipMs`.
+   */
+  serviceDeployments(cluster: string, service: string): readonly ServiceDeploymentRecord[];
   /** Tasks with their process id and port (stopped ones included, the last 50 per service). */
   tasks(cluster?: string, service?: string): LocalTaskInfo[];
   /** Resolves when the service's PRIMARY deployment is COMPLETED and steady (or FAILED); rejects after timeoutMs. */
@@ -95,6 +112,8 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
         stopGraceMs: options.stopGraceMs ?? 3000,
         deregistrationDelayMs: options.deregistrationDelayMs ?? 5000,
         healthCheckIntervalMs: options.healthCheckIntervalMs ?? 500,
+        minuteMs: options.minuteMs ?? options.spec.minuteMs ?? 1000,
+        ...(options.lambdaEndpoint === undefined ? {} : { lambdaEndpoint: options.lambdaEndpoint }),
       },
       options.readyTimeoutMs ?? 60_000,
     );
@@ -133,6 +152,9 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
     registry,
     loadBalancerUrl: (cluster, service) => engine.loadBalancerUrl(cluster, service),
     targets: (cluster, service) => engine.loadBalancer(cluster, service)?.targets() ?? [],
+    loadBalancer: (cluster, service) => engine.loadBalancer(cluster, service),
+    serviceDeployments: (cluster, service) =>
+      engine.getService(engine.getCluster(cluster), service).serviceDeployments ?? [],
     tasks: (cluster, service) => engine.localTasks(cluster, service),
     waitForSteadyState: (cluster, service, timeoutMs = 60_000) => engine.waitForSteady(cluster, service, timeoutMs),
     close: () => {

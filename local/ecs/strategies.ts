@@ -178,6 +178,32 @@ export function parseStrategy(deploymentConfiguration: Record<string, unknown> |
   return config;
 }
 
+const STRATEGY_FIELDS = [
+  'strategy',
+  'bakeTimeInMinutes',
+  'canaryConfiguration',
+  'linearConfiguration',
+  'lifecycleHooks',
+] as const;
+
+/** The strategy fields present in a `deploymentConfiguration` as sent, or undefined when there are none. */
+export function strategyFields(dc: Record<string, unknown>): Record<string, unknown> | undefined {
+  const present = STRATEGY_FIELDS.filter((k) => dc[k] !== undefined && dc[k] !== null);
+  return present.length === 0 ? undefined : Object.fromEntries(present.map((k) => [k, dc[k]]));
+}
+
+/**
+ * UpdateService's strategy fields over the service's current ones (a field not sent keeps its value;
+ * `lifecycleHooks: []` removes the hooks), checked by {@link parseStrategy}; undefined when none was sent.
+ */
+export function mergeStrategy(
+  current: StrategyConfig | undefined,
+  fields: Record<string, unknown> | undefined,
+): StrategyConfig | undefined {
+  if (fields === undefined) return undefined;
+  return parseStrategy({ ...current, ...fields });
+}
+
 /** The production shares of green, in order, and the bake after each. */
 function productionSteps(config: StrategyConfig): Array<{ percent: number; bake: number }> {
   if (config.strategy === 'CANARY' && config.canaryConfiguration !== undefined) {

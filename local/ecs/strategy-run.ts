@@ -110,6 +110,11 @@ export class StrategyRun {
     this.done = this.#run();
   }
 
+  /** Whether a rollback was asked for (StopServiceDeployment) and the run has not rolled back yet. */
+  get rollbackRequested(): boolean {
+    return this.#rollbackRequested !== undefined && this.status === 'IN_PROGRESS';
+  }
+
   /** StopServiceDeployment with stopType ROLLBACK: the run stops waiting and rolls back. */
   requestRollback(reason: string): void {
     if (this.status !== 'IN_PROGRESS' || this.#rollbackRequested !== undefined) return;

@@ -3,6 +3,7 @@
  * by ARN, `family:revision` or `family`, deregistration) and the container a service's task runs.
  */
 import type { LocalServiceSpec } from '../types.ts';
+import { testRoute } from './alb.ts';
 import { clientError, invalidParameter } from './errors.ts';
 import { type CreateServiceInput, type Tag, type TaskDefinitionRecord, taskDefinitionArn } from './model.ts';
 
@@ -213,6 +214,7 @@ export function seedService(cluster: string, spec: LocalServiceSpec, taskDefinit
       containerPort: 8080,
       port: spec.loadBalancerPort,
       healthCheckPath: spec.healthCheckPath,
+      ...testRoute(spec),
     },
     tags: [],
   };

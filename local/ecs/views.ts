@@ -8,11 +8,13 @@ import {
   containerArn,
   type DeploymentRecord,
   type LocalTaskInfo,
+  type ServiceLoadBalancer,
   type ServiceRecord,
   seconds,
   type TaskDefinitionRecord,
   type TaskRecord,
 } from './model.ts';
+import type { StrategyConfig } from './strategies.ts';
 
 export interface ViewContext {
   region: string;
@@ -65,6 +67,42 @@ export function deploymentView(
   };
 }
 
+/** A service's `loadBalancers[]` entry, with `advancedConfiguration` as a blue/green-ready service has it on AWS. */
+function loadBalancerView(lb: ServiceLoadBalancer): Record<string, unknown> {
+  const { targetGroupArn, containerName, containerPort } = lb;
+  const advanced = compact({
+    alternateTargetGroupArn: lb.alternateTargetGroupArn,
+    productionListenerRule: lb.productionListenerRule,
+    testListenerRule: lb.testListenerRule,
+    roleArn: lb.roleArn,
+  });
+  return {
+    targetGroupArn,
+    containerName,
+    containerPort,
+    ...(lb.alternateTargetGroupArn === undefined ? {} : { advancedConfiguration: advanced }),
+  };
+}
+
+/** The strategy fields of a `deploymentConfiguration`, as UpdateService took them (defaults applied). */
+export function strategyView(config: StrategyConfig): Record<string, unknown> {
+  return compact({
+    strategy: config.strategy,
+    bakeTimeInMinutes: config.bakeTimeInMinutes,
+    canaryConfiguration: config.canaryConfiguration,
+    linearConfiguration: config.linearConfiguration,
+    lifecycleHooks: config.lifecycleHooks.map((h) =>
+      compact({
+        hookTargetArn: h.hookTargetArn,
+        roleArn: h.roleArn,
+        lifecycleStages: h.lifecycleStages,
+        targetType: 'AWS_LAMBDA',
+        hookDetails: h.hookDetails,
+      }),
+    ),
+  });
+}
+
 export function serviceView(
   ctx: ViewContext,
   cluster: ClusterRecord,
@@ -74,16 +112,13 @@ export function serviceView(
 ): Record<string, unknown> {
   const counts = countTasks(tasks);
   const primary = service.deployments[0];
-  const { deploymentCircuitBreaker, maximumPercent, minimumHealthyPercent } = service.deploymentConfiguration;
+  const { deploymentCircuitBreaker, maximumPercent, minimumHealthyPercent, strategy } = service.deploymentConfiguration;
   const lb = service.loadBalancer;
   return compact({
     serviceArn: service.serviceArn,
     serviceName: service.serviceName,
     clusterArn: cluster.clusterArn,
-    loadBalancers:
-      lb === undefined
-        ? []
-        : [{ targetGroupArn: lb.targetGroupArn, containerName: lb.containerName, containerPort: lb.containerPort }],
+    loadBalancers: lb === undefined ? [] : [loadBalancerView(lb)],
     serviceRegistries: [],
     status: service.status,
     desiredCount: service.desiredCount,
@@ -97,7 +132,9 @@ export function serviceView(
       deploymentCircuitBreaker: { ...deploymentCircuitBreaker },
       maximumPercent,
       minimumHealthyPercent,
+      ...(strategy === undefined ? {} : strategyView(strategy)),
     },
+    currentServiceDeployment: service.serviceDeployments?.at(-1)?.arn,
     deployments: service.deployments.map((d) => deploymentView(service, d, tasks)),
     events: service.events.map((e) => ({ id: e.id, createdAt: seconds(e.createdAt), message: e.message })),
     createdAt: seconds(service.createdAt),

@@ -51,6 +51,8 @@ export interface LoadBalancerOptions {
   deregistrationDelayMs?: number;
   /** Upstream headers and body timeout per request. Default 60000 (an ALB's idle timeout). */
   requestTimeoutMs?: number;
+  /** Start of the ARNs of the listeners and rules (`arn:aws:elasticloadbalancing:<region>:<account>`). */
+  arnPrefix?: string;
   /** ARNs of the two target groups (e.g. the service's `targetGroupArn` and `alternateTargetGroupArn`). */
   targetGroupArns?: { blue?: string; green?: string };
   log?: (line: string) => void;
@@ -113,12 +115,15 @@ export class LoadBalancer {
   readonly #admin: Server;
   readonly #requestTimeoutMs: number;
   readonly #log: (line: string) => void;
+  readonly #arnPrefix: string;
   #closed = false;
 
   private constructor(options: LoadBalancerOptions) {
     this.name = options.name ?? 'lb';
     this.host = options.host ?? '127.0.0.1';
     this.#log = options.log ?? (() => undefined);
+    const prefix = options.arnPrefix ?? ACCOUNT;
+    this.#arnPrefix = prefix;
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
     const settings = {
       healthCheckPath: options.healthCheckPath,
@@ -134,7 +139,7 @@ export class LoadBalancer {
       (tg) =>
         new TargetGroup(
           tg,
-          options.targetGroupArns?.[tg] ?? `${ACCOUNT}:targetgroup/${slug}-${tg}/local`,
+          options.targetGroupArns?.[tg] ?? `${prefix}:targetgroup/${slug}-${tg}/local`,
           settings,
           log,
         ),
@@ -144,14 +149,14 @@ export class LoadBalancer {
       res.end(JSON.stringify(this.status()));
     });
     for (const name of ['production', 'test'] as const) {
-      const arn = `${ACCOUNT}:listener/app/${slug}/local/${name}`;
+      const arn = `${prefix}:listener/app/${slug}/local/${name}`;
       const server = createServer();
       server.keepAliveTimeout = 60_000;
       const listener: Listener = { name, arn, server, rules: new Map() };
       server.on('request', (req, res) => this.#handle(listener, req, res));
       this.#listeners.push(listener);
       this.#addRule(listener, {
-        arn: `${ACCOUNT}:listener-rule/app/${slug}/local/${name}/default`,
+        arn: `${prefix}:listener-rule/app/${slug}/local/${name}/default`,
         priority: 'default',
         conditions: [],
         forward: [
@@ -252,7 +257,7 @@ export class LoadBalancer {
     }
     const slug = this.name.replace(/[^A-Za-z0-9-]+/g, '-');
     const rule: ListenerRule = {
-      arn: spec.arn ?? `${ACCOUNT}:listener-rule/app/${slug}/local/${listener}/${spec.priority}`,
+      arn: spec.arn ?? `${this.#arnPrefix}:listener-rule/app/${slug}/local/${listener}/${spec.priority}`,
       priority: spec.priority,
       conditions: structuredClone(spec.conditions),
       forward: this.#resolveForward(spec.forward),

@@ -210,6 +210,13 @@ const localServiceSchema = z
       .default({ enable: true, rollback: true }),
     executionRoleArn: z.string().optional(),
     taskRoleArn: z.string().optional(),
+    /** A test listener on this port (ECS's `testListenerRule` on it): where test traffic reaches the new version. */
+    testListenerPort: z.number().int().min(1024).max(65_535).optional(),
+    /** A rule on the production listener: requests carrying this header go where test traffic goes. */
+    testHeader: z
+      .object({ name: z.string().min(1), value: z.string().min(1) })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -223,6 +230,8 @@ export const localSchema = z
       .default('000000000000'),
     images: z.record(z.string(), z.object({ command: z.array(z.string()).min(1) }).strict()),
     clusters: z.array(z.object({ name, services: z.array(localServiceSchema).min(1) }).strict()).min(1),
+    /** How long a "minute" of ECS bake time (and 60 s of a hook's callBackDelay) lasts locally, in ms. */
+    minuteMs: z.number().int().min(1).max(60_000).default(1000),
   })
   .strict();
 

@@ -1,17 +1,15 @@
 import {
   DescribeServicesCommand,
-  DescribeTaskDefinitionCommand,
   DescribeTasksCommand,
   type ECSClient,
   ListTasksCommand,
-  RegisterTaskDefinitionCommand,
   type Service,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type { LocalEcs } from '../../local/ecs/server.ts';
-import { eventually, startPoller, useTestEcs } from './support.ts';
+import { eventually, registerImage, startPoller, useTestEcs } from './support.ts';
 
 let ecs: LocalEcs;
 let client: ECSClient;
@@ -28,20 +26,7 @@ async function service(): Promise<Service> {
 
 /** What the pipeline does: register the current task definition with the image replaced, update the service. */
 async function deploy(image: string): Promise<{ taskDefinitionArn: string; deploymentId: string }> {
-  const current = (
-    await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: (await service()).taskDefinition }))
-  ).taskDefinition;
-  const registered = await client.send(
-    new RegisterTaskDefinitionCommand({
-      family: current?.family,
-      networkMode: current?.networkMode,
-      cpu: current?.cpu,
-      memory: current?.memory,
-      requiresCompatibilities: current?.requiresCompatibilities,
-      containerDefinitions: (current?.containerDefinitions ?? []).map((c) => (c.name === 'web' ? { ...c, image } : c)),
-    }),
-  );
-  const taskDefinitionArn = registered.taskDefinition?.taskDefinitionArn ?? '';
+  const taskDefinitionArn = await registerImage(client, image);
   const updated = await client.send(
     new UpdateServiceCommand({ cluster: 'demo', service: 'demo-app', taskDefinition: taskDefinitionArn }),
   );

@@ -1,7 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ECSClient } from '@aws-sdk/client-ecs';
+import {
+  DescribeServicesCommand,
+  DescribeTaskDefinitionCommand,
+  ECSClient,
+  RegisterTaskDefinitionCommand,
+} from '@aws-sdk/client-ecs';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { type LocalEcs, type StartEcsOptions, startEcs } from '../../local/ecs/server.ts';
@@ -159,4 +164,26 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * What the pipeline does before UpdateService: registers the service's current task definition with container `web`'s
+ * image replaced. The new revision's ARN.
+ */
+export async function registerImage(client: ECSClient, image: string): Promise<string> {
+  const svc = (await client.send(new DescribeServicesCommand({ cluster: 'demo', services: ['demo-app'] })))
+    .services?.[0];
+  const current = (await client.send(new DescribeTaskDefinitionCommand({ taskDefinition: svc?.taskDefinition })))
+    .taskDefinition;
+  const registered = await client.send(
+    new RegisterTaskDefinitionCommand({
+      family: current?.family,
+      networkMode: current?.networkMode,
+      cpu: current?.cpu,
+      memory: current?.memory,
+      requiresCompatibilities: current?.requiresCompatibilities,
+      containerDefinitions: (current?.containerDefinitions ?? []).map((c) => (c.name === 'web' ? { ...c, image } : c)),
+    }),
+  );
+  return registered.taskDefinition?.taskDefinitionArn ?? '';
 }
