@@ -5,6 +5,7 @@ import type { LocalRunner } from '../../local/runner.ts';
 import type { Outcome } from '../../src/core/audit.ts';
 import { LOCAL_OPTIONS, parseFlags, stateDirOf } from '../args.ts';
 import { loadConfig } from '../config.ts';
+import { localEcsClient, resetServices } from '../demo-reset.ts';
 import { EXIT } from '../exit.ts';
 import type { Io } from '../io.ts';
 import { withLocalRunner } from '../local-runner.ts';
@@ -96,6 +97,13 @@ export async function runDemo(runner: LocalRunner, io: Io, options: { readonly q
       `  ECS endpoint ${runner.cloud.ecs.endpoint}, S3 ${runner.cloud.s3.endpoint}${lb ? `, load balancer http://127.0.0.1:${lb.loadBalancerPort}/` : ''}`,
     ),
   );
+  // each demo starts from the services' initial versions, whatever the last one left
+  const ecs = localEcsClient(runner.cloud.ecs.endpoint, runner.cloud.spec.region);
+  try {
+    await resetServices(ecs, runner.cloud.spec, (line) => out(colour.dim(`  ${line}`)));
+  } finally {
+    ecs.destroy();
+  }
   const results: { scenario: Scenario; summary: RunSummary; ok: boolean }[] = [];
   for (const scenario of SCENARIOS) {
     const image = `${scenario.repository}:${scenario.tag}`;

@@ -6,6 +6,7 @@
 //   -crash      exits with code 1 right after start, before listening
 //   -slow       adds 300 ms to every request but /health
 //   -errors     answers 10% of the requests but /health with 500
+//   -flaky      answers half of the requests but /health with 500 (every other one: a canary's share is exact)
 // It exits cleanly on SIGTERM/SIGINT (stops accepting, finishes in-flight requests) and when its stdin closes, so a
 // parent that dies, even by SIGKILL, leaves no orphan behind.
 import { createServer } from 'node:http';
@@ -28,6 +29,8 @@ if (version.endsWith('-crash')) {
 const unhealthy = version.endsWith('-unhealthy');
 const slow = version.endsWith('-slow');
 const errors = version.endsWith('-errors');
+const flaky = version.endsWith('-flaky');
+let served = 0;
 
 let stopping = false;
 
@@ -52,8 +55,11 @@ const server = createServer((req, res) => {
     return;
   }
   const answer = () => {
+    served++;
     if (errors && Math.random() < 0.1) {
       send(res, 500, { error: 'injected fault (-errors)', version });
+    } else if (flaky && served % 2 === 0) {
+      send(res, 500, { error: 'injected fault (-flaky)', version });
     } else if (path === '/') {
       send(res, 200, { service: 'demo-app', version, pid: process.pid });
     } else {

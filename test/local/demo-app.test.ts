@@ -97,6 +97,18 @@ describe('examples/demo-app', () => {
     for (let i = 0; i < 20; i++) expect((await get(`${app.url}/health`)).status).toBe(200);
   });
 
+  it('-flaky: every other answer of / is a 500, never /health', async () => {
+    const app = await startApp('v2-flaky');
+    await ready(app.url);
+    const statuses: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      statuses.push((await get(`${app.url}/`)).status);
+      expect((await get(`${app.url}/health`)).status).toBe(200);
+    }
+    expect(statuses.filter((s) => s === 500)).toHaveLength(20);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+  });
+
   it('exits 0 on SIGTERM after finishing the request in flight', async () => {
     const app = await startApp('v2-slow');
     await ready(app.url);
