@@ -213,6 +213,9 @@ describe('BLUE_GREEN on the local ECS', () => {
     expect(svc.taskDefinition).toMatch(/:task-definition\/demo-app:1$/);
     expect(ecs.targets('demo', 'demo-app').map((t) => t.targetGroup)).toEqual(['blue', 'blue']);
     expect(await versionAt(testListener())).toBe('v1');
+    const flip = ecs.serviceDeployments('demo', 'demo-app').at(-1)?.rollbackFlipMs;
+    expect(flip).toBeDefined();
+    console.info(`blue/green: FAILED hook answer -> production rule fully on blue in ${flip?.toFixed(3)} ms`);
   });
 
   it('rolls back a service deployment left unfinished by a stop, when the local ECS starts again', async () => {
