@@ -90,11 +90,6 @@ export class ServiceDeployments {
     return this.#held.has(svc.serviceArn);
   }
 
-  /** The run of a service deployment in progress, for tests and the demo (its hook calls, its flip time). */
-  run(arn: string): StrategyRun | undefined {
-    return this.#runs.get(arn);
-  }
-
   /**
    * Refuses what cannot work: a strategy other than ROLLING on a service without a load balancer, or a new deployment
    * (`deploying`) while a service deployment is in progress.

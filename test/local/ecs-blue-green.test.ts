@@ -1,4 +1,5 @@
 import {
+  DescribeServiceDeploymentsCommand,
   DescribeServicesCommand,
   type ECSClient,
   ListServiceDeploymentsCommand,
@@ -97,6 +98,28 @@ describe('BLUE_GREEN on the local ECS', () => {
     expect(cleared.service?.deploymentConfiguration).toMatchObject({ strategy: 'CANARY', lifecycleHooks: [] });
   });
 
+  it('answers the service deployment operations as ECS does when there is nothing to find or stop', async () => {
+    const listed = await client.send(
+      new ListServiceDeploymentsCommand({ cluster: 'demo', service: 'demo-app', status: ['IN_PROGRESS'] }),
+    );
+    expect(listed.serviceDeployments).toEqual([]);
+    const unknown = 'arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/demo-app/nope';
+    const described = await client.send(new DescribeServiceDeploymentsCommand({ serviceDeploymentArns: [unknown] }));
+    expect(described).toMatchObject({ serviceDeployments: [], failures: [{ arn: unknown, reason: 'MISSING' }] });
+    await expect(
+      client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: unknown, stopType: 'ROLLBACK' })),
+    ).rejects.toMatchObject({ name: 'ServiceDeploymentNotFoundException' });
+    await expect(
+      client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: unknown, stopType: 'ABORT' })),
+    ).rejects.toMatchObject({
+      name: 'InvalidParameterException',
+      message: 'stopType ABORT is not supported by the local ECS: use ROLLBACK.',
+    });
+    await expect(
+      client.send(new ListServiceDeploymentsCommand({ cluster: 'demo', service: 'nope' })),
+    ).rejects.toMatchObject({ name: 'ServiceNotFoundException' });
+  });
+
   it('deploys through the test route, then production, with a hook answering IN_PROGRESS then SUCCEEDED', async () => {
     const arn = await deployWith(client, 'demo-app:v2', {
       strategy: 'BLUE_GREEN',
@@ -155,6 +178,10 @@ describe('BLUE_GREEN on the local ECS', () => {
     expect(listed.serviceDeployments?.map((d) => `${d.serviceDeploymentArn} ${d.status}`)).toEqual([
       `${arn} SUCCESSFUL`,
     ]);
+    const inProgress = await client.send(
+      new ListServiceDeploymentsCommand({ cluster: 'demo', service: 'demo-app', status: ['IN_PROGRESS'] }),
+    );
+    expect(inProgress.serviceDeployments).toEqual([]);
     await expect(
       client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType: 'ROLLBACK' })),
     ).rejects.toMatchObject({ name: 'ConflictException' });
