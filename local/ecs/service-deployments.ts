@@ -195,14 +195,21 @@ export class ServiceDeployments {
             if (failed !== undefined) {
               throw new Error(`task ${failed.id} stopped before it served: ${failed.stoppedReason ?? 'unknown'}`);
             }
-            const healthy = new Set(
+            const targets = new Map(
               lb
                 .targetGroup(target.targetGroup)
                 .targets()
-                .filter((t) => t.state === 'healthy')
-                .map((t) => t.id),
+                .map((t) => [t.id, t]),
             );
-            return mine.length >= svc.desiredCount && mine.every((t) => healthy.has(t.id));
+            // A target that fails its health checks fails the scale-up (on AWS, ECS would replace it until its
+            // circuit breaker gives up; here the deployment rolls back at once).
+            const sick = mine.map((t) => targets.get(t.id)).find((t) => t?.state === 'unhealthy');
+            if (sick !== undefined) {
+              throw new Error(
+                `task ${sick.id} failed the health checks of target group ${target.targetGroup} (last check: ${sick.lastCheck?.status ?? sick.lastCheck?.error ?? 'none'})`,
+              );
+            }
+            return mine.length >= svc.desiredCount && mine.every((t) => targets.get(t.id)?.state === 'healthy');
           },
           this.#settings.taskStartTimeoutMs + SCALE_UP_HEALTH_MS,
           `${svc.desiredCount} tasks of ${target.taskDefinition} to be healthy in target group ${target.targetGroup}`,

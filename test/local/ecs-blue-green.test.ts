@@ -245,6 +245,25 @@ describe('BLUE_GREEN on the local ECS', () => {
     console.info(`blue/green: FAILED hook answer -> production rule fully on blue in ${flip?.toFixed(3)} ms`);
   });
 
+  it.each([
+    { image: 'demo-app:v2-crash', reason: /^the deployment failed: task \w+ stopped before it served: / },
+    {
+      image: 'demo-app:v2-unhealthy',
+      reason: /^the deployment failed: task \w+ failed the health checks of target group green \(last check: 500\)$/,
+    },
+  ])('rolls back at SCALE_UP when $image cannot serve, production untouched', async ({ image, reason }) => {
+    const arn = await deployWith(client, image, { strategy: 'BLUE_GREEN' });
+    const done = await deploymentReaches(client, arn, ['SUCCESSFUL', 'ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED']);
+    expect(done).toMatchObject({ status: 'ROLLBACK_SUCCESSFUL', lifecycleStage: 'TEST_TRAFFIC_SHIFT' });
+    expect(done.statusReason).toMatch(reason);
+    expect(await versionAt(production())).toBe('v1');
+    await ecs.waitForSteadyState('demo', 'demo-app', 10_000);
+    expect(ecs.targets('demo', 'demo-app').map((t) => `${t.targetGroup} ${t.state}`)).toEqual([
+      'blue healthy',
+      'blue healthy',
+    ]);
+  });
+
   it('rolls back a service deployment left unfinished by a stop, when the local ECS starts again', async () => {
     const arn = await deployWith(client, 'demo-app:v2', {
       strategy: 'BLUE_GREEN',
