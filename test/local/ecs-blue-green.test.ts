@@ -245,6 +245,32 @@ describe('BLUE_GREEN on the local ECS', () => {
     console.info(`blue/green: FAILED hook answer -> production rule fully on blue in ${flip?.toFixed(3)} ms`);
   });
 
+  it('rolls back during BAKE_TIME on StopServiceDeployment: both revisions up while baking, production back on v1', async () => {
+    const arn = await deployWith(client, 'demo-app:v2', { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 1 });
+    await eventually(async () =>
+      (await describeDeployment(client, arn)).lifecycleStage === 'BAKE_TIME' ? true : undefined,
+    );
+    expect(await versionAt(production())).toBe('v2');
+    expect(
+      ecs
+        .targets('demo', 'demo-app')
+        .map((t) => t.targetGroup)
+        .sort(),
+    ).toEqual(['blue', 'blue', 'green', 'green']);
+    const poller = startPoller(() => `${production()}/`);
+    await client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType: 'ROLLBACK' }));
+    const done = await deploymentReaches(client, arn, ['SUCCESSFUL', 'ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED']);
+    await poller.stop();
+    expect(done).toMatchObject({
+      status: 'ROLLBACK_SUCCESSFUL',
+      statusReason: 'StopServiceDeployment ROLLBACK requested.',
+    });
+    expect(poller.failures).toEqual([]);
+    expect(await versionAt(production())).toBe('v1');
+    await ecs.waitForSteadyState('demo', 'demo-app', 10_000);
+    expect(ecs.targets('demo', 'demo-app').map((t) => t.targetGroup)).toEqual(['blue', 'blue']);
+  });
+
   it.each([
     { image: 'demo-app:v2-crash', reason: /^the deployment failed: task \w+ stopped before it served: / },
     {
