@@ -1,5 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RollgateConfig } from '../src/config/schema.ts';
 import { ConfigError } from '../src/core/errors.ts';
@@ -8,7 +8,7 @@ import { startEcr } from './ecr.ts';
 import { startEcs } from './ecs/server.ts';
 import { startEventBridge } from './eventbridge.ts';
 import { type LocalLambda, localFunctionArn, startLambda } from './lambda.ts';
-import { LocalRegistry } from './registry.ts';
+import { LocalRegistry, writeJsonAtomic } from './registry.ts';
 import { type LocalS3, startS3 } from './s3.ts';
 import { startSfn, TaskTokens } from './sfn.ts';
 import type { LocalCloudSpec } from './types.ts';
@@ -79,12 +79,68 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** The pid of the rollgate process running a local cloud on this state directory, if any. */
+/**
+ * A process's identity beyond its pid, which the system reuses: its start time (clock ticks since boot, field 22 of
+ * Linux's /proc/<pid>/stat). Undefined where there is no /proc.
+ */
+export function processIdentity(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when `pid` is alive and still the process `identity` was taken from (no identity: alive is enough). */
+export function isSameProcess(pid: number, identity: string | undefined): boolean {
+  if (!isAlive(pid)) return false;
+  const now = processIdentity(pid);
+  return identity === undefined || now === undefined || now === identity;
+}
+
+/** What cloud.pid holds: the rollgate process running the local cloud and its identity. */
+interface CloudOwner {
+  readonly pid: number;
+  readonly identity?: string | undefined;
+  readonly stateDir?: string;
+}
+
+function readOwner(file: string): CloudOwner | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  try {
+    const owner = JSON.parse(text) as Partial<CloudOwner> | number | null;
+    if (typeof owner === 'number') return { pid: owner }; // written by an older rollgate: a bare pid
+    if (owner && Number.isInteger(owner.pid) && (owner.pid ?? 0) > 0) return owner as CloudOwner;
+  } catch {
+    // garbage: nobody can be identified by it
+  }
+  return undefined;
+}
+
+/**
+ * The pid of the rollgate process running a local cloud on this state directory, if any. A cloud.pid whose process
+ * is gone, or was replaced by another process under the same pid, or that names no process at all, is stale: the
+ * caller may overwrite it.
+ */
 export function runningCloudPid(stateDir: string): number | undefined {
-  const file = lockFile(stateDir);
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && isAlive(pid) ? pid : undefined;
+  const owner = readOwner(lockFile(stateDir));
+  if (owner === undefined || owner.pid === process.pid) return undefined;
+  if (owner.identity === undefined) {
+    // a bare pid: only a node process (rollgate runs on node) can be the rollgate that wrote it
+    if (!isAlive(owner.pid)) return undefined;
+    try {
+      return readFileSync(`/proc/${owner.pid}/cmdline`, 'utf8').includes('node') ? owner.pid : undefined;
+    } catch {
+      return owner.pid;
+    }
+  }
+  return isSameProcess(owner.pid, owner.identity) ? owner.pid : undefined;
 }
 
 /**
@@ -109,11 +165,16 @@ export async function startLocalCloud(options: {
   const other = runningCloudPid(stateDir);
   if (other !== undefined) {
     throw new ConfigError(
-      `another rollgate (pid ${other}) is running the local cloud on ${stateDir}; wait for it or stop it first`,
+      `another rollgate (pid ${other}) is running the local cloud on ${stateDir}; wait for it or stop it first (if pid ${other} is not a rollgate, remove ${lockFile(stateDir)})`,
     );
   }
   await mkdir(stateDir, { recursive: true });
-  await writeFile(lockFile(stateDir), String(process.pid));
+  // a stale cloud.pid (its process gone or not a rollgate) is overwritten here
+  await writeJsonAtomic(lockFile(stateDir), {
+    pid: process.pid,
+    identity: processIdentity(process.pid),
+    stateDir: path.resolve(stateDir),
+  } satisfies CloudOwner);
   const started: { close(): Promise<void> }[] = [];
   const stop = async () => {
     for (const part of started.reverse()) await part.close().catch(() => undefined);
@@ -132,6 +193,8 @@ export async function startLocalCloud(options: {
     });
     started.push(lambda);
     const registryFile = path.join(stateDir, 'registry.json');
+    const registry = new LocalRegistry(registryFile);
+    await registry.list(); // a corrupt registry is named now, not as tasks that cannot start a minute later
     const ecs = await startEcs({
       spec,
       stateDir: path.join(stateDir, 'ecs'),
@@ -142,7 +205,11 @@ export async function startLocalCloud(options: {
       ...(options.log ? { log: options.log } : {}),
     });
     started.push(ecs);
-    const dynamo = await startDynamo({ table: LOCAL_LOCK_TABLE, region: spec.region });
+    const dynamo = await startDynamo({
+      table: LOCAL_LOCK_TABLE,
+      region: spec.region,
+      directory: path.join(stateDir, 'dynamodb'),
+    });
     started.push(dynamo);
     const eventBridge = await startEventBridge({
       file: eventsFile(stateDir),
@@ -176,7 +243,7 @@ export async function startLocalCloud(options: {
       // the handlers' Powertools logs would mix with the CLI's output: off unless asked for
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
     };
-    return { stateDir, spec, s3, ecs, registry: new LocalRegistry(registryFile), lambda, taskTokens, env, stop };
+    return { stateDir, spec, s3, ecs, registry, lambda, taskTokens, env, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -1,19 +1,33 @@
+import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
+import { oneLine } from '../src/core/text.ts';
 
-/** The local DynamoDB: dynalite (a DynamoDB-compatible server) on 127.0.0.1, in memory, with the lock table. */
+/** The local DynamoDB: dynalite (a DynamoDB-compatible server) on 127.0.0.1, with the lock table. */
 export interface LocalDynamo {
   readonly endpoint: string;
   close(): Promise<void>;
 }
 
 /**
- * Starts dynalite and creates the lock table with the same key schema as serverless.yml's LockTable. In memory:
- * locks only matter while executions run, and only one rollgate process runs a local cloud on a state dir at once.
+ * Starts dynalite and creates the lock table (unless it exists) with the same key schema as serverless.yml's
+ * LockTable. With `directory`, the data persists there (LevelDB), as a DynamoDB table does between executions: the
+ * duplicate-delivery marks and the lock of an execution whose process died are still there for the next command.
  */
-export async function startDynamo(options: { table: string; region: string }): Promise<LocalDynamo> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+export async function startDynamo(options: {
+  table: string;
+  region: string;
+  /** Where the data lives; in memory when absent. */
+  directory?: string;
+}): Promise<LocalDynamo> {
+  if (options.directory) await mkdir(options.directory, { recursive: true });
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(options.directory ? { path: options.directory } : {}),
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
@@ -44,8 +58,14 @@ export async function startDynamo(options: { table: string; region: string }): P
       }),
     );
   } catch (err) {
-    await close();
-    throw err;
+    if ((err as Error).name !== 'ResourceInUseException') {
+      await close();
+      if (!options.directory) throw err;
+      throw new Error(
+        `the local DynamoDB data in ${options.directory} cannot be used (${oneLine((err as Error).message, 120)}): remove that directory (the deploy locks and duplicate-delivery marks), or rollgate reset clears every local state`,
+        { cause: err },
+      );
+    }
   } finally {
     client.destroy();
   }

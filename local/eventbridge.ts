@@ -62,7 +62,8 @@ export async function startEventBridge(options: StartEventBridgeOptions): Promis
   const file = path.resolve(options.file);
   await mkdir(path.dirname(file), { recursive: true });
   // Appends are chained so concurrent requests never interleave their lines.
-  let writing: Promise<void> = Promise.resolve();
+  // A line torn by a crash (no newline at the end) would swallow the next event: start on a fresh line.
+  let writing: Promise<void> = endsTorn(file).then((torn) => (torn ? appendFile(file, '\n', 'utf8') : undefined));
   const append = (lines: string): Promise<void> => {
     const done = writing.then(async () => {
       await mkdir(path.dirname(file), { recursive: true });
@@ -234,7 +235,7 @@ async function putEvents(
 }
 
 /** The events in a file written by the local EventBridge, oldest first; none when it does not exist yet. */
-export async function readEvents(file: string): Promise<LocalEvent[]> {
+export async function readEvents(file: string, onSkipped?: (problem: string) => void): Promise<LocalEvent[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -243,15 +244,34 @@ export async function readEvents(file: string): Promise<LocalEvent[]> {
     throw error;
   }
   const events: LocalEvent[] = [];
+  const bad: number[] = [];
   for (const [index, line] of text.split('\n').entries()) {
     if (line.trim() === '') continue;
     try {
-      events.push(JSON.parse(line) as LocalEvent);
-    } catch (error) {
-      throw new Error(`${file}:${index + 1} is not a JSON event: ${(error as Error).message}`, { cause: error });
+      const event = JSON.parse(line) as LocalEvent | null;
+      if (event === null || typeof event !== 'object') throw new Error('not an object');
+      events.push(event);
+    } catch {
+      bad.push(index + 1);
     }
   }
+  // one torn line (a write cut short) must not hide every event published before or after it
+  if (bad.length > 0) {
+    onSkipped?.(
+      `${file}: ${bad.length} unreadable line(s) skipped (line ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', ...' : ''}); remove the file, or rollgate reset clears it`,
+    );
+  }
   return events;
+}
+
+/** True when the file exists, is not empty and does not end with a newline. */
+async function endsTorn(file: string): Promise<boolean> {
+  try {
+    const text = await readFile(file);
+    return text.length > 0 && text[text.length - 1] !== 0x0a;
+  } catch {
+    return false;
+  }
 }
 
 function oneLine(text: string): string {

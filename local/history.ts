@@ -57,33 +57,94 @@ export function storedExecution(
 }
 
 /**
- * Local executions, newest first. Files written before the record was stored with the run (no `record`) are counted
- * in `older`, not listed: `rollgate reset` removes them.
+ * An execution the local runner is running, as persisted while it runs (rewritten at each state entered): what a
+ * later rollgate needs to resolve it when the process that ran it is gone (see LocalRunner's recovery).
  */
-export function readExecutions(stateDir: string): { executions: StoredExecution[]; older: number } {
+export interface UnfinishedExecution {
+  readonly schema: typeof UNFINISHED_SCHEMA;
+  readonly name: string;
+  readonly executionArn: string;
+  readonly startDate: string;
+  readonly input: unknown;
+  /** The rollgate process running it, and that process's identity (see processIdentity). */
+  readonly pid: number;
+  readonly processIdentity?: string;
+  readonly statesEntered: readonly string[];
+  readonly updatedAt: string;
+}
+
+export const UNFINISHED_SCHEMA = 'rollgate.local-execution.running.v1';
+
+/** A file under executions/ that could not be read as an execution, and why. */
+export interface SkippedFile {
+  readonly file: string;
+  readonly reason: string;
+}
+
+export interface LocalExecutions {
+  /** Finished executions, newest first. */
+  readonly executions: StoredExecution[];
+  /** Executions still running, or whose process died before they ended (resolved by the next local run). */
+  readonly unfinished: UnfinishedExecution[];
+  /** Files written before the record was stored with the run (no `record`): `rollgate reset` removes them. */
+  readonly older: number;
+  /** Files that are not readable executions (truncated, `null`, garbage): named, never hiding the others. */
+  readonly skipped: SkippedFile[];
+}
+
+/** Every local execution file, sorted into finished, unfinished, older and unreadable ones. */
+export function readExecutions(stateDir: string): LocalExecutions {
+  const out: LocalExecutions = { executions: [], unfinished: [], older: 0, skipped: [] };
   let files: string[];
   try {
     files = readdirSync(executionsDir(stateDir)).filter((f) => f.endsWith('.json'));
   } catch {
-    return { executions: [], older: 0 };
+    return out;
   }
-  const all = files.map((f) => {
+  let older = 0;
+  for (const f of files) {
     const file = path.join(executionsDir(stateDir), f);
+    let parsed: unknown;
     try {
-      return (JSON.parse(readFileSync(file, 'utf8')) ?? {}) as Partial<StoredExecution>;
+      parsed = JSON.parse(readFileSync(file, 'utf8'));
     } catch (error) {
-      throw new Error(
-        `${file} is not valid JSON (${oneLine((error as Error).message, 120)}): remove it, or rollgate reset clears every execution`,
-      );
+      out.skipped.push({ file, reason: `not valid JSON (${oneLine((error as Error).message, 120)})` });
+      continue;
     }
-  });
-  const executions = all
-    .filter((e): e is StoredExecution => e.record !== undefined && e.summary !== undefined)
-    .sort((a, b) => b.startDate.localeCompare(a.startDate));
-  return { executions, older: all.length - executions.length };
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+      out.skipped.push({ file, reason: `not an execution (${oneLine(JSON.stringify(parsed) ?? 'empty', 40)})` });
+      continue;
+    }
+    const e = parsed as Partial<StoredExecution> & { schema?: string };
+    if (e.schema === UNFINISHED_SCHEMA) out.unfinished.push(e as unknown as UnfinishedExecution);
+    else if (e.record !== undefined && e.summary !== undefined && typeof e.startDate === 'string') {
+      out.executions.push(e as StoredExecution);
+    } else older++;
+  }
+  out.executions.sort((a, b) => b.startDate.localeCompare(a.startDate));
+  return { ...out, older };
 }
 
-/** Local executions, newest first (see readExecutions). */
+/** What `history` and `metrics` say on stderr about files they could not list: each named, with what to do. */
+export function unlistedNotes(stateDir: string, found: LocalExecutions): string[] {
+  const notes = found.skipped.map(
+    (s) => `skipped ${s.file}: ${s.reason}; remove that file (rollgate reset clears every execution)`,
+  );
+  if (found.skipped.length > 0) notes.push(`${found.skipped.length} execution file(s) skipped, the others are listed`);
+  for (const u of found.unfinished) {
+    notes.push(
+      `execution ${u.name} (started ${u.startDate}, last state ${u.statesEntered.at(-1) ?? 'none'}) has not ended: the next rollgate run on ${stateDir} resolves it if its process (pid ${u.pid}) is gone`,
+    );
+  }
+  if (found.older > 0) {
+    notes.push(
+      `${found.older} execution(s) in ${stateDir} were stored by an older rollgate and are not listed (rollgate reset removes them)`,
+    );
+  }
+  return notes;
+}
+
+/** Local finished executions, newest first (see readExecutions). */
 export function listExecutions(stateDir: string): StoredExecution[] {
   return readExecutions(stateDir).executions;
 }

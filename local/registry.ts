@@ -68,14 +68,20 @@ export class LocalRegistry {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
+    let parsed: Partial<RegistryFile> | null;
     try {
-      const parsed = JSON.parse(text) as Partial<RegistryFile> | null;
-      return Array.isArray(parsed?.images) ? parsed.images : [];
+      parsed = JSON.parse(text) as Partial<RegistryFile> | null;
     } catch (error) {
       throw new Error(
         `${this.file} is not valid JSON (${oneLine((error as Error).message, 120)}): the local registry is corrupt; rollgate reset clears it`,
       );
     }
+    if (!Array.isArray(parsed?.images)) {
+      throw new Error(
+        `${this.file} is not a local registry ({"images": [...]}, got ${oneLine(text.trim(), 40)}): the local registry is corrupt; rollgate reset clears it`,
+      );
+    }
+    return parsed.images;
   }
 
   /**

@@ -210,8 +210,8 @@ export class LocalRunner {
   }
 
   /** The events rollgate published for an execution (rollback notifications), one line each. */
-  async eventsOf(executionName: string): Promise<string[]> {
-    const events = await readEvents(eventsFile(this.cloud.stateDir));
+  async eventsOf(executionName: string, warn?: (problem: string) => void): Promise<string[]> {
+    const events = await readEvents(eventsFile(this.cloud.stateDir), warn);
     return events.filter((e) => e.detail?.executionName === executionName).map(formatEvent);
   }
 

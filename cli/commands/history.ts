@@ -1,4 +1,4 @@
-import { readExecutions } from '../../local/history.ts';
+import { readExecutions, unlistedNotes } from '../../local/history.ts';
 import { type HistoryRow, serviceMatches } from '../../src/core/audit.ts';
 import {
   bucketOf,
@@ -67,12 +67,9 @@ export async function command(argv: string[], io: Io, clients: AwsClients = {}):
     none = `no executions in s3://${bucket}/audit/ from ${window.since.toISOString()} to ${window.until.toISOString()}`;
   } else {
     const stateDir = stateDirOf(values['state-dir'], io);
-    const { executions, older } = readExecutions(stateDir);
-    if (older > 0) {
-      io.stderr(
-        `${older} execution(s) in ${stateDir} were stored by an older rollgate and are not listed (rollgate reset removes them)\n`,
-      );
-    }
+    const found = readExecutions(stateDir);
+    for (const note of unlistedNotes(stateDir, found)) io.stderr(`${note}\n`);
+    const { executions } = found;
     rows = executions
       .map((e) => e.summary)
       .filter((s) => serviceMatches(s.service, wanted))

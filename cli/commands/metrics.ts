@@ -1,4 +1,4 @@
-import { listExecutions } from '../../local/history.ts';
+import { readExecutions, unlistedNotes } from '../../local/history.ts';
 import { type AuditRecord, readAuditRecords, serviceMatches, serviceOf } from '../../src/core/audit.ts';
 import { computeMetrics, renderMetrics } from '../../src/core/metrics.ts';
 import { bucketOf, checkAwsWindow, parseFlags, parseWindow, stateDirOf } from '../args.ts';
@@ -40,7 +40,10 @@ export async function command(argv: string[], io: Io, clients: AwsClients = {}):
       if (!clients.s3) s3.destroy();
     }
   } else {
-    records = listExecutions(stateDirOf(values['state-dir'], io)).map((e) => e.record);
+    const stateDir = stateDirOf(values['state-dir'], io);
+    const found = readExecutions(stateDir);
+    for (const note of unlistedNotes(stateDir, found)) io.stderr(`${note}\n`);
+    records = found.executions.map((e) => e.record);
   }
   const report = computeMetrics({
     records: records.filter((r) => serviceMatches(serviceOf(r), values.service)),

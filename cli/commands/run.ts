@@ -38,7 +38,7 @@ export async function command(argv: string[], io: Io): Promise<number> {
   const stateDir = stateDirOf(values['state-dir'], io);
   const { stored, events } = await withLocalRunner(io, { config, configFile, stateDir }, async (runner) => {
     const done = await runner.run(input, { onEvent: progressPrinter(io, 'run', values.quiet || values.json) });
-    return { stored: done, events: await runner.eventsOf(done.name) };
+    return { stored: done, events: await runner.eventsOf(done.name, (w) => io.stderr(`rollgate: ${w}\n`)) };
   });
   const s = stored.summary;
   if (values.json) {

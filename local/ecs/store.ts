@@ -38,7 +38,9 @@ export class StateStore {
       );
     }
     if (parsed?.schema !== 'rollgate.local-ecs.v1' || typeof parsed.clusters !== 'object') {
-      throw new Error(`${this.file} is not a rollgate local ECS state (schema rollgate.local-ecs.v1); reset it`);
+      throw new Error(
+        `${this.file} is not a rollgate local ECS state (schema rollgate.local-ecs.v1, got ${oneLine(text.trim(), 40)}): the local ECS state is corrupt; rollgate reset clears it`,
+      );
     }
     return parsed as EcsState;
   }
