@@ -5,8 +5,11 @@ import { explainAwsError } from './aws.ts';
 import type { Io } from './io.ts';
 import { colour, safeText } from './output.ts';
 
-/** 0 deployed, ignored or passed; 1 an error; 2 invalid input, flags or config; 3 rolled back (or a load test's SLOs failed); 4 failed; 130 interrupted. */
-export const EXIT = { ok: 0, error: 1, usage: 2, rolledBack: 3, failed: 4, interrupted: 130 } as const;
+/**
+ * 0 deployed, ignored or passed; 1 an error; 2 invalid input, flags or config; 3 rolled back (or a load test's SLOs
+ * failed); 4 failed; 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM): 128 + the signal's number, as shells do.
+ */
+export const EXIT = { ok: 0, error: 1, usage: 2, rolledBack: 3, failed: 4, interrupted: 130, terminated: 143 } as const;
 
 /** The exit code of an execution's end: its outcome, or 2 when its input or the config was invalid. */
 export function exitCodeFor(summary: { readonly outcome: string; readonly error?: string | undefined }): number {

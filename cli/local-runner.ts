@@ -2,8 +2,14 @@ import { LocalRunner } from '../local/runner.ts';
 import type { RollgateConfig } from '../src/config/schema.ts';
 import { EXIT } from './exit.ts';
 import type { Io } from './io.ts';
+import { safeText } from './output.ts';
 
-/** Opens the local cloud, stopping it on Ctrl-C / SIGTERM so no process or port is left behind. */
+/**
+ * Opens the local cloud (which first resolves any execution a killed rollgate left unfinished, and says so) and runs
+ * `fn`. Ctrl-C / SIGTERM: the running execution is interrupted and resolved (lock released, audit record written, a
+ * revision it deployed rolled back and waited for), then the local cloud stops, so no process or port is left
+ * behind, and rollgate exits 130 (SIGINT) or 143 (SIGTERM).
+ */
 export async function withLocalRunner<T>(
   io: Io,
   options: { readonly config: RollgateConfig; readonly configFile: string; readonly stateDir: string },
@@ -14,20 +20,49 @@ export async function withLocalRunner<T>(
     configSource: options.configFile,
     stateDir: options.stateDir,
   });
-  let stopping = false;
+  for (const r of runner.recovered) {
+    io.stderr(
+      `rollgate: execution ${r.name} did not end (the rollgate running it was killed), resolved now: ${r.summary.outcome}: ${safeText(r.summary.reason)}\n`,
+    );
+  }
+  let stopped: Promise<never> | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    io.stderr(`\nrollgate: ${signal}: stopping the local cloud...\n`);
-    runner.close().finally(() => process.exit(EXIT.interrupted));
+    if (stopped) {
+      io.stderr(
+        `rollgate: ${signal}: still resolving the interrupted execution (SIGKILL abandons it: the next run resolves it)\n`,
+      );
+      return;
+    }
+    io.stderr(
+      `\nrollgate: ${signal}: interrupting the execution, rolling back what it deployed, stopping the local cloud...\n`,
+    );
+    stopped = (async () => {
+      try {
+        const ended = await runner.interrupt(signal);
+        if (ended) {
+          io.stderr(
+            `rollgate: ${signal}: execution ${ended.name}: ${ended.summary.outcome}: ${safeText(ended.summary.reason)}\n`,
+          );
+        }
+      } catch (err) {
+        io.stderr(
+          `rollgate: ${signal}: the interrupted execution could not be resolved (${safeText((err as Error).message)}); the next run resolves it\n`,
+        );
+      } finally {
+        await runner.close().catch(() => undefined);
+      }
+      process.exit(signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
+    })();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {
     return await fn(runner);
   } finally {
+    // interrupted: the signal's handler prints, closes and exits; what fn returns is not printed
+    if (stopped) await stopped;
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    if (!stopping) await runner.close();
+    await runner.close();
   }
 }

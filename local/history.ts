@@ -68,7 +68,7 @@ export interface UnfinishedExecution {
   readonly input: unknown;
   /** The rollgate process running it, and that process's identity (see processIdentity). */
   readonly pid: number;
-  readonly processIdentity?: string;
+  readonly processIdentity?: string | undefined;
   readonly statesEntered: readonly string[];
   readonly updatedAt: string;
 }

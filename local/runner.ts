@@ -15,8 +15,10 @@ import {
   type LocalHandler,
   LocalStateMachine,
   loadHandler,
+  localExecutionArn,
   readFunctions,
 } from './state-machine.ts';
+import { interruptedExecutions, ProgressFile } from './unfinished.ts';
 
 /** The files the local runner uses, relative to the repository root. */
 export const ASL_FILE = 'statemachines/deploy.asl.json';
@@ -64,7 +66,9 @@ export class LocalRunner {
       delete process.env.AWS_SESSION_TOKEN;
       Object.assign(process.env, cloud.env);
       const machine = await LocalStateMachine.load({ aslFile: ASL_FILE, serverlessFile: SERVERLESS_FILE });
-      return new LocalRunner(cloud, machine, options.config);
+      const runner = new LocalRunner(cloud, machine, options.config);
+      runner.recovered = await runner.recover();
+      return runner;
     } catch (err) {
       await cloud.stop();
       throw err;
@@ -101,23 +105,104 @@ export class LocalRunner {
       await this.pushManualTag(parsed.input);
     }
     const name = options.name ?? nameFor(input, new Date());
-    const result = await this.machine.run(input, {
+    const region = this.cloud.spec.region;
+    const startDate = new Date();
+    const progress = await ProgressFile.start(this.cloud.stateDir, {
       name,
-      region: this.cloud.spec.region,
-      accountId: this.cloud.spec.accountId,
-      taskTokens: this.cloud.taskTokens,
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.redriveCount ? { redriveCount: options.redriveCount } : {}),
+      executionArn: localExecutionArn(name, region, this.cloud.spec.accountId),
+      startDate: startDate.toISOString(),
+      input,
     });
+    const interrupt = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, interrupt.signal]) : interrupt.signal;
+    const done = (async () => {
+      const result = await this.machine.run(input, {
+        name,
+        region,
+        accountId: this.cloud.spec.accountId,
+        startDate,
+        taskTokens: this.cloud.taskTokens,
+        onEvent: (e) => {
+          if (e.type === 'StateEntered' && e.state) progress.entered(e.state);
+          options.onEvent?.(e);
+        },
+        signal,
+        ...(options.redriveCount ? { redriveCount: options.redriveCount } : {}),
+      });
+      await progress.flush();
+      const by = this.#interruptedBy;
+      // interrupted by a signal to rollgate, not stopped by an operator: resolved as a failed run (rolled back)
+      return this.finish(result.status === 'ABORTED' && by ? interruptedResult(result, by) : result, options);
+    })();
+    this.#current = { interrupt, done };
+    try {
+      return await done;
+    } finally {
+      this.#current = undefined;
+    }
+  }
+
+  #current: { readonly interrupt: AbortController; readonly done: Promise<StoredExecution> } | undefined;
+  #interruptedBy: string | undefined;
+
+  /**
+   * Interrupts the running execution (Ctrl-C, SIGTERM): it stops where it is, and is resolved as the status-change
+   * rule resolves a failed one (lock released, audit record written, a revision it deployed rolled back, waited for).
+   * Resolves with its stored end, or undefined when none was running.
+   */
+  interrupt(signal: string): Promise<StoredExecution | undefined> {
+    this.#interruptedBy ??= signal;
+    const current = this.#current;
+    if (!current) return Promise.resolve(undefined);
+    current.interrupt.abort();
+    return current.done;
+  }
+
+  /** Executions found unfinished when the local cloud started (their process gone), now resolved. */
+  recovered: StoredExecution[] = [];
+
+  /** Resolves every interrupted execution of the state directory (see interruptedExecutions). */
+  private async recover(): Promise<StoredExecution[]> {
+    const out: StoredExecution[] = [];
+    for (const u of interruptedExecutions(this.cloud.stateDir)) {
+      out.push(
+        await this.finish({
+          executionArn: u.executionArn,
+          name: u.name,
+          status: 'FAILED',
+          startDate: u.startDate,
+          stopDate: new Date().toISOString(),
+          input: u.input,
+          error: 'RollgateInterrupted',
+          cause: `the rollgate process running it (pid ${u.pid}) ended in state ${u.statesEntered.at(-1) ?? 'none'} before the execution did`,
+          statesEntered: [...u.statesEntered],
+          events: [],
+        }),
+      );
+    }
+    return out;
+  }
+
+  /**
+   * The end of a run: the status-change rule for an unsuccessful one (as on AWS), its audit record (or one built from
+   * the run), its report, and the stored execution that replaces its progress file.
+   */
+  private async finish(
+    result: ExecutionResult,
+    options: { readonly statusChangeRule?: boolean; readonly redriveCount?: number } = {},
+  ): Promise<StoredExecution> {
+    const { name } = result;
     // AWS's rule fires for every ABORTED, TIMED_OUT and FAILED execution (rollgate's own Fail states included)
     if (result.status !== 'SUCCEEDED' && options.statusChangeRule !== false) {
       await this.statusChanged(result);
     }
     const record = (await this.readAudit(result.startDate, name)) ?? recordFromRun(result);
+    if (result.error === 'RollgateInterrupted' && record.cluster && record.service) {
+      // the rollback the rule started is ECS's to finish: wait for it, so what serves afterwards is known
+      await this.cloud.ecs.waitForSteadyState(record.cluster, record.service, 60_000).catch(() => undefined);
+    }
     const reportFile = record.reportKey ? await this.downloadReport(record.reportKey, name) : undefined;
     const stored = storedExecution(result, record, { reportFile, redriveCount: options.redriveCount });
-    await mkdir(executionsDir(this.cloud.stateDir), { recursive: true });
     await writeJsonAtomic(path.join(executionsDir(this.cloud.stateDir), `${name}.json`), stored);
     return stored;
   }
@@ -244,6 +329,16 @@ export class LocalRunner {
     this.s3.destroy();
     await this.cloud.stop();
   }
+}
+
+/** An execution aborted because rollgate itself was interrupted: a failure outside rollgate's paths, not a StopExecution. */
+function interruptedResult(result: ExecutionResult, signal: string): ExecutionResult {
+  return {
+    ...result,
+    status: 'FAILED',
+    error: 'RollgateInterrupted',
+    cause: `${signal}: rollgate was interrupted in state ${result.statesEntered.at(-1) ?? 'none'}`,
+  };
 }
 
 /**

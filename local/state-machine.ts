@@ -55,6 +55,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** `$$.Execution.RedriveCount` (0 unless this is a redrive). */
   readonly redriveCount?: number;
+  /** The execution's start (default: now): the local runner persists it before the run begins. */
+  readonly startDate?: Date;
   /** Record each entered/exited state's payload size in its event (`payloadBytes`): benchmarks and tests. */
   readonly measurePayloads?: boolean;
   /**
@@ -199,14 +201,24 @@ export class LocalStateMachine {
   async run(input: unknown, options: RunOptions): Promise<ExecutionResult> {
     const region = options.region ?? 'us-east-1';
     const account = options.accountId ?? '000000000000';
-    const executionArn = `arn:aws:states:${region}:${account}:execution:${stateMachineName('local')}:${options.name}`;
-    const startDate = new Date().toISOString();
+    const executionArn = localExecutionArn(options.name, region, account);
+    const startDate = (options.startDate ?? new Date()).toISOString();
+    // Task calls in flight: an aborted execution's Lambda runs to its end (as on AWS); its effects land before run returns
+    const inFlight = new Set<Promise<unknown>>();
+    const track = (call: Promise<Json>) => {
+      inFlight.add(call);
+      call.then(
+        () => inFlight.delete(call),
+        () => inFlight.delete(call),
+      );
+      return call;
+    };
     const taskResourceLocalHandlers = Object.fromEntries(
       Object.entries(this.handlers).map(([state, fn]) => [
         state,
         this.callbacks.has(state)
-          ? (i: unknown) => callbackTask(state, fn, i, executionArn, options.taskTokens) as Promise<Json>
-          : (i: unknown) => fn(i) as Promise<Json>,
+          ? (i: unknown) => track(callbackTask(state, fn, i, executionArn, options.taskTokens) as Promise<Json>)
+          : (i: unknown) => track(fn(i) as Promise<Json>),
       ]),
     );
     const execution = this.machine.run(input as Json, {
@@ -265,6 +277,7 @@ export class LocalStateMachine {
     await drain;
     // Its callback states wait no more: a late SendTaskSuccess is refused as Step Functions refuses it.
     options.taskTokens?.expire(executionArn);
+    if (result.status === 'ABORTED') await settle([...inFlight], ABORTED_TASKS_MS);
     return { ...result, statesEntered, events };
   }
 }
@@ -293,6 +306,27 @@ async function callbackTask(
   ) as unknown;
   await fn(payload);
   return issued.result;
+}
+
+/** How long an aborted run waits for the Task calls it left in flight (the longest, a load test, takes seconds). */
+const ABORTED_TASKS_MS = 60_000;
+
+/** Resolves when every promise has settled, or after `ms`. */
+async function settle(calls: readonly Promise<unknown>[], ms: number): Promise<void> {
+  if (calls.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.allSettled(calls),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** The ARN of a local execution, as DescribeExecution names it. */
+export function localExecutionArn(name: string, region = 'us-east-1', account = '000000000000'): string {
+  return `arn:aws:states:${region}:${account}:execution:${stateMachineName('local')}:${name}`;
 }
 
 /** The larger of an event's state input and output, bytes of JSON (0 for events without a state payload). */

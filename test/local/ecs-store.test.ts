@@ -28,7 +28,9 @@ describe('the local ECS state file', () => {
 
   it('names a JSON file that is not a rollgate state', async () => {
     const store = storeOf('null');
-    await expect(store.load()).rejects.toThrow(/is not a rollgate local ECS state .*; reset it$/);
+    await expect(store.load()).rejects.toThrow(
+      /is not a rollgate local ECS state .*got null.*; rollgate reset clears it$/,
+    );
   });
 
   it('reads nothing from a state that does not exist yet', async () => {
