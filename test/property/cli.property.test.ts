@@ -18,7 +18,7 @@ import { nastyString, RAW_CONTROL } from './arbitraries.ts';
  */
 
 const RUNS = 3000;
-const DOCUMENTED = [0, 1, 2, 3, 4, 130];
+const DOCUMENTED = [0, 1, 2, 3, 4, 130, 143];
 
 const dir = mkdtempSync(path.join(tmpdir(), 'rollgate-cli-prop-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
