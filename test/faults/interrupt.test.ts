@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { processesWithMarker } from '../e2e/env.ts';
 import { interruptFault, SIGNALS, STAGES } from './cases.ts';
-import { type Env, endState, faultEnv, interruptRun, rollgate } from './support.ts';
+import { type Env, endState, faultEnv, interruptRun, limit, rollgate } from './support.ts';
 
 /**
  * `rollgate run` of a version that fails its SLO gate (v4-slow), stopped by a signal at each stage, then the next
@@ -18,6 +18,9 @@ const INITIAL = 'demo-app:v1';
 const AGAIN_AFTER = 'the rollout wait';
 
 const envs: Env[] = [];
+/** Three local clouds at a time; a case waits for its slot within its own timeout. */
+const slot = limit(3);
+const TIMEOUT_MS = 300_000;
 afterAll(() => {
   // every case's processes carry the marker of the last env made (e2eEnv sets one per process)
   expect(processesWithMarker(envs.at(-1)?.marker ?? '')).toEqual([]);
@@ -31,8 +34,8 @@ async function expectResolved(env: Env, name: string) {
 }
 
 /** The same input again: deployed and judged (rolled back by its SLO gate), never ALREADY_DEPLOYED. */
-function expectJudgedAgain(env: Env) {
-  const again = rollgate(env, ['run', '--event', '-', '--json', '--quiet'], SLOW);
+async function expectJudgedAgain(env: Env) {
+  const again = await rollgate(env, ['run', '--event', '-', '--json', '--quiet'], SLOW);
   expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'ROLLED_BACK' });
   expect(again.code).toBe(3);
   return again;
@@ -42,37 +45,47 @@ describe.concurrent('interrupted rollgate run', () => {
   for (const { stage, state } of STAGES) {
     for (const { signal, exitCode } of SIGNALS) {
       if (exitCode === undefined) continue;
-      it(`${interruptFault(signal, stage)}: rolls back, records, frees the lock, then exits ${exitCode}`, async () => {
-        const env = await faultEnv();
-        envs.push(env);
-        const run = await interruptRun(env, SLOW, state, signal);
-        expect(run.code, run.stderr()).toBe(exitCode);
-        expect(run.stdout()).toBe('');
-        expect(run.stderr()).toContain(`rollgate: ${signal}: execution ${run.name}: FAILED`);
-        await expectResolved(env, run.name);
-        // the next command: history lists it, with what happened
-        const history = rollgate(env, ['history', '--json']);
-        expect(JSON.parse(history.stdout)[0]).toMatchObject({ executionName: run.name, outcome: 'FAILED' });
-        if (stage === AGAIN_AFTER && signal === 'SIGINT') expectJudgedAgain(env);
-      });
+      it(
+        `${interruptFault(signal, stage)}: rolls back, records, frees the lock, then exits ${exitCode}`,
+        () =>
+          slot(async () => {
+            const env = await faultEnv();
+            envs.push(env);
+            const run = await interruptRun(env, SLOW, state, signal);
+            expect(run.code, run.stderr()).toBe(exitCode);
+            expect(run.stdout()).toBe('');
+            expect(run.stderr()).toContain(`rollgate: ${signal}: execution ${run.name}: FAILED`);
+            await expectResolved(env, run.name);
+            // the next command: history lists it, with what happened
+            const history = await rollgate(env, ['history', '--json']);
+            expect(JSON.parse(history.stdout)[0]).toMatchObject({ executionName: run.name, outcome: 'FAILED' });
+            if (stage === AGAIN_AFTER && signal === 'SIGINT') await expectJudgedAgain(env);
+          }),
+        TIMEOUT_MS,
+      );
     }
 
-    it(`${interruptFault('SIGKILL', stage)}: left unfinished; the next run resolves it (rolled back) first`, async () => {
-      const env = await faultEnv();
-      envs.push(env);
-      const run = await interruptRun(env, SLOW, state, 'SIGKILL');
-      expect(run.signal).toBe('SIGKILL');
-      expect((await endState(env, run.name)).stored.schema).toBe('rollgate.local-execution.running.v1');
-      expect(rollgate(env, ['history']).stderr).toContain(`execution ${run.name} (started`);
-      const resolved = `execution ${run.name} did not end (the rollgate running it was killed), resolved now: FAILED`;
-      if (stage === AGAIN_AFTER) {
-        expect(expectJudgedAgain(env).stderr).toContain(resolved);
-      } else {
-        const next = rollgate(env, ['run', '--event', '-', '--quiet'], IGNORED);
-        expect(next.code).toBe(0);
-        expect(next.stderr).toContain(resolved);
-      }
-      await expectResolved(env, run.name);
-    });
+    it(
+      `${interruptFault('SIGKILL', stage)}: left unfinished; the next run resolves it (rolled back) first`,
+      () =>
+        slot(async () => {
+          const env = await faultEnv();
+          envs.push(env);
+          const run = await interruptRun(env, SLOW, state, 'SIGKILL');
+          expect(run.signal).toBe('SIGKILL');
+          expect((await endState(env, run.name)).stored.schema).toBe('rollgate.local-execution.running.v1');
+          expect((await rollgate(env, ['history'])).stderr).toContain(`execution ${run.name} (started`);
+          const resolved = `execution ${run.name} did not end (the rollgate running it was killed), resolved now: FAILED`;
+          if (stage === AGAIN_AFTER) {
+            expect((await expectJudgedAgain(env)).stderr).toContain(resolved);
+          } else {
+            const next = await rollgate(env, ['run', '--event', '-', '--quiet'], IGNORED);
+            expect(next.code).toBe(0);
+            expect(next.stderr).toContain(resolved);
+          }
+          await expectResolved(env, run.name);
+        }),
+      TIMEOUT_MS,
+    );
   }
 });

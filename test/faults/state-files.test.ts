@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { processesWithMarker } from '../e2e/env.ts';
@@ -20,8 +20,8 @@ const restore: (() => void)[] = [];
 /** Replaces a state file for one test; afterEach puts the original back. */
 function damage(file: string, content: string, append = false) {
   const full = path.join(env.stateDir, file);
-  const original = readFileSync(full);
-  restore.push(() => writeFileSync(full, original));
+  const original = existsSync(full) ? readFileSync(full) : undefined;
+  restore.push(() => (original === undefined ? rmSync(full) : writeFileSync(full, original)));
   if (append) appendFileSync(full, content);
   else writeFileSync(full, content);
   return full;
@@ -33,14 +33,14 @@ afterEach(() => {
 
 beforeAll(async () => {
   env = await faultEnv();
-  const first = rollgate(env, ['run', '--event', '-', '--json', '--quiet'], PUSH);
+  const first = await rollgate(env, ['run', '--event', '-', '--json', '--quiet'], PUSH);
   expect(first.code, first.stderr).toBe(0);
   deployed = JSON.parse(first.stdout).executionName;
 });
 
 describe('duplicate delivery', () => {
   it(`${OTHER_FAULTS.duplicate}: the same push delivered twice, as two runs, ends IGNORED the second time`, async () => {
-    const second = rollgate(env, ['run', '--event', '-', '--json', '--quiet'], PUSH);
+    const second = await rollgate(env, ['run', '--event', '-', '--json', '--quiet'], PUSH);
     expect(second.code).toBe(0);
     const out = JSON.parse(second.stdout);
     expect(out).toMatchObject({
@@ -60,9 +60,9 @@ describe('duplicate delivery', () => {
 });
 
 describe('damaged state files', () => {
-  it(`${OTHER_FAULTS.tornEvents}: the run still prints its outcome, and names the file`, () => {
+  it(`${OTHER_FAULTS.tornEvents}: the run still prints its outcome, and names the file`, async () => {
     const file = damage('events.jsonl', '{"torn', true);
-    const run = rollgate(env, ['run', '--event', '-'], IGNORED);
+    const run = await rollgate(env, ['run', '--event', '-'], IGNORED);
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/^IGNORED/);
     expect(run.stderr).toContain(`${file}: 1 unreadable line(s) skipped`);
@@ -71,9 +71,9 @@ describe('damaged state files', () => {
 
   it.each(BROKEN_STATE_FILES)(
     '%s: run exits 1 naming the file and rollgate reset, starting nothing',
-    (_what, file, content, message) => {
+    async (_what, file, content, message) => {
       const full = damage(file, content);
-      const run = rollgate(env, ['run', '--event', '-'], IGNORED);
+      const run = await rollgate(env, ['run', '--event', '-'], IGNORED);
       expect(run.code).toBe(1);
       expect(run.stdout).toBe('');
       expect(run.stderr).toContain(`${full} ${message}`);
@@ -84,15 +84,15 @@ describe('damaged state files', () => {
 
   it.each(BROKEN_EXECUTION_FILES)(
     '%s: history and metrics list the others and name the skipped file',
-    (_what, content) => {
+    async (_what, content) => {
       const file = damage(path.join('executions', `${deployed}.json`), content);
       const others = readdirSync(path.join(env.stateDir, 'executions')).length - 1;
-      const history = rollgate(env, ['history', '--json']);
+      const history = await rollgate(env, ['history', '--json']);
       expect(history.code).toBe(0);
       expect(JSON.parse(history.stdout)).toHaveLength(others);
       expect(history.stderr).toContain(`skipped ${file}: `);
       expect(history.stderr).toContain('1 execution file(s) skipped, the others are listed');
-      const metrics = rollgate(env, ['metrics', '--json']);
+      const metrics = await rollgate(env, ['metrics', '--json']);
       expect(metrics.code).toBe(0);
       expect(metrics.stderr).toContain(`skipped ${file}: `);
     },
@@ -101,16 +101,16 @@ describe('damaged state files', () => {
   it.each([
     [OTHER_FAULTS.reusedPid, (): string => String(sleeper())],
     [OTHER_FAULTS.garbagePid, (): string => 'garbage'],
-  ])('%s: detected as stale; the run goes on', (_what, content) => {
+  ])('%s: detected as stale; the run goes on', async (_what, content) => {
     writeFileSync(path.join(env.stateDir, 'cloud.pid'), content());
-    const run = rollgate(env, ['run', '--event', '-'], IGNORED);
+    const run = await rollgate(env, ['run', '--event', '-'], IGNORED);
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^IGNORED/);
   });
 
-  it(`${OTHER_FAULTS.resetReusedPid}: detected as stale, the state is wiped`, () => {
+  it(`${OTHER_FAULTS.resetReusedPid}: detected as stale, the state is wiped`, async () => {
     writeFileSync(path.join(env.stateDir, 'cloud.pid'), String(sleeper()));
-    const reset = rollgate(env, ['reset']);
+    const reset = await rollgate(env, ['reset']);
     expect(reset.code, reset.stderr).toBe(0);
     expect(reset.stdout).toContain(`removed ${env.stateDir}`);
   });

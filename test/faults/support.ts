@@ -3,7 +3,7 @@
  * a named state), and the end state read from what the local cloud left on disk: which revision serves, the backup,
  * the audit records, the lock table, the published events.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
@@ -23,19 +23,48 @@ export function faultEnv(): Promise<Env> {
   });
 }
 
-/** The rollgate command, to its end. */
+/**
+ * The rollgate command, to its end. Asynchronous: concurrent cases must keep watching their own runs meanwhile (a
+ * spawnSync would block them all, signals included).
+ */
 export function rollgate(env: Env, args: string[], input = '') {
-  const res = spawnSync(
+  const child = spawn(
     process.execPath,
     ['bin/rollgate.js', ...args, '--config', env.configFile, '--state-dir', env.stateDir],
-    {
-      input,
-      encoding: 'utf8',
-      timeout: 120_000,
-      env: { ...process.env, NO_COLOR: '1' },
-    },
+    { env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] },
   );
-  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+  child.stdin.end(input);
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    }),
+  );
+}
+
+/** At most `n` callers at once: the cases run concurrently, but a 2-core machine runs few rollgates well. */
+export function limit(n: number): <T>(fn: () => Promise<T>) => Promise<T> {
+  let running = 0;
+  const queue: (() => void)[] = [];
+  return async (fn) => {
+    if (running >= n) await new Promise<void>((resolve) => queue.push(resolve));
+    running++;
+    try {
+      return await fn();
+    } finally {
+      running--;
+      queue.shift()?.();
+    }
+  };
 }
 
 /** `rollgate run` of a manual input, signalled once its progress shows `state` entered; resolves with how it ended. */
