@@ -476,10 +476,7 @@ export class EcsEngine {
       timeoutMs,
       () => {
         const primary = svc.deployments[0];
-        const tasks = this.tasksOf(cluster, service);
-        // the last task's stoppedReason names the cause (e.g. an image the local registry no longer has)
-        const stopped = tasks.filter((t) => t.stoppedReason !== undefined).at(-1)?.stoppedReason;
-        return `service ${cluster}/${service} not steady after ${timeoutMs} ms (deployment ${primary?.id} ${primary?.rolloutState}, ${countTasks(tasks, primary?.id).running}/${svc.desiredCount} running${stopped ? `; last task stopped: ${stopped}` : ''}); see its events, or rollgate reset to start the services afresh`;
+        return `service ${cluster}/${service} not steady after ${timeoutMs} ms (deployment ${primary?.id} ${primary?.rolloutState}, ${countTasks(this.tasksOf(cluster, service), primary?.id).running}/${svc.desiredCount} running); see its events, or reset the local state`;
       },
     );
   }
