@@ -118,7 +118,9 @@ describe('damaged state files', () => {
 
 /** A live process that is not a rollgate: a pid a reused cloud.pid could name. */
 function sleeper(): number {
-  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  // without the suite's marker: it is not one of rollgate's processes, whose leftovers afterEach looks for
+  const { ROLLGATE_TEST_MARKER: _marker, ...env } = process.env;
+  const child = spawn('sleep', ['30'], { stdio: 'ignore', env });
   restore.push(() => child.kill());
   return child.pid ?? 0;
 }
