@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_WORKERS, planShards } from '../../loadgen/plan.ts';
+import { bakeSeconds, gatesOf, type ProgressiveTarget, progressiveFields, progressiveIssues } from './progressive.ts';
 
 /**
  * The schema of rollgate.config.yml. Every field has a default where a sane one exists, so a minimal target is
@@ -190,6 +191,8 @@ export const targetSchema = z
      * matching the filters that was never attempted (an image that was rolled back is never retried).
      */
     missedPushCheck: z.boolean().default(false),
+    /** Progressive delivery: `strategy`, `bakeMinutes`, `canary`, `linear`, `testRoute`, `gateTimeoutSeconds`. */
+    ...progressiveFields,
   })
   .strict();
 
@@ -292,13 +295,20 @@ export const configSchema = z
           });
         }
       }
+      for (const issue of progressiveIssues(t)) {
+        ctx.addIssue({ code: 'custom', path: ['targets', i, ...issue.path], message: issue.message });
+      }
       // The longest path must end before the state machine's own timeout, or no Catch (and no rollback) runs.
       const worst = worstCaseSeconds(t);
       if (worst > EXECUTION_TIMEOUT_SECONDS) {
+        const gates = gatesOf(t).length;
+        const progressive = gates
+          ? ` + ${gates} gate(s) x (gateTimeoutSeconds + health.deadlineSeconds + load.durationSeconds) + the bakes (${bakeSeconds(t)} s)`
+          : '';
         ctx.addIssue({
           code: 'custom',
           path: ['targets', i],
-          message: `deadlines adding up to at most ${EXECUTION_TIMEOUT_SECONDS} s (the state machine's TimeoutSeconds): lock.maxWaitSeconds + 2 x (rollout.deadlineSeconds + health.settleSeconds + health.deadlineSeconds) + load.durationSeconds is ${worst} s`,
+          message: `deadlines adding up to at most ${EXECUTION_TIMEOUT_SECONDS} s (the state machine's TimeoutSeconds): lock.maxWaitSeconds + 2 x (rollout.deadlineSeconds + health.settleSeconds + health.deadlineSeconds) + load.durationSeconds${progressive} is ${worst} s`,
         });
       }
       if (config.targets.findIndex((o) => o.name === t.name) !== i) {
@@ -310,15 +320,30 @@ export const configSchema = z
 /** statemachines/deploy.asl.json's TimeoutSeconds: an execution past it is TIMED_OUT and runs no Catch. */
 export const EXECUTION_TIMEOUT_SECONDS = 7200;
 
-/** The longest an execution of a target can run: waiting for the lock, the rollout and the rollback, the probes. */
-export function worstCaseSeconds(t: {
-  readonly lock: { readonly maxWaitSeconds: number };
-  readonly rollout: { readonly deadlineSeconds: number };
-  readonly health: { readonly settleSeconds: number; readonly deadlineSeconds: number };
-  readonly load?: { readonly durationSeconds: number } | undefined;
-}): number {
+/**
+ * The longest an execution of a target can run: waiting for the lock, the rollout and the rollback, the probes; for a
+ * progressive strategy, also each gate (waited for up to gateTimeoutSeconds, then probed and load tested) and the bakes.
+ */
+export function worstCaseSeconds(
+  t: {
+    readonly lock: { readonly maxWaitSeconds: number };
+    readonly rollout: { readonly deadlineSeconds: number };
+    readonly health: { readonly settleSeconds: number; readonly deadlineSeconds: number };
+    readonly load?: { readonly durationSeconds: number } | undefined;
+  } & Partial<ProgressiveTarget>,
+): number {
   const leg = t.rollout.deadlineSeconds + t.health.settleSeconds + t.health.deadlineSeconds;
-  return t.lock.maxWaitSeconds + 2 * leg + (t.load ? t.load.durationSeconds + 60 : 0);
+  const loadSeconds = t.load ? t.load.durationSeconds + 60 : 0;
+  const rolling = t.lock.maxWaitSeconds + 2 * leg + loadSeconds;
+  if (t.strategy === undefined || t.strategy === 'rolling') return rolling;
+  const p = {
+    ...t,
+    strategy: t.strategy,
+    bakeMinutes: t.bakeMinutes ?? 0,
+    gateTimeoutSeconds: t.gateTimeoutSeconds ?? 0,
+  };
+  const gate = p.gateTimeoutSeconds + t.health.deadlineSeconds + loadSeconds;
+  return rolling + gatesOf(p).length * gate + bakeSeconds(p);
 }
 
 export type RollgateConfig = z.output<typeof configSchema>;

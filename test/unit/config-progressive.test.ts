@@ -1,0 +1,103 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../src/config/load.ts';
+import { describeStrategy, gatesOf } from '../../src/config/progressive.ts';
+import { ConfigError } from '../../src/core/errors.ts';
+
+const target = {
+  name: 'web',
+  repository: 'team/web',
+  cluster: 'prod',
+  service: 'web',
+  container: 'app',
+  health: { url: 'https://web.example.com/health' },
+};
+
+function messageOf(extra: Record<string, unknown>): string {
+  try {
+    parseConfig({ version: 1, targets: [{ ...target, ...extra }] }, 'rollgate.config.yml');
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+function parsed(extra: Record<string, unknown>) {
+  const t = parseConfig({ version: 1, targets: [{ ...target, ...extra }] }).targets[0];
+  if (!t) throw new Error('no target');
+  return t;
+}
+
+describe('progressive delivery config', () => {
+  it('defaults to rolling with no gates, as before', () => {
+    const t = parsed({});
+    expect(t.strategy).toBe('rolling');
+    expect(t.bakeMinutes).toBe(0);
+    expect(t.gateTimeoutSeconds).toBe(300);
+    expect(gatesOf(t)).toEqual([]);
+    expect(describeStrategy(t)).toBe('strategy rolling');
+    // a canary with every default fits the state machine's timeout
+    expect(gatesOf(parsed({ strategy: 'canary' }))).toHaveLength(2);
+  });
+
+  it('lists the gates of each strategy', () => {
+    const route = { testRoute: { header: { name: 'x-canary', value: '1' } } };
+    expect(gatesOf(parsed({ strategy: 'blue-green', ...route }))).toEqual([
+      { stage: 'test', percent: 100 },
+      { stage: 'production', percent: 100 },
+    ]);
+    expect(gatesOf(parsed({ strategy: 'canary', canary: { percent: 10, bakeMinutes: 1 } }))).toEqual([
+      { stage: 'production', percent: 10 },
+      { stage: 'production', percent: 100 },
+    ]);
+    expect(
+      gatesOf(parsed({ strategy: 'linear', linear: { stepPercent: 33.3, bakeMinutes: 1 }, gateTimeoutSeconds: 60 })).map((g) => g.percent),
+    ).toEqual([33.3, 66.6, 99.9, 100]);
+    expect(describeStrategy(parsed({ strategy: 'canary', canary: { percent: 10, bakeMinutes: 1 }, ...route }))).toBe(
+      'strategy canary: 10% (1 min each), then 100%; bake 0 min; test route header x-canary: 1; gates wait 300 s',
+    );
+  });
+
+  it.each([
+    [{ strategy: 'canary', canary: { percent: 0 } }, 'targets[0].canary.percent: got 0, expected number to be >=0.1'],
+    [{ strategy: 'canary', canary: { percent: 100.5 } }, 'targets[0].canary.percent: got 100.5'],
+    [
+      { strategy: 'canary', canary: { percent: 10.05 } },
+      'targets[0].canary.percent: got 10.05, expected a multiple of 0.1',
+    ],
+    [{ strategy: 'linear', linear: { stepPercent: 2 } }, 'targets[0].linear.stepPercent: got 2'],
+    [{ strategy: 'linear', linear: { bakeMinutes: 1441 } }, 'targets[0].linear.bakeMinutes: got 1441'],
+    [{ strategy: 'blue-green' }, 'targets[0].testRoute: missing, expected a test route for strategy blue-green'],
+    [{ strategy: 'teal' }, 'targets[0].strategy: got "teal", expected one of "rolling"|"blue-green"|"canary"|"linear"'],
+    [
+      { strategy: 'linear', canary: { percent: 5 } },
+      'targets[0].canary: invalid, expected no canary section with strategy linear',
+    ],
+    [{ strategy: 'canary', testRoute: {} }, 'targets[0].testRoute: invalid, expected url (the test listener)'],
+    [
+      { strategy: 'canary', testRoute: { url: 'http://127.0.0.1:9091/health' } },
+      'targets[0].testRoute.url: got "http://127.0.0.1:9091/health", expected the test listener as scheme://host:port',
+    ],
+    [
+      { strategy: 'canary', testRoute: { header: { name: 'x canary', value: '1' } } },
+      'targets[0].testRoute.header.name: got "x canary", expected an HTTP header name',
+    ],
+    [
+      { testRoute: { url: 'http://127.0.0.1:9091' } },
+      'targets[0].testRoute: invalid, expected no testRoute with strategy rolling',
+    ],
+    [{ bakeMinutes: 5 }, 'targets[0].bakeMinutes: got 5, expected bakeMinutes 0 with strategy rolling'],
+    [{ strategy: 'canary', gateTimeoutSeconds: 5 }, 'targets[0].gateTimeoutSeconds: got 5'],
+  ])('refuses %j naming the field', (extra, expected) => {
+    expect(messageOf(extra)).toContain(expected);
+  });
+
+  it('refuses bakes and gates that outlast the state machine timeout', () => {
+    const message = messageOf({ strategy: 'linear', linear: { stepPercent: 10, bakeMinutes: 30 }, bakeMinutes: 10 });
+    expect(message).toContain('targets[0]: invalid, expected deadlines adding up to at most 7200 s');
+    expect(message).toContain('+ 10 gate(s) x (gateTimeoutSeconds + health.deadlineSeconds + load.durationSeconds)');
+    expect(message).toContain('the bakes (16800 s)');
+    // the same target with short bakes fits
+    expect(parsed({ strategy: 'linear', linear: { stepPercent: 50, bakeMinutes: 1 } }).strategy).toBe('linear');
+  });
+});
