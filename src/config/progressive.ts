@@ -209,3 +209,6 @@ export function describeStrategy(t: ProgressiveTarget): string {
     : 'none';
   return `strategy ${t.strategy}: ${steps}; bake ${t.bakeMinutes} min; test route ${route}; gates wait ${t.gateTimeoutSeconds} s`;
 }
+
+/** A target's progressive fields alone (Deploy and Rollback take them from `$.target`). */
+export const deliverySchema = z.object(progressiveFields);

@@ -3,10 +3,12 @@ import { z } from 'zod';
 import type { RolloutSpec } from '../config/schema.ts';
 import { type RolloutWatch, rolloutWatchSchema } from './deploy.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
+import { describeServiceDeployment, readServiceDeployment } from './service-deployments.ts';
 
 /** CheckRollout's answer (`$.deployment` / `$.rollback`): the watch, and the status the Choice states branch on. */
 export const rolloutCheckSchema = rolloutWatchSchema.extend({
-  status: z.enum(['IN_PROGRESS', 'COMPLETED', 'FAILED']),
+  /** BAKING: a progressive deployment in ECS's bake (all traffic on the new version, the old one still up). */
+  status: z.enum(['IN_PROGRESS', 'BAKING', 'COMPLETED', 'FAILED']),
   reason: z.string().exactOptional(),
   runningCount: z.number().int().exactOptional(),
   desiredCount: z.number().int().exactOptional(),
@@ -27,6 +29,8 @@ export interface CheckRolloutParams {
  */
 export async function checkRollout({ ecs, watch, rollout, now }: CheckRolloutParams): Promise<RolloutCheck> {
   const at = now?.() ?? new Date();
+  if (watch.serviceDeploymentArn)
+    return checkServiceDeployment({ ecs, watch, arn: watch.serviceDeploymentArn, rollout, at });
   const svc = await describeService(ecs, watch.cluster, watch.service);
   const primary = primaryDeployment(svc);
   const ours = watch.deploymentId
@@ -82,4 +86,44 @@ export async function checkRollout({ ecs, watch, rollout, now }: CheckRolloutPar
     );
   }
   return { ...next, status: 'IN_PROGRESS' };
+}
+
+/**
+ * A progressive deployment or its rollback, from DescribeServiceDeployments. The deadline counts from the first
+ * check (the gates came before it) and again from each check during the bake, whose length the target sets.
+ */
+async function checkServiceDeployment(params: {
+  readonly ecs: ECSClient;
+  readonly watch: RolloutWatch;
+  readonly arn: string;
+  readonly rollout: RolloutSpec;
+  readonly at: Date;
+}): Promise<RolloutCheck> {
+  const { ecs, watch, arn, rollout, at } = params;
+  const d = await describeServiceDeployment(ecs, arn);
+  const reading = readServiceDeployment(d, watch.expect ?? 'SUCCESSFUL', watch.bake === true);
+  const fresh = new Date(at.getTime() + rollout.deadlineSeconds * 1000).toISOString();
+  const deadline = watch.attempt === 0 || reading.status === 'BAKING' ? fresh : watch.deadline;
+  const target = d.targetServiceRevision;
+  const next: RolloutCheck = {
+    ...watch,
+    deadline,
+    attempt: watch.attempt + 1,
+    waitSeconds: Math.min(
+      rollout.maxWaitSeconds,
+      Math.ceil(rollout.initialWaitSeconds * rollout.backoffRate ** (watch.attempt + 1)),
+    ),
+    ...(target?.runningTaskCount !== undefined ? { runningCount: target.runningTaskCount } : {}),
+    ...(target?.requestedTaskCount !== undefined ? { desiredCount: target.requestedTaskCount } : {}),
+    status: reading.status,
+    ...(reading.reason ? { reason: reading.reason } : {}),
+  };
+  if (reading.status === 'IN_PROGRESS' && at.getTime() > Date.parse(deadline)) {
+    return {
+      ...next,
+      status: 'FAILED',
+      reason: `ECS service deployment ${arn} did not finish by its deadline ${deadline} (${d.status}, stage ${d.lifecycleStage ?? '?'})`,
+    };
+  }
+  return next;
 }

@@ -1,9 +1,16 @@
 import { type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
+import type { ProgressiveTarget } from '../config/progressive.ts';
 import type { RolloutSpec } from '../config/schema.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 import { BackupFailedError, messageOf, TargetNotFoundError } from './errors.ts';
+import {
+  type GateHook,
+  latestServiceDeployment,
+  strategyConfiguration,
+  updateServiceProgressive,
+} from './service-deployments.ts';
 
 /** A rollout being waited for (the state's `$.deployment` / `$.rollback`); CheckRollout reads it. */
 export const rolloutWatchSchema = z.object({
@@ -18,6 +25,12 @@ export const rolloutWatchSchema = z.object({
   /** Seconds the next Wait state waits (the WaitForRollout state reads `SecondsPath`). */
   waitSeconds: z.number().int().min(0),
   attempt: z.number().int().min(0),
+  /** A progressive deployment (or its rollback): the ECS service deployment CheckRollout follows. */
+  serviceDeploymentArn: z.string().min(1).exactOptional(),
+  /** The service deployment's end state: SUCCESSFUL, or ROLLBACK_SUCCESSFUL once stopped with ROLLBACK. */
+  expect: z.enum(['SUCCESSFUL', 'ROLLBACK_SUCCESSFUL']).exactOptional(),
+  /** CheckRollout answers BAKING during ECS's bake (the deploy's watch, not a rollback's). */
+  bake: z.boolean().exactOptional(),
 });
 export type RolloutWatch = Readonly<z.output<typeof rolloutWatchSchema>>;
 
@@ -33,18 +46,63 @@ export interface DeployParams {
   readonly now?: () => Date;
   /** Throws when this execution does not hold the service's deploy lock (see confirmLock). */
   readonly confirmLock?: () => Promise<void>;
+  /**
+   * The target's strategy; anything but `rolling` deploys with ECS's strategy and rollgate's lifecycle hook on this
+   * execution (`hook` is read only then: GATE_HOOK_FUNCTION_ARN and ECS_HOOK_ROLE_ARN).
+   */
+  readonly delivery?: ProgressiveTarget;
+  readonly hook?: () => GateHook;
+  readonly executionName?: string;
 }
 
-/** Points the service at the new revision (rolling update) after checking that the backup exists. */
+/**
+ * Points the service at the new revision after checking that the backup exists: a rolling update, or with the
+ * target's progressive strategy an ECS service deployment gated by rollgate's hook.
+ */
 export async function deploy(params: DeployParams): Promise<RolloutWatch> {
-  const { s3, backup } = params;
   await params.confirmLock?.();
+  const svc = await describeService(params.ecs, params.cluster, params.service);
+  const { delivery } = params;
+  if (delivery && delivery.strategy !== 'rolling') {
+    // A retry or redrive after UpdateService went through: follow the service deployment to this revision.
+    if (svc.taskDefinition === params.taskDefinitionArn) {
+      const running = await latestServiceDeployment(params.ecs, params.cluster, params.service, [
+        'PENDING',
+        'IN_PROGRESS',
+      ]);
+      const arn = running?.arn ?? svc.currentServiceDeployment;
+      if (arn) return progressiveWatch(params, arn);
+    }
+    await checkBackup(params);
+    if (!params.hook || !params.executionName)
+      throw new Error('deploy: a progressive strategy needs hook and executionName');
+    const arn = await updateServiceProgressive({
+      ...params,
+      current: svc,
+      deploymentConfiguration: strategyConfiguration(delivery, {
+        ...params.hook(),
+        executionName: params.executionName,
+      }),
+    });
+    return progressiveWatch(params, arn);
+  }
   // A retry or redrive after UpdateService went through: follow that deployment instead of starting another. This
   // comes first, so that a transient S3 error on the retry cannot end the execution without a rollback.
-  const current = primaryDeployment(await describeService(params.ecs, params.cluster, params.service));
+  const current = primaryDeployment(svc);
   if (current?.taskDefinition === params.taskDefinitionArn && current.rolloutState !== 'FAILED') {
     return watchOf(params, current.id);
   }
+  await checkBackup(params);
+  return updateService(params);
+}
+
+/** The deploy's watch of a service deployment: to SUCCESSFUL, BAKING during the bake. */
+function progressiveWatch(params: DeployParams, serviceDeploymentArn: string): RolloutWatch {
+  return { ...watchOf(params, undefined), serviceDeploymentArn, expect: 'SUCCESSFUL', bake: true };
+}
+
+/** Refuses the deploy (BackupFailedError) unless the backup is in S3. */
+async function checkBackup({ s3, backup }: Pick<DeployParams, 's3' | 'backup'>): Promise<void> {
   try {
     await s3.send(new HeadObjectCommand({ Bucket: backup.bucket, Key: backup.key }));
   } catch (err) {
@@ -60,7 +118,6 @@ export async function deploy(params: DeployParams): Promise<RolloutWatch> {
     }
     throw err;
   }
-  return updateService(params);
 }
 
 /** The watch CheckRollout follows for a deployment that already exists. */

@@ -7,6 +7,7 @@ import { renderReportHtml, renderSummaryMd } from '../../loadgen/report.ts';
 import type { SloSpec, WorkerShard } from '../../loadgen/types.ts';
 import type { LoadSpec } from '../config/schema.ts';
 import { LoadResultError } from './errors.ts';
+import { type GateRoute, routedUrl } from './gate-route.ts';
 import { loadResultPrefix, reportPrefix } from './naming.ts';
 
 /**
@@ -31,10 +32,13 @@ export function planLoad(params: {
   readonly cluster: string;
   readonly service: string;
   readonly executionName: string;
+  /** A gate's route (src/core/gates.ts): another origin for `load.url`, extra request headers. */
+  readonly route?: GateRoute | undefined;
 }): LoadPlan {
-  const { load } = params;
+  const { load, route } = params;
   const shards = planShards({
-    url: load.url,
+    url: routedUrl(load.url, route),
+    ...(route?.headers ? { headers: { ...route.headers } } : {}),
     rate: load.rate,
     durationSec: load.durationSeconds,
     workers: load.workers,

@@ -48,6 +48,50 @@ export function loadResultPrefix(executionName: string): string {
   return `load-results/${executionName}/`;
 }
 
+/**
+ * `gates/<execution>/`: the bridge between ECS's lifecycle hook and the execution (src/core/gates.ts): the task token
+ * the execution is parked on, each gate ECS reached, each verdict, and the mark a rollback leaves.
+ */
+export function gatePrefix(executionName: string): string {
+  return `gates/${executionName}/`;
+}
+
+/** `gates/<execution>/token.json`: the task token of the AwaitGate state the execution waits in (ParkGate writes it). */
+export function gateTokenKey(executionName: string): string {
+  return `${gatePrefix(executionName)}token.json`;
+}
+
+/** `gates/<execution>/arrivals/`: one object per gate ECS reached (the hook writes them). */
+export function gateArrivalPrefix(executionName: string): string {
+  return `${gatePrefix(executionName)}arrivals/`;
+}
+
+/** `gates/<execution>/arrivals/<gate id>.json`. */
+export function gateArrivalKey(executionName: string, gateId: string): string {
+  return `${gateArrivalPrefix(executionName)}${gateId}.json`;
+}
+
+/** `gates/<execution>/verdicts/<gate id>.json`: PASS (JudgeGate) or FAIL. */
+export function gateVerdictKey(executionName: string, gateId: string): string {
+  return `${gatePrefix(executionName)}verdicts/${gateId}.json`;
+}
+
+/** `gates/<execution>/closed.json`: the execution rolls back; every gate still open fails. */
+export function gatesClosedKey(executionName: string): string {
+  return `${gatePrefix(executionName)}closed.json`;
+}
+
+/** A gate's id: the lifecycle stage and the new version's share there (`PRODUCTION_TRAFFIC_SHIFT-10`). */
+export function gateId(lifecycleStage: string, percent: number): string {
+  return `${lifecycleStage}-${percent}`;
+}
+
+/** The stage and share of a gate id (undefined for anything else). */
+export function parseGateId(id: string): { lifecycleStage: string; percent: number } | undefined {
+  const m = /^([A-Z_]+)-(\d+(?:\.\d+)?)$/.exec(id);
+  return m?.[1] && m[2] ? { lifecycleStage: m[1], percent: Number(m[2]) } : undefined;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // The lock table (src/core/lock.ts): partition key `pk`, sort key `sk`
 

@@ -16,6 +16,8 @@ export interface ProbeParams {
   readonly health: HealthSpec;
   /** When set with `health.versionHeader`, a success also needs that header to equal this (the image tag). */
   readonly expectVersion?: string | undefined;
+  /** Extra request headers (a gate's header route). */
+  readonly headers?: Readonly<Record<string, string>> | undefined;
   readonly fetch?: typeof fetch;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
@@ -40,7 +42,7 @@ export async function probeHealth(params: ProbeParams): Promise<ProbeResult> {
   const failures = new Map<string, number>();
   for (;;) {
     attempts++;
-    const failure = await probeOnce(doFetch, health, expectVersion);
+    const failure = await probeOnce(doFetch, health, expectVersion, params.headers);
     if (failure === undefined) {
       streak++;
       if (streak >= health.consecutiveSuccesses) {
@@ -65,11 +67,12 @@ async function probeOnce(
   doFetch: typeof fetch,
   health: HealthSpec,
   expectVersion?: string,
+  headers: Readonly<Record<string, string>> = {},
 ): Promise<string | undefined> {
   try {
     const res = await doFetch(health.url, {
       signal: AbortSignal.timeout(health.timeoutMs),
-      headers: { 'user-agent': 'rollgate-health-probe' },
+      headers: { ...headers, 'user-agent': 'rollgate-health-probe' },
     });
     await res.arrayBuffer().catch(() => undefined);
     if (res.status !== health.expectStatus) return `HTTP ${res.status} (expected ${health.expectStatus})`;

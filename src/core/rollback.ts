@@ -1,7 +1,16 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { ProgressiveTarget } from '../config/progressive.ts';
 import type { RolloutSpec } from '../config/schema.ts';
 import { type RolloutWatch, updateService, watchOf } from './deploy.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
+import { closeGates } from './gates.ts';
+import {
+  latestServiceDeployment,
+  stopWithRollback,
+  strategyConfiguration,
+  updateServiceProgressive,
+} from './service-deployments.ts';
 
 export interface RollbackParams {
   readonly ecs: ECSClient;
@@ -13,19 +22,52 @@ export interface RollbackParams {
   readonly now?: () => Date;
   /** Throws when this execution does not hold the service's deploy lock (see confirmLock). */
   readonly confirmLock?: () => Promise<void>;
+  /** The target's strategy: anything but `rolling` rolls back the ECS service deployment (below). */
+  readonly delivery?: ProgressiveTarget;
+  /** Where this execution's gates are (a progressive rollback closes them: the hook answers FAILED). */
+  readonly gates?: { readonly s3: S3Client; readonly bucket: string; readonly executionName: string };
+  /** Why (the failure), for the gates' FAIL mark. */
+  readonly reason?: string;
 }
 
 /**
  * Points the service back at the backed-up revision. When ECS's circuit breaker already started that rollback,
- * the existing deployment is followed instead of starting a second one.
+ * the existing deployment is followed instead of starting a second one. With a progressive strategy: a service
+ * deployment still in progress is stopped with ROLLBACK (ECS flips the traffic back to the old revision, whose tasks
+ * still run), one already rolling back is followed; a finished one is replaced by a deployment of the backup without
+ * lifecycle hooks.
  */
 export async function rollback(params: RollbackParams): Promise<RolloutWatch> {
-  const { ecs, cluster, service, taskDefinitionArn } = params;
+  const { ecs, cluster, service, taskDefinitionArn, delivery } = params;
   await params.confirmLock?.();
+  if (delivery && delivery.strategy !== 'rolling') {
+    if (params.gates) await closeGates({ ...params.gates, reason: params.reason ?? 'the execution rolls back' });
+    const open = await latestServiceDeployment(ecs, cluster, service, [
+      'PENDING',
+      'IN_PROGRESS',
+      'ROLLBACK_REQUESTED',
+      'ROLLBACK_IN_PROGRESS',
+    ]);
+    if (open) {
+      if (open.status === 'PENDING' || open.status === 'IN_PROGRESS') await stopWithRollback(ecs, open.arn);
+      return { ...watchOf(params, undefined), serviceDeploymentArn: open.arn, expect: 'ROLLBACK_SUCCESSFUL' };
+    }
+  }
   const svc = await describeService(ecs, cluster, service);
   const primary = primaryDeployment(svc);
   if (primary?.taskDefinition === taskDefinitionArn && primary.rolloutState !== 'FAILED') {
     return watchOf(params, primary.id);
+  }
+  if (delivery && delivery.strategy !== 'rolling') {
+    const arn = await updateServiceProgressive({
+      ecs,
+      cluster,
+      service,
+      current: svc,
+      taskDefinitionArn,
+      deploymentConfiguration: strategyConfiguration(delivery, undefined),
+    });
+    return { ...watchOf(params, undefined), serviceDeploymentArn: arn, expect: 'SUCCESSFUL' };
   }
   return updateService(params);
 }

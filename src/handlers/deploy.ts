@@ -1,7 +1,9 @@
 import { z } from 'zod';
+import { deliverySchema } from '../config/progressive.ts';
 import { lockSchema, rolloutSchema } from '../config/schema.ts';
 import { deploy } from '../core/deploy.ts';
 import { ecs, s3 } from '../runtime/clients.ts';
+import { gateHookFromEnv } from '../runtime/gates.ts';
 import { lambda } from '../runtime/handler.ts';
 import { lockConfirmer } from '../runtime/lock.ts';
 
@@ -15,8 +17,10 @@ const deployInput = z.object({
   executionName: z.string().min(1),
   image: z.string().min(1),
   lock: lockSchema,
+  /** The target's strategy fields (`$.target`): anything but rolling deploys through ECS's service deployments. */
+  delivery: deliverySchema,
 });
 
 export const handler = lambda({ name: 'Deploy', schema: deployInput }, (input) =>
-  deploy({ ecs, s3, ...input, confirmLock: lockConfirmer(input) }),
+  deploy({ ecs, s3, ...input, hook: gateHookFromEnv, confirmLock: lockConfirmer(input) }),
 );

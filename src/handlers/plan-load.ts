@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { loadSchema } from '../config/schema.ts';
+import { gateRouteSchema } from '../core/gate-route.ts';
 import { planLoad } from '../core/load-test.ts';
 import { lambda } from '../runtime/handler.ts';
 
@@ -8,6 +9,8 @@ const planLoadInput = z.object({
   cluster: z.string().min(1),
   service: z.string().min(1),
   executionName: z.string().min(1),
+  /** PlanGateLoad: the gate's route (test listener, header). */
+  route: gateRouteSchema.exactOptional(),
 });
 
 export const handler = lambda({ name: 'PlanLoad', schema: planLoadInput }, (input) => planLoad(input));

@@ -1,9 +1,13 @@
 import { z } from 'zod';
+import { deliverySchema } from '../config/progressive.ts';
 import { lockSchema, rolloutSchema } from '../config/schema.ts';
 import { rollback } from '../core/rollback.ts';
-import { ecs } from '../runtime/clients.ts';
+import { ecs, s3 } from '../runtime/clients.ts';
+import { getRequiredEnv } from '../runtime/env.ts';
 import { lambda } from '../runtime/handler.ts';
 import { lockConfirmer } from '../runtime/lock.ts';
+
+const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
 
 const rollbackInput = z.object({
   cluster: z.string().min(1),
@@ -15,8 +19,18 @@ const rollbackInput = z.object({
   executionName: z.string().min(1),
   image: z.string().min(1),
   lock: lockSchema,
+  /** The target's strategy fields (`$.target`): a progressive deployment is stopped with ROLLBACK. */
+  delivery: deliverySchema,
+  /** Why the execution rolls back (`$.failure`), for the gates' FAIL mark. */
+  failure: z.object({ Error: z.string().exactOptional(), Cause: z.string().exactOptional() }).exactOptional(),
 });
 
 export const handler = lambda({ name: 'Rollback', schema: rollbackInput }, (input) =>
-  rollback({ ecs, ...input, confirmLock: lockConfirmer(input) }),
+  rollback({
+    ecs,
+    ...input,
+    gates: { s3, bucket, executionName: input.executionName },
+    reason: [input.failure?.Error, input.failure?.Cause].filter(Boolean).join(': ') || 'the execution rolls back',
+    confirmLock: lockConfirmer(input),
+  }),
 );

@@ -51,7 +51,9 @@ describe('progressive delivery config', () => {
       { stage: 'production', percent: 100 },
     ]);
     expect(
-      gatesOf(parsed({ strategy: 'linear', linear: { stepPercent: 33.3, bakeMinutes: 1 }, gateTimeoutSeconds: 60 })).map((g) => g.percent),
+      gatesOf(
+        parsed({ strategy: 'linear', linear: { stepPercent: 33.3, bakeMinutes: 1 }, gateTimeoutSeconds: 60 }),
+      ).map((g) => g.percent),
     ).toEqual([33.3, 66.6, 99.9, 100]);
     expect(describeStrategy(parsed({ strategy: 'canary', canary: { percent: 10, bakeMinutes: 1 }, ...route }))).toBe(
       'strategy canary: 10% (1 min each), then 100%; bake 0 min; test route header x-canary: 1; gates wait 300 s',
