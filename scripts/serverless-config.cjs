@@ -13,6 +13,7 @@
  * - `json`: the validated config (without the `local` section) as a JSON string, for ROLLGATE_CONFIG.
  * - `repositories`: the unique ECR repository names, for the EventBridge rule's `detail.repository-name`.
  * - `serviceArns`: the targets' ECS service ARNs.
+ * - `serviceDeploymentArns`: the ARNs of their ECS service deployments (progressive delivery: Describe, Stop).
  * - `passRoleArns`: the unique IAM role ARNs the targets' task definitions pass (`targets[].passRoles`).
  * - `repositoryArns`: the repositories' ECR ARNs in the stack's account and region (CheckImage's DescribeImages).
  * - `passRoleStatement`: Register's iam:PassRole on those roles, to ECS tasks only (an explicit Deny when none).
@@ -105,6 +106,12 @@ function serviceArn(target) {
   return arnInStack('ecs', `service/${target.cluster}/${target.service}`);
 }
 
+/** The ARNs of a target's ECS service deployments (`service-deployment/<cluster>/<service>/*`). */
+function serviceDeploymentArn(target) {
+  if (target.service.startsWith('arn:')) return `${target.service.replace(':service/', ':service-deployment/')}/*`;
+  return arnInStack('ecs', `service-deployment/${target.cluster}/${target.service}/*`);
+}
+
 /** The ECR repository ARN of a repository name in the stack's account and region (what push events come from). */
 function repositoryArn(name) {
   return arnInStack('ecr', `repository/${name}`);
@@ -136,6 +143,7 @@ function derive(config, stage = 'dev') {
 
   const repositories = unique(config.targets.map((t) => t.repository));
   const serviceArns = config.targets.map(serviceArn);
+  const serviceDeploymentArns = config.targets.map(serviceDeploymentArn);
   const passRoleArns = unique(config.targets.flatMap((t) => t.passRoles ?? []));
 
   const checked = unique(config.targets.filter((t) => t.missedPushCheck).map((t) => t.repository));
@@ -185,6 +193,7 @@ function derive(config, stage = 'dev') {
     repositories,
     repositoryArns,
     serviceArns,
+    serviceDeploymentArns,
     passRoleArns,
     passRoleStatement,
     missedPushImagesStatement,
@@ -231,6 +240,7 @@ module.exports = {
   json: () => current().json,
   repositories: () => current().repositories,
   serviceArns: () => current().serviceArns,
+  serviceDeploymentArns: () => current().serviceDeploymentArns,
   passRoleArns: () => current().passRoleArns,
   repositoryArns: () => current().repositoryArns,
   passRoleStatement: () => current().passRoleStatement,

@@ -39,3 +39,21 @@ export function allStates(
 export function taskStates(definition: AslDefinition = readAsl()) {
   return allStates(definition.States).filter((s) => s.state.Type === 'Task');
 }
+
+/**
+ * The function a Task state invokes (its serverless logical id) and the payload it sends it: a plain Lambda Task
+ * (`Resource: {"Fn::GetAtt": [X, "Arn"]}`, payload = Parameters) or a `lambda:invoke.waitForTaskToken` Task
+ * (`Parameters: {FunctionName: {"Fn::GetAtt": [X, "Arn"]}, Payload}`).
+ */
+export function taskFunction(state: AslState): { functionId: string | undefined; payload: unknown } {
+  const direct = (state.Resource as { 'Fn::GetAtt'?: [string, string] } | undefined)?.['Fn::GetAtt'];
+  if (direct) return { functionId: direct[0], payload: state.Parameters };
+  if (state.Resource === WAIT_FOR_TASK_TOKEN) {
+    const params = state.Parameters as { FunctionName?: { 'Fn::GetAtt'?: [string, string] }; Payload?: unknown };
+    return { functionId: params.FunctionName?.['Fn::GetAtt']?.[0], payload: params.Payload };
+  }
+  return { functionId: undefined, payload: state.Parameters };
+}
+
+/** The Resource of a Task that invokes a Lambda and waits for its task token (AwaitGate). */
+export const WAIT_FOR_TASK_TOKEN = 'arn:aws:states:::lambda:invoke.waitForTaskToken';

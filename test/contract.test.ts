@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { logicalId } from '../local/state-machine.ts';
 import { EXECUTION_TIMEOUT_SECONDS } from '../src/config/schema.ts';
 import * as errors from '../src/core/errors.ts';
-import { ASL_FILES, allStates, readAsl } from './asl.ts';
+import { ASL_FILES, allStates, readAsl, taskFunction } from './asl.ts';
 
 type AslValidator = (definition: unknown) => { isValid: boolean; errorsText: (sep?: string) => string };
 const require = createRequire(import.meta.url);
@@ -113,15 +113,22 @@ describe.each(ASL_FILES)('%s', (file) => {
 
   it('passes every Task its log keys: the execution name and the state name', () => {
     for (const { name, state } of tasks) {
-      expect(state.Parameters?.log, name).toEqual({ 'execution.$': '$$.Execution.Name', state: name });
+      const { payload } = taskFunction(state);
+      expect((payload as { log?: unknown } | undefined)?.log, name).toEqual({
+        'execution.$': '$$.Execution.Name',
+        state: name,
+      });
     }
   });
 
   it('references only functions defined in serverless.yml', () => {
     for (const { name, state } of tasks) {
-      const ref = (state.Resource as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
-      expect(ref, `${name}: Resource must be {"Fn::GetAtt": [<Function>LambdaFunction, "Arn"]}`).toBeDefined();
-      expect(functionIds, `${name} references ${ref?.[0]}`).toContain(ref?.[0]);
+      const { functionId } = taskFunction(state);
+      expect(
+        functionId,
+        `${name}: Resource must be {"Fn::GetAtt": [<Function>LambdaFunction, "Arn"]}, or lambda:invoke.waitForTaskToken with that FunctionName`,
+      ).toBeDefined();
+      expect(functionIds, `${name} references ${functionId}`).toContain(functionId);
     }
   });
 });

@@ -100,6 +100,8 @@ export const ASL_ERRORS = {
    * service, and the target's `load.onInconclusive` is `rollback`, the default (Pass state LoadInconclusive).
    */
   LoadInconclusive: 'LoadInconclusive',
+  /** ECS reached no gate of a progressive deployment within the target's gateTimeoutSeconds (Pass state GateTimedOut). */
+  GateTimedOut: 'GateTimedOut',
   /** The new image failed a gate and the previous one runs again (Fail state RolledBack). */
   DeploymentRolledBack: 'DeploymentRolledBack',
   /** The rollback itself failed (Fail state RollbackFailed, Pass state RollbackFailedUnrecorded). */

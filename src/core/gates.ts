@@ -44,6 +44,8 @@ export const gateSchema = z.object({
   arrivedAt: z.string().min(1),
   /** Set by JudgeGate. */
   verdict: z.literal('PASS').exactOptional(),
+  /** Set by JudgeGate on the final gate: every gate passed (the GateJudged and RolloutDone states read it). */
+  allPassed: z.literal(true).exactOptional(),
 });
 export type Gate = z.output<typeof gateSchema>;
 
@@ -193,7 +195,7 @@ export async function parkGate(
 export async function judgeGate(params: GateStore & { readonly gate: Gate; readonly now?: () => Date }): Promise<Gate> {
   const verdict: GateVerdict = { verdict: 'PASS', at: (params.now?.() ?? new Date()).toISOString() };
   await putJson(params, gateVerdictKey(params.executionName, params.gate.id), verdict);
-  return { ...params.gate, verdict: 'PASS' };
+  return { ...params.gate, verdict: 'PASS', ...(params.gate.final ? { allPassed: true as const } : {}) };
 }
 
 /** Rollback: every gate still open fails (the hook answers FAILED to a forward call from now on). */
