@@ -134,6 +134,7 @@ function collectTasks(states: Record<string, Record<string, unknown>>, arnOf: (i
       const id = fn['Fn::GetAtt'][0];
       out.push({ state: name, logicalId: id, callback: true });
       (params as { FunctionName: string }).FunctionName = arnOf(id);
+      exposeTimeoutPath(state);
     }
     const nested = (state.ItemProcessor ?? state.Iterator) as
       | { States?: Record<string, Record<string, unknown>> }
@@ -304,6 +305,8 @@ async function callbackTask(
       value === TOKEN_MARKER ? issued.token : value,
     ),
   ) as unknown;
+  // the library drops a timed-out state's promise: the token's own end (at the execution's end) is then unheard
+  issued.result.catch(() => undefined);
   await fn(payload);
   return issued.result;
 }
@@ -327,6 +330,25 @@ async function settle(calls: readonly Promise<unknown>[], ms: number): Promise<v
 /** The ARN of a local execution, as DescribeExecution names it. */
 export function localExecutionArn(name: string, region = 'us-east-1', account = '000000000000'): string {
   return `arn:aws:states:${region}:${account}:execution:${stateMachineName('local')}:${name}`;
+}
+
+/**
+ * Step Functions reads a Task's `TimeoutSecondsPath` from the state's input; aws-local-stepfunctions reads it from
+ * the input after `Parameters`. For a callback state (whose function gets `Payload` alone), the local copy of its
+ * Parameters also carries the value at that path (`$.target.gateTimeoutSeconds` -> `target.gateTimeoutSeconds.$`),
+ * so the library finds what Step Functions would.
+ */
+function exposeTimeoutPath(state: Record<string, unknown>): void {
+  const path = state.TimeoutSecondsPath;
+  if (typeof path !== 'string' || !/^\$(\.[A-Za-z0-9_]+)+$/.test(path)) return;
+  const keys = path.split('.').slice(1);
+  let at = state.Parameters as Record<string, unknown>;
+  for (const key of keys.slice(0, -1)) {
+    const next = (at[key] ?? {}) as Record<string, unknown>;
+    at[key] = next;
+    at = next;
+  }
+  at[`${keys.at(-1)}.$`] = path;
 }
 
 /** The larger of an event's state input and output, bytes of JSON (0 for events without a state payload). */

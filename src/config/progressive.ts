@@ -93,7 +93,7 @@ export const progressiveFields = {
   linear: linearSchema.exactOptional(),
   testRoute: testRouteSchema.exactOptional(),
   /** How long the state machine waits for ECS to reach the next gate (AwaitGate's TimeoutSecondsPath). */
-  gateTimeoutSeconds: z.number().int().min(10).max(86_400).default(300),
+  gateTimeoutSeconds: z.number().int().min(1).max(86_400).default(300),
 };
 
 export type CanarySpec = z.output<typeof canarySchema>;

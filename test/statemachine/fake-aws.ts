@@ -8,8 +8,16 @@ import {
   RegisterTaskDefinitionCommand,
   type TaskDefinition,
   UpdateServiceCommand,
+  type UpdateServiceCommandInput,
 } from '@aws-sdk/client-ecs';
-import { GetObjectCommand, HeadObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { OLD_TD, service, taskDefinition } from '../unit/aws-fixtures.ts';
 
@@ -47,6 +55,11 @@ export interface EcsBehaviour {
   oldRollout: 'COMPLETED' | 'FAILED';
   /** Runs when a task definition is registered (e.g. to let another execution take the lock meanwhile). */
   onRegister?: (() => Promise<void>) | undefined;
+  /**
+   * Runs on an UpdateService with a BLUE_GREEN / CANARY / LINEAR strategy (fake-strategy.ts walks it) and returns the
+   * service deployment's ARN (the answer's `currentServiceDeployment`).
+   */
+  onProgressive?: ((input: UpdateServiceCommandInput) => string) | undefined;
 }
 
 /**
@@ -69,6 +82,7 @@ export function fakeAws() {
     auditWriteFails: false,
     oldRollout: 'COMPLETED',
     onRegister: undefined,
+    onProgressive: undefined,
   });
   const behaviour = defaults();
   const revisions: TaskDefinition[] = [taskDefinition()];
@@ -140,6 +154,13 @@ export function fakeAws() {
       if (!objects.has(i.Key)) throw Object.assign(new Error('NotFound'), { name: 'NotFound' });
       return {};
     });
+    s3Mock.on(ListObjectsV2Command).callsFake((i) => ({
+      Contents: [...objects.keys()]
+        .filter((k) => k.startsWith(i.Prefix ?? ''))
+        .sort()
+        .map((Key) => ({ Key })),
+      IsTruncated: false,
+    }));
 
     ecsMock.on(DescribeTaskDefinitionCommand).callsFake((i) => ({
       taskDefinition: revisions.find((t) => t.taskDefinitionArn === i.taskDefinition),
@@ -167,7 +188,11 @@ export function fakeAws() {
         rolloutState: 'IN_PROGRESS',
       });
       checks = 0;
-      return { service: service(structuredClone(deployments)) };
+      const strategy = i.deploymentConfiguration?.strategy;
+      const arn = strategy && strategy !== 'ROLLING' ? behaviour.onProgressive?.(i) : undefined;
+      return {
+        service: { ...service(structuredClone(deployments)), ...(arn ? { currentServiceDeployment: arn } : {}) },
+      };
     });
     ecsMock.on(DescribeServicesCommand).callsFake(() => {
       const primary = deployments[0];
@@ -213,6 +238,19 @@ export function fakeAws() {
     objects,
     behaviour,
     reset,
+    /** The service runs `taskDefinition` alone, settled (a progressive deployment finished or rolled back). */
+    settleTo(taskDefinition: string) {
+      deployments = [
+        {
+          id: `ecs-svc/${++counter}`,
+          status: 'PRIMARY',
+          taskDefinition,
+          desiredCount: 2,
+          runningCount: 2,
+          rolloutState: 'COMPLETED',
+        },
+      ];
+    },
     /** The task definition the service's PRIMARY deployment runs now. */
     current: () => deployments.find((d) => d.status === 'PRIMARY')?.taskDefinition,
     updateServiceCalls: () => ecsMock.commandCalls(UpdateServiceCommand).map((c) => c.args[0].input.taskDefinition),

@@ -89,7 +89,7 @@ describe('progressive delivery config', () => {
       'targets[0].testRoute: invalid, expected no testRoute with strategy rolling',
     ],
     [{ bakeMinutes: 5 }, 'targets[0].bakeMinutes: got 5, expected bakeMinutes 0 with strategy rolling'],
-    [{ strategy: 'canary', gateTimeoutSeconds: 5 }, 'targets[0].gateTimeoutSeconds: got 5'],
+    [{ strategy: 'canary', gateTimeoutSeconds: 0 }, 'targets[0].gateTimeoutSeconds: got 0'],
   ])('refuses %j naming the field', (extra, expected) => {
     expect(messageOf(extra)).toContain(expected);
   });
