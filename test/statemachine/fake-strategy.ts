@@ -87,7 +87,7 @@ export function fakeStrategies(
   }));
   aws.ecsMock.on(StopServiceDeploymentCommand).callsFake((i) => {
     const d = deployments.find((x) => x.arn === i.serviceDeploymentArn);
-    if (!d || d.status !== 'IN_PROGRESS') {
+    if (d?.status !== 'IN_PROGRESS') {
       throw Object.assign(new Error('the service deployment is not in progress'), { name: 'ConflictException' });
     }
     d.status = 'ROLLBACK_REQUESTED';

@@ -1,9 +1,11 @@
 import { StopServiceDeploymentCommand } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { lambdaInvoker } from '../../local/state-machine.ts';
+import { taskStates } from '../asl.ts';
 import { NEW_TD, OLD_TD } from '../unit/aws-fixtures.ts';
 import { fakeStrategies, type StrategyOptions } from './fake-strategy.ts';
 import { deployPath, type Harness, rollbackPath, startHarness, summaryOf } from './harness.ts';
+import { GATE_TASKS, payloadProblems } from './payload-contract.ts';
 
 /**
  * Progressive delivery as a program: a canary with a header test route (test gate, 10%, 100%), driven by a fake
@@ -195,4 +197,13 @@ describe('deploy state machine: progressive delivery gates', () => {
     expect(h.aws.ecsMock.commandCalls(StopServiceDeploymentCommand)).toHaveLength(1);
     expect(h.aws.current()).toBe(OLD_TD);
   }, 30_000);
+
+  it.each(GATE_TASKS)(
+    "%s: its Parameters, applied to each recorded input, parse with its handler's schema",
+    async (name) => {
+      const state = taskStates().find((t) => t.name === name)?.state;
+      if (!state) throw new Error(`no Task state ${name}`);
+      expect(await payloadProblems(name, state, h.recorded)).toEqual([]);
+    },
+  );
 });

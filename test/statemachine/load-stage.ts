@@ -15,6 +15,8 @@ export function writeLoadStageAsl(file: string): string {
   const pick = ['PlanLoad', 'GenerateLoad', 'AggregateLoad', 'LoadPassed'];
   const states: Record<string, unknown> = Object.fromEntries(pick.map((name) => [name, deploy.States[name]]));
   states.RecordDeployed = { Type: 'Succeed' };
+  // a gate's load test (progressive delivery) passes to its verdict: not entered here, no $.gate
+  states.JudgeGate = { Type: 'Succeed' };
   // What the deploy machine would roll back on ends the run with it as the cause.
   states.SloViolated = { Type: 'Fail', Error: 'SloViolated', CausePath: '$.load.reason' };
   states.LoadInconclusive = { Type: 'Fail', Error: 'LoadInconclusive', CausePath: '$.load.reason' };
