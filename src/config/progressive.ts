@@ -92,8 +92,11 @@ export const progressiveFields = {
   canary: canarySchema.exactOptional(),
   linear: linearSchema.exactOptional(),
   testRoute: testRouteSchema.exactOptional(),
-  /** How long the state machine waits for ECS to reach the next gate (AwaitGate's TimeoutSecondsPath). */
-  gateTimeoutSeconds: z.number().int().min(1).max(86_400).default(300),
+  /**
+   * How long the state machine waits for ECS to reach the next gate (AwaitGate's TimeoutSecondsPath): the step's bake
+   * included, ECS reaches the next production step only after it.
+   */
+  gateTimeoutSeconds: z.number().int().min(1).max(86_400).default(900),
 };
 
 export type CanarySpec = z.output<typeof canarySchema>;
@@ -148,12 +151,17 @@ export function productionShares(t: ProgressiveTarget): number[] {
   return [100];
 }
 
-/** Seconds of bake ECS adds to a deployment: the steps' bakes and the final bake. */
+/** Minutes ECS bakes each production step below 100% (canary, linear). */
+export function stepBakeMinutes(t: ProgressiveTarget): number {
+  return t.strategy === 'canary' ? canaryOf(t).bakeMinutes : t.strategy === 'linear' ? linearOf(t).bakeMinutes : 0;
+}
+
+/**
+ * Seconds of bake the execution waits beyond its gates: the final bake (`bakeMinutes`, CheckRollout follows it). The
+ * steps' bakes are inside the gates' waits (gateTimeoutSeconds covers them).
+ */
 export function bakeSeconds(t: ProgressiveTarget): number {
-  const steps = productionShares(t).length - 1;
-  const stepBake =
-    t.strategy === 'canary' ? canaryOf(t).bakeMinutes : t.strategy === 'linear' ? linearOf(t).bakeMinutes : 0;
-  return t.strategy === 'rolling' ? 0 : (steps * stepBake + t.bakeMinutes) * 60;
+  return t.strategy === 'rolling' ? 0 : t.bakeMinutes * 60;
 }
 
 /** One problem with a target's progressive settings: the field (under the target) and what was expected. */
@@ -178,6 +186,13 @@ export function progressiveIssues(t: ProgressiveTarget): ProgressiveIssue[] {
   if (t.linear && t.strategy !== 'linear') {
     issues.push({ path: ['linear'], message: `no linear section with strategy ${t.strategy} (it is for linear)` });
   }
+  const stepBake = stepBakeMinutes(t) * 60;
+  if (stepBake > 0 && productionShares(t).length > 1 && t.gateTimeoutSeconds < stepBake + 60) {
+    issues.push({
+      path: ['gateTimeoutSeconds'],
+      message: `at least ${stepBake + 60} s: ECS reaches the next gate only after the step's bake (${stepBake} s), plus a minute`,
+    });
+  }
   if (t.strategy === 'rolling') {
     if (t.testRoute) {
       issues.push({
@@ -199,8 +214,7 @@ export function progressiveIssues(t: ProgressiveTarget): ProgressiveIssue[] {
 export function describeStrategy(t: ProgressiveTarget): string {
   if (t.strategy === 'rolling') return 'strategy rolling';
   const shares = productionShares(t);
-  const stepBake =
-    t.strategy === 'canary' ? canaryOf(t).bakeMinutes : t.strategy === 'linear' ? linearOf(t).bakeMinutes : 0;
+  const stepBake = stepBakeMinutes(t);
   const steps = shares.length > 1 ? `${shares.slice(0, -1).join('%, ')}% (${stepBake} min each), then 100%` : '100%';
   const route = t.testRoute
     ? [t.testRoute.url, t.testRoute.header && `header ${t.testRoute.header.name}: ${t.testRoute.header.value}`]
@@ -212,3 +226,36 @@ export function describeStrategy(t: ProgressiveTarget): string {
 
 /** A target's progressive fields alone (Deploy and Rollback take them from `$.target`). */
 export const deliverySchema = z.object(progressiveFields);
+
+/** What the local cloud's service declares as its test route (`local.clusters[].services[]`). */
+export interface LocalTestRoute {
+  readonly testListenerPort?: number | undefined;
+  readonly testHeader?: { readonly name: string; readonly value: string } | undefined;
+}
+
+/**
+ * A target's test route against the local service it deploys to: what the target sends test traffic to must exist
+ * on the local load balancer (the same header, the test listener's port).
+ */
+export function localRouteIssues(route: TestRoute | undefined, local: LocalTestRoute): ProgressiveIssue[] {
+  const issues: ProgressiveIssue[] = [];
+  if (route?.header) {
+    const h = local.testHeader;
+    if (!h || h.name.toLowerCase() !== route.header.name.toLowerCase() || h.value !== route.header.value) {
+      issues.push({
+        path: ['testRoute', 'header'],
+        message: `the local service's testHeader (${h ? `${h.name}: ${h.value}` : 'none'}): the local load balancer routes test traffic by it`,
+      });
+    }
+  }
+  if (route?.url) {
+    const port = Number(new URL(route.url).port || (route.url.startsWith('https') ? 443 : 80));
+    if (local.testListenerPort !== port) {
+      issues.push({
+        path: ['testRoute', 'url'],
+        message: `a URL on the local service's testListenerPort (${local.testListenerPort ?? 'none'}): the local test listener`,
+      });
+    }
+  }
+  return issues;
+}

@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { MAX_WORKERS, planShards } from '../../loadgen/plan.ts';
-import { bakeSeconds, gatesOf, type ProgressiveTarget, progressiveFields, progressiveIssues } from './progressive.ts';
+import {
+  bakeSeconds,
+  gatesOf,
+  localRouteIssues,
+  type ProgressiveTarget,
+  progressiveFields,
+  progressiveIssues,
+} from './progressive.ts';
 
 /**
  * The schema of rollgate.config.yml. Every field has a default where a sane one exists, so a minimal target is
@@ -295,7 +302,13 @@ export const configSchema = z
           });
         }
       }
-      for (const issue of progressiveIssues(t)) {
+      const local = config.local?.clusters
+        .find((c) => c.name === t.cluster)
+        ?.services.find((s) => s.name === t.service);
+      for (const issue of [
+        ...progressiveIssues(t),
+        ...(local && t.testRoute ? localRouteIssues(t.testRoute, local) : []),
+      ]) {
         ctx.addIssue({ code: 'custom', path: ['targets', i, ...issue.path], message: issue.message });
       }
       // The longest path must end before the state machine's own timeout, or no Catch (and no rollback) runs.
@@ -303,7 +316,7 @@ export const configSchema = z
       if (worst > EXECUTION_TIMEOUT_SECONDS) {
         const gates = gatesOf(t).length;
         const progressive = gates
-          ? ` + ${gates} gate(s) x (gateTimeoutSeconds + health.deadlineSeconds + load.durationSeconds) + the bakes (${bakeSeconds(t)} s)`
+          ? ` + ${gates} gate(s) x (gateTimeoutSeconds + health.deadlineSeconds + load.durationSeconds) + bakeMinutes x 60 (${bakeSeconds(t)} s)`
           : '';
         ctx.addIssue({
           code: 'custom',
