@@ -482,6 +482,15 @@ describe('npm run package (osls, offline)', () => {
       for (const role of roles) expect(template.Resources[role]?.Type, role).toBe('AWS::IAM::Role');
     });
 
+    /** The gate bridge's S3 objects and the task token calls (GateHook and ParkGate). */
+    const GATE_BRIDGE = [
+      's3:GetObject',
+      's3:ListBucket',
+      's3:PutObject',
+      'states:SendTaskFailure',
+      'states:SendTaskHeartbeat',
+      'states:SendTaskSuccess',
+    ];
     /** Each function's allowed actions beyond writing its own logs: exactly what its handler calls. */
     const EXPECTED: Record<string, string[]> = {
       Normalize: [],
@@ -501,17 +510,30 @@ describe('npm run package (osls, offline)', () => {
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'ecs:DescribeServices',
+        'ecs:ListServiceDeployments',
         'ecs:UpdateService',
+        'iam:PassRole',
         's3:GetObject',
         's3:ListBucket',
       ],
-      CheckRollout: ['ecs:DescribeServices'],
+      CheckRollout: ['ecs:DescribeServiceDeployments', 'ecs:DescribeServices'],
       ProbeHealth: [],
       PlanLoad: [],
       GenerateLoad: ['s3:PutObject'],
       AggregateLoad: ['s3:GetObject', 's3:PutObject'],
       MergeLoad: ['s3:GetObject', 's3:PutObject'],
-      Rollback: ['dynamodb:GetItem', 'dynamodb:PutItem', 'ecs:DescribeServices', 'ecs:UpdateService'],
+      Rollback: [
+        'dynamodb:GetItem',
+        'dynamodb:PutItem',
+        'ecs:DescribeServices',
+        'ecs:ListServiceDeployments',
+        'ecs:StopServiceDeployment',
+        'ecs:UpdateService',
+        's3:PutObject',
+      ],
+      GateHook: GATE_BRIDGE,
+      ParkGate: GATE_BRIDGE,
+      JudgeGate: ['s3:PutObject'],
       Record: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 's3:PutObject'],
       Notify: ['events:PutEvents'],
       ExecutionEnded: [
@@ -544,7 +566,7 @@ describe('npm run package (osls, offline)', () => {
 
     it('lets only the deploy and rollback paths update a service, and only Register pass a role', () => {
       expect(allowedTo('ecs:UpdateService')).toEqual(['Deploy', 'ExecutionEnded', 'Rollback']);
-      expect(allowedTo('iam:PassRole')).toEqual(['Register']);
+      expect(allowedTo('iam:PassRole')).toEqual(['Deploy', 'Register']);
       expect(allowedTo('ecs:RegisterTaskDefinition')).toEqual(['Register']);
     });
 
@@ -583,14 +605,63 @@ describe('npm run package (osls, offline)', () => {
     });
 
     it('grants iam:PassRole on the configured roles only, to ECS tasks only', () => {
-      const pass = allStatements(template).filter(
-        ({ statement }) => statement.Effect === 'Allow' && grants(statement, 'iam:PassRole'),
+      const pass = roleStatements('RegisterLambdaFunction').filter(
+        (statement) => statement.Effect === 'Allow' && grants(statement, 'iam:PassRole'),
       );
       expect(pass).toHaveLength(1);
-      expect(asArray(pass[0]?.statement.Resource).sort()).toEqual([ROLES.execution, ROLES.web].sort());
-      expect(pass[0]?.statement.Condition).toEqual({
+      expect(asArray(pass[0]?.Resource).sort()).toEqual([ROLES.execution, ROLES.web].sort());
+      expect(pass[0]?.Condition).toEqual({
         StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' },
       });
+    });
+
+    it("lets Deploy pass the ECS hook role alone, to ECS, and names it and GateHook in Deploy's environment", () => {
+      const pass = roleStatements('DeployLambdaFunction').filter(
+        (s) => s.Effect === 'Allow' && grants(s, 'iam:PassRole'),
+      );
+      expect(pass.map((s) => s.Resource)).toEqual([{ 'Fn::GetAtt': ['EcsHookInvokeRole', 'Arn'] }]);
+      expect(pass[0]?.Condition).toEqual({ StringEquals: { 'iam:PassedToService': 'ecs.amazonaws.com' } });
+      const env = (resource(template, 'DeployLambdaFunction').Properties.Environment as { Variables: Json }).Variables;
+      expect(env.GATE_HOOK_FUNCTION_ARN).toEqual({ 'Fn::GetAtt': ['GateHookLambdaFunction', 'Arn'] });
+      expect(env.ECS_HOOK_ROLE_ARN).toEqual({ 'Fn::GetAtt': ['EcsHookInvokeRole', 'Arn'] });
+    });
+
+    it('gives ECS a role that may invoke GateHook and nothing else', () => {
+      const role = resource(template, 'EcsHookInvokeRole');
+      expect(role.Type).toBe('AWS::IAM::Role');
+      expect(role.Properties.AssumeRolePolicyDocument).toEqual({
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { Service: 'ecs.amazonaws.com' }, Action: 'sts:AssumeRole' }],
+      });
+      const statements = allStatements(template)
+        .filter((s) => s.where === 'EcsHookInvokeRole')
+        .map((s) => s.statement);
+      expect(statements).toEqual([
+        {
+          Sid: 'InvokeGateHook',
+          Effect: 'Allow',
+          Action: 'lambda:InvokeFunction',
+          Resource: { 'Fn::GetAtt': ['GateHookLambdaFunction', 'Arn'] },
+        },
+      ]);
+    });
+
+    it('scopes the service deployment actions to the configured services', () => {
+      const scoped = (action: string) =>
+        allStatements(template)
+          .filter(({ statement }) => statement.Effect === 'Allow' && grants(statement, action))
+          .map(({ statement }) =>
+            asArray(statement.Resource).map((r) => /:(service[\w-]*\/[^"]+)"/.exec(JSON.stringify(r))?.[1]),
+          );
+      expect(scoped('ecs:ListServiceDeployments')).toEqual([
+        ['service/prod/web', 'service/prod/api'],
+        ['service/prod/web', 'service/prod/api'],
+      ]);
+      for (const action of ['ecs:DescribeServiceDeployments', 'ecs:StopServiceDeployment']) {
+        expect(scoped(action)).toEqual([['service-deployment/prod/web/*', 'service-deployment/prod/api/*']]);
+      }
+      expect(allowedTo('ecs:StopServiceDeployment')).toEqual(['Rollback']);
+      expect(allowedTo('states:SendTaskSuccess')).toEqual(['GateHook', 'ParkGate']);
     });
 
     it('lets CheckImage look up images in the configured repositories only', () => {
@@ -610,6 +681,7 @@ describe('npm run package (osls, offline)', () => {
       expect(prefixes('ExecutionEnded')).toEqual(['audit']);
       expect(prefixes('AggregateLoad')).toEqual(['reports']);
       expect(prefixes('GenerateLoad')).toEqual(['load-results']);
+      for (const fn of ['GateHook', 'ParkGate', 'JudgeGate', 'Rollback']) expect(prefixes(fn), fn).toEqual(['gates']);
     });
   });
 
