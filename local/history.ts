@@ -28,6 +28,8 @@ export interface StoredExecution extends ExecutionResult {
   readonly summary: RunSummary;
   /** How many times it was redriven (0 or absent: never). */
   readonly redriveCount?: number;
+  /** Set when the audit trail in S3 has no record of it: why, and that this stored record is the only one. */
+  readonly unrecorded?: string;
 }
 
 export function executionsDir(stateDir: string): string {
@@ -38,7 +40,11 @@ export function executionsDir(stateDir: string): string {
 export function storedExecution(
   result: ExecutionResult,
   record: AuditRecord,
-  extra: { readonly reportFile?: string | undefined; readonly redriveCount?: number | undefined } = {},
+  extra: {
+    readonly reportFile?: string | undefined;
+    readonly redriveCount?: number | undefined;
+    readonly unrecorded?: string | undefined;
+  } = {},
 ): StoredExecution {
   const row = historyRow(record);
   return {
@@ -53,6 +59,7 @@ export function storedExecution(
       ...(extra.reportFile ? { reportFile: extra.reportFile } : {}),
     },
     ...(extra.redriveCount ? { redriveCount: extra.redriveCount } : {}),
+    ...(extra.unrecorded ? { unrecorded: extra.unrecorded } : {}),
   };
 }
 

@@ -5,6 +5,7 @@ import type { RollgateConfig } from '../src/config/schema.ts';
 import { type AuditRecord, auditImage, auditRecord, type Outcome, readAuditRecord } from '../src/core/audit.ts';
 import { executionName, type ImageRef, reportKeys, reportPrefixOf } from '../src/core/naming.ts';
 import { inputImage, parseInput } from '../src/core/normalize.ts';
+import { oneLine } from '../src/core/text.ts';
 import { eventsFile, LOCAL_BUCKET, type LocalCloud, startLocalCloud } from './cloud.ts';
 import { formatEvent, readEvents } from './eventbridge.ts';
 import { executionsDir, listExecutions, type StoredExecution, storedExecution } from './history.ts';
@@ -192,17 +193,33 @@ export class LocalRunner {
     options: { readonly statusChangeRule?: boolean; readonly redriveCount?: number } = {},
   ): Promise<StoredExecution> {
     const { name } = result;
+    // What kept the execution's end from the audit trail in S3: said loudly, and the record is kept here
+    const unrecorded: string[] = [];
+    const why = (err: unknown) => oneLine((err as Error).message || (err as Error).name || String(err), 160);
     // AWS's rule fires for every ABORTED, TIMED_OUT and FAILED execution (rollgate's own Fail states included)
     if (result.status !== 'SUCCEEDED' && options.statusChangeRule !== false) {
-      await this.statusChanged(result);
+      await this.statusChanged(result).catch((err) => unrecorded.push(`the status-change handler failed: ${why(err)}`));
     }
-    const record = (await this.readAudit(result.startDate, name)) ?? recordFromRun(result);
+    const written = await this.readAudit(result.startDate, name).catch((err) => {
+      unrecorded.push(`its audit record could not be read from S3: ${why(err)}`);
+      return undefined;
+    });
+    if (written === undefined && unrecorded.length === 0) unrecorded.push('its Record state could not write it');
+    const record = written ?? recordFromRun(result);
     if (result.error === 'RollgateInterrupted' && record.cluster && record.service) {
       // the rollback the rule started is ECS's to finish: wait for it, so what serves afterwards is known
       await this.cloud.ecs.waitForSteadyState(record.cluster, record.service, 60_000).catch(() => undefined);
     }
     const reportFile = record.reportKey ? await this.downloadReport(record.reportKey, name) : undefined;
-    const stored = storedExecution(result, record, { reportFile, redriveCount: options.redriveCount });
+    const stored = storedExecution(result, record, {
+      reportFile,
+      redriveCount: options.redriveCount,
+      ...(written
+        ? {}
+        : {
+            unrecorded: `the audit trail in S3 has no record of it (${unrecorded.join('; ')}): this record is kept in ${this.cloud.stateDir} only`,
+          }),
+    });
     await writeJsonAtomic(path.join(executionsDir(this.cloud.stateDir), `${name}.json`), stored);
     return stored;
   }

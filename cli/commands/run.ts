@@ -41,6 +41,7 @@ export async function command(argv: string[], io: Io): Promise<number> {
     return { stored: done, events: await runner.eventsOf(done.name, (w) => io.stderr(`rollgate: ${w}\n`)) };
   });
   const s = stored.summary;
+  if (stored.unrecorded) io.stderr(`rollgate: WARNING: execution ${s.executionName}: ${safeText(stored.unrecorded)}\n`);
   if (values.json) {
     io.stdout(`${JSON.stringify(s, null, 2)}\n`);
   } else {

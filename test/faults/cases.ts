@@ -42,6 +42,8 @@ export const OTHER_FAULTS = {
   reusedPid: 'cloud.pid naming a reused pid',
   garbagePid: 'garbage cloud.pid',
   resetReusedPid: 'reset with a cloud.pid naming a reused pid',
+  s3AtRecord: 'S3 unavailable at Record',
+  s3AtBackup: 'S3 unavailable at Backup',
 } as const;
 
 /** Every fault name, as docs/faults.md lists them. */
