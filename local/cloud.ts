@@ -3,7 +3,7 @@ import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { RollgateConfig } from '../src/config/schema.ts';
 import { ConfigError } from '../src/core/errors.ts';
-import { startDynamo } from './dynamodb.ts';
+import { type LocalDynamo, startDynamo } from './dynamodb.ts';
 import { startEcr } from './ecr.ts';
 import { startEcs } from './ecs/server.ts';
 import { startEventBridge } from './eventbridge.ts';
@@ -27,6 +27,8 @@ export interface LocalCloud {
   readonly s3: LocalS3;
   readonly ecs: Ecs;
   readonly registry: LocalRegistry;
+  /** The lock table's DynamoDB (data under `<stateDir>/dynamodb/`). */
+  readonly dynamo: LocalDynamo;
   /** The Lambda endpoint: serverless.yml's functions by the Invoke protocol (ECS lifecycle hooks call it). */
   readonly lambda: LocalLambda;
   /** The task tokens of the runner's callback states, answered by the local SFN endpoint (AWS_ENDPOINT_URL_SFN). */
@@ -243,7 +245,7 @@ export async function startLocalCloud(options: {
       // the handlers' Powertools logs would mix with the CLI's output: off unless asked for
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
     };
-    return { stateDir, spec, s3, ecs, registry, lambda, taskTokens, env, stop };
+    return { stateDir, spec, s3, ecs, dynamo, registry, lambda, taskTokens, env, stop };
   } catch (err) {
     await stop();
     throw err;

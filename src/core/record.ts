@@ -156,13 +156,25 @@ export interface RecordParams {
   readonly now?: () => Date;
 }
 
-/** Writes the audit record (`audit/dt=YYYY-MM-DD/<execution>.json`) and returns the execution's summary. */
+/**
+ * Releases the execution's lock, writes the audit record (`audit/dt=YYYY-MM-DD/<execution>.json`) and returns the
+ * execution's summary. The record is written even when the lock table cannot be reached; then the lock's error is thrown.
+ */
 export async function record(params: RecordParams): Promise<Summary> {
   const { s3, bucket, path, state } = params;
+  // A lock table that cannot be reached must not cost the audit record: write it, then fail with the lock's error
+  let lockError: unknown;
   if (params.lock && state.execution) {
-    await releaseLock({ ...params.lock, executionName: state.execution.name, startedAt: state.execution.startedAt });
+    await releaseLock({
+      ...params.lock,
+      executionName: state.execution.name,
+      startedAt: state.execution.startedAt,
+    }).catch((err: unknown) => {
+      lockError = err;
+    });
   }
   const rec = buildRecord(path, state, params.now?.() ?? new Date(), params.redriveCount);
   await writeAuditRecord({ s3, bucket }, rec);
+  if (lockError !== undefined) throw lockError;
   return summaryOf(rec);
 }

@@ -44,6 +44,7 @@ export const OTHER_FAULTS = {
   resetReusedPid: 'reset with a cloud.pid naming a reused pid',
   s3AtRecord: 'S3 unavailable at Record',
   s3AtBackup: 'S3 unavailable at Backup',
+  dynamoAtLock: 'DynamoDB unavailable at AcquireLock',
 } as const;
 
 /** Every fault name, as docs/faults.md lists them. */
