@@ -45,6 +45,7 @@ export const OTHER_FAULTS = {
   s3AtRecord: 'S3 unavailable at Record',
   s3AtBackup: 'S3 unavailable at Backup',
   dynamoAtLock: 'DynamoDB unavailable at AcquireLock',
+  rollbackBroken: 'rollback target broken too',
 } as const;
 
 /** Every fault name, as docs/faults.md lists them. */
