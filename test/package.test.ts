@@ -541,6 +541,8 @@ describe('npm run package (osls, offline)', () => {
         'dynamodb:GetItem',
         'ecs:DescribeServices',
         'ecs:DescribeTaskDefinition',
+        'ecs:ListServiceDeployments',
+        'ecs:StopServiceDeployment',
         'ecs:UpdateService',
         's3:GetObject',
         's3:ListBucket',
@@ -653,14 +655,16 @@ describe('npm run package (osls, offline)', () => {
           .map(({ statement }) =>
             asArray(statement.Resource).map((r) => /:(service[\w-]*\/[^"]+)"/.exec(JSON.stringify(r))?.[1]),
           );
-      expect(scoped('ecs:ListServiceDeployments')).toEqual([
-        ['service/prod/web', 'service/prod/api'],
-        ['service/prod/web', 'service/prod/api'],
-      ]);
+      for (const arns of scoped('ecs:ListServiceDeployments'))
+        expect(arns).toEqual(['service/prod/web', 'service/prod/api']);
       for (const action of ['ecs:DescribeServiceDeployments', 'ecs:StopServiceDeployment']) {
-        expect(scoped(action)).toEqual([['service-deployment/prod/web/*', 'service-deployment/prod/api/*']]);
+        for (const arns of scoped(action)) {
+          expect(arns).toEqual(['service-deployment/prod/web/*', 'service-deployment/prod/api/*']);
+        }
       }
-      expect(allowedTo('ecs:StopServiceDeployment')).toEqual(['Rollback']);
+      expect(allowedTo('ecs:ListServiceDeployments')).toEqual(['Deploy', 'ExecutionEnded', 'Rollback']);
+      expect(allowedTo('ecs:DescribeServiceDeployments')).toEqual(['CheckRollout']);
+      expect(allowedTo('ecs:StopServiceDeployment')).toEqual(['ExecutionEnded', 'Rollback']);
       expect(allowedTo('states:SendTaskSuccess')).toEqual(['GateHook', 'ParkGate']);
     });
 
@@ -678,7 +682,7 @@ describe('npm run package (osls, offline)', () => {
           .map((s) => /"\/([\w-]+)\/\*"/.exec(JSON.stringify(s.Resource))?.[1]);
       expect(prefixes('Backup')).toEqual(['backups']);
       expect(prefixes('Record')).toEqual(['audit']);
-      expect(prefixes('ExecutionEnded')).toEqual(['audit']);
+      expect(prefixes('ExecutionEnded')).toEqual(['audit', 'gates']);
       expect(prefixes('AggregateLoad')).toEqual(['reports']);
       expect(prefixes('GenerateLoad')).toEqual(['load-results']);
       for (const fn of ['GateHook', 'ParkGate', 'JudgeGate', 'Rollback']) expect(prefixes(fn), fn).toEqual(['gates']);

@@ -5,10 +5,12 @@ import { rolloutSchema } from '../config/schema.ts';
 import { type AuditRecord, auditImage, auditRecord, auditRecordExists, writeAuditRecord } from './audit.ts';
 import { readBackup } from './backup.ts';
 import { describeService, describeTaskDefinition, primaryDeployment } from './ecs.ts';
+import { closeGates } from './gates.ts';
 import { releaseLock } from './lock.ts';
 import { backupKey, EXECUTION_TAG, splitServiceKey } from './naming.ts';
 import { inputImage } from './normalize.ts';
 import { rollback } from './rollback.ts';
+import { latestServiceDeployment, stopWithRollback } from './service-deployments.ts';
 
 /**
  * The "Step Functions Execution Status Change" event EventBridge sends (the fields used). `startDate`/`stopDate`
@@ -112,10 +114,22 @@ async function rollbackIfOurs(
   );
   const previous = backup?.taskDefinition.taskDefinitionArn;
   if (!previous) return undefined;
-  const primary = primaryDeployment(await describeService(params.ecs, cluster, service))?.taskDefinition;
+  const svc = await describeService(params.ecs, cluster, service);
+  const primary = primaryDeployment(svc)?.taskDefinition;
   if (!primary || primary === previous) return undefined;
   const { tags } = await describeTaskDefinition(params.ecs, primary);
   if (!tags.some((t) => t.key === EXECUTION_TAG && t.value === executionName)) return undefined;
+  const strategy = svc.deploymentConfiguration?.strategy;
+  if (strategy && strategy !== 'ROLLING') {
+    // ECS's own deployment, gated by this execution: its gates fail (the hook answers FAILED) and a deployment still
+    // in progress is stopped with ROLLBACK; one that finished is redeployed to the backup as a rolling update would.
+    await closeGates({ s3: params.s3, bucket: params.bucket, executionName, reason: 'the execution ended' });
+    const open = await latestServiceDeployment(params.ecs, cluster, service, ['PENDING', 'IN_PROGRESS']);
+    if (open) {
+      await stopWithRollback(params.ecs, open.arn);
+      return { from: primary, to: previous };
+    }
+  }
   await rollback({ ecs: params.ecs, cluster, service, taskDefinitionArn: previous, rollout: UNWATCHED_ROLLOUT });
   return { from: primary, to: previous };
 }

@@ -3,6 +3,8 @@ import {
   DescribeServicesCommand,
   DescribeTaskDefinitionCommand,
   ECSClient,
+  ListServiceDeploymentsCommand,
+  StopServiceDeploymentCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -86,6 +88,26 @@ describe('executionEnded', () => {
       reason: expect.stringContaining('rollgate started a rollback to'),
     });
     expect(ddbMock.commandCalls(DeleteItemCommand).length).toBeGreaterThan(0);
+  });
+
+  it("stops a timed-out execution's progressive deployment with ROLLBACK and closes its gates", async () => {
+    const canary = service([deployment({ taskDefinition: NEW_TD, rolloutState: 'IN_PROGRESS' })]);
+    canary.deploymentConfiguration = { ...canary.deploymentConfiguration, strategy: 'CANARY' };
+    ecsMock.on(DescribeServicesCommand).resolves({ services: [canary] });
+    const arn = 'arn:aws:ecs:us-east-1:123456789012:service-deployment/demo/demo-app/sd1';
+    ecsMock
+      .on(ListServiceDeploymentsCommand)
+      .resolves({ serviceDeployments: [{ serviceDeploymentArn: arn, status: 'IN_PROGRESS' }] });
+    ecsMock.on(StopServiceDeploymentCommand).resolves({ serviceDeploymentArn: arn });
+    const out = await executionEnded({ ddb, table: 'locks', s3, ecs, bucket: 'artifacts', event: event('TIMED_OUT') });
+    expect(out).toMatchObject({ recorded: true, rolledBack: OLD_TD });
+    expect(ecsMock.commandCalls(StopServiceDeploymentCommand)[0]?.args[0].input).toEqual({
+      serviceDeploymentArn: arn,
+      stopType: 'ROLLBACK',
+    });
+    expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+    const keys = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
+    expect(keys[0]).toBe('gates/e1/closed.json');
   });
 
   it("leaves an aborted execution's service as the operator left it, and says so", async () => {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import type { HealthSpec } from '../../src/config/schema.ts';
+import { routedUrl } from '../../src/core/gate-route.ts';
 import { probeHealth } from '../../src/core/probe-health.ts';
 
 let server: Server;
@@ -12,6 +13,11 @@ const answers: number[] = [];
 beforeAll(async () => {
   server = createServer((req, res) => {
     if (req.url === '/hang') return; // never answers: the per-request timeout must fire
+    if (req.url === '/canary') {
+      // a header route: only requests with the header reach the (healthy) new version
+      res.writeHead(req.headers['x-canary'] === '1' ? 200 : 503).end();
+      return;
+    }
     if (req.url === '/flaky') {
       const status = answers.shift() ?? 200;
       res.writeHead(status, { 'x-app-version': 'v2' }).end();
@@ -98,5 +104,18 @@ describe('probeHealth', () => {
     await expect(
       probeHealth({ health: { ...spec('/ok', { deadlineSeconds: 1 }), url: `http://127.0.0.1:${port}/health` } }),
     ).rejects.toMatchObject({ message: expect.stringContaining('ECONNREFUSED') });
+  });
+});
+
+describe('probeHealth along a gate route', () => {
+  it('sends the route headers with every probe, and the route origin replaces the URL origin', async () => {
+    const route = { origin: base, headers: { 'x-canary': '1' } };
+    const health = spec('/canary');
+    const url = routedUrl('http://127.0.0.1:9/canary', route);
+    expect(url).toBe(`${base}/canary`);
+    await expect(probeHealth({ health: { ...health, url }, headers: route.headers })).resolves.toMatchObject({
+      status: 'HEALTHY',
+    });
+    await expect(probeHealth({ health: { ...health, url } })).rejects.toThrow(/HTTP 503/);
   });
 });
