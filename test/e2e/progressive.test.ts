@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '../../cli/commands/demo.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
+import { startPoller } from '../local/support.ts';
 import { e2eEnv, freePort, portInUse, processesWithMarker } from './env.ts';
 
 /**
@@ -61,9 +62,15 @@ async function served(): Promise<string> {
 describe('progressive delivery on the local cloud', () => {
   it('takes a good canary through every gate to DEPLOYED', async () => {
     expect(await served()).toBe('v1');
+    // a client on the production listener every 10 ms throughout
+    const poller = startPoller(() => `http://127.0.0.1:${env.port}/`);
     const stored = await push('v2');
+    await poller.stop();
     expect(stored.summary).toMatchObject({ outcome: 'DEPLOYED' });
     expect(await served()).toBe('v2');
+    expect(poller.failures).toEqual([]);
+    expect([...poller.versions].sort()).toEqual(['v1', 'v2']);
+    expect(poller.total()).toBeGreaterThan(100);
   }, 120_000);
 
   it("rolls back a version whose green tasks fail the target group's health checks (ECS fails it at SCALE_UP)", async () => {
@@ -73,8 +80,13 @@ describe('progressive delivery on the local cloud', () => {
   }, 120_000);
 
   it('rolls back a version that fails its test gate (load test along the header route) before production moves', async () => {
+    const poller = startPoller(() => `http://127.0.0.1:${env.port}/`);
     const stored = await push('v4-errors');
+    await poller.stop();
     expect(stored.summary).toMatchObject({ outcome: 'ROLLED_BACK', error: 'SloViolated' });
+    // production never reached it: every request answered by v2, none failed
+    expect([...poller.versions]).toEqual(['v2']);
+    expect(poller.failures).toEqual([]);
     expect(stored.statesEntered.filter((s) => s === 'AwaitGate')).toHaveLength(1);
     expect(await served()).toBe('v2');
   }, 120_000);
