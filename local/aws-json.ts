@@ -72,8 +72,9 @@ export async function startAwsJsonEndpoint(
   options: { readonly port?: number; readonly log?: (line: string) => void } = {},
 ): Promise<AwsJsonEndpoint> {
   const log = options.log ?? (() => undefined);
+  const fault = faultSwitch(spec.service);
   const server = createServer((req, res) => {
-    void handle(spec, log, req, res);
+    void handle(spec, log, req, res, fault);
   });
   try {
     await listenLocal(server, options.port ?? 0);
@@ -94,11 +95,14 @@ async function handle(
   log: (line: string) => void,
   req: IncomingMessage,
   res: ServerResponse,
+  fault: () => AwsError | undefined,
 ): Promise<void> {
   try {
     const op = operationName(req, spec.targetPrefix);
     const input = await readInput(req, spec);
     spec.onCall?.(op, input);
+    const injected = fault();
+    if (injected) throw injected;
     const operation = Object.hasOwn(spec.operations, op) ? spec.operations[op] : undefined;
     if (operation === undefined) {
       throw new AwsError('UnknownOperationException', `The local ${spec.service} does not implement ${op}.`);
@@ -115,6 +119,22 @@ async function handle(
     res.setHeader('x-amzn-errortype', err.name);
     replyJson(res, err.status, { __type: err.name, message: err.message }, spec.jsonVersion);
   }
+}
+
+/** The local endpoints' fault switch, for tests and demos: off unless this environment variable is set. */
+export const FAULTS_ENV = 'ROLLGATE_LOCAL_FAULTS';
+
+/**
+ * `ROLLGATE_LOCAL_FAULTS=ECS:throttle=3/10`: of every 10 calls to the local ECS, the first 3 answer
+ * ThrottlingException (HTTP 400, "Rate exceeded"), as ECS does past its API rate: bursts longer than the SDK's own
+ * retries, so the state machine's Retry has to absorb them too. Read by the local endpoint, never by a handler.
+ */
+export function faultSwitch(service: string, env: NodeJS.ProcessEnv = process.env): () => AwsError | undefined {
+  const match = /^(\w+):throttle=(\d+)\/(\d+)$/.exec(env[FAULTS_ENV] ?? '');
+  if (!match || match[1] !== service) return () => undefined;
+  const [burst, every] = [Number(match[2]), Number(match[3])];
+  let calls = 0;
+  return () => (calls++ % every < burst ? new AwsError('ThrottlingException', 'Rate exceeded') : undefined);
 }
 
 /** The operation a request names (`X-Amz-Target: <prefix><Op>`), when it is a POST for this service. */

@@ -46,6 +46,7 @@ export const OTHER_FAULTS = {
   s3AtBackup: 'S3 unavailable at Backup',
   dynamoAtLock: 'DynamoDB unavailable at AcquireLock',
   rollbackBroken: 'rollback target broken too',
+  ecsThrottling: 'ECS throttling through a whole deploy',
 } as const;
 
 /** Every fault name, as docs/faults.md lists them. */

@@ -27,11 +27,11 @@ export function faultEnv(): Promise<Env> {
  * The rollgate command, to its end. Asynchronous: concurrent cases must keep watching their own runs meanwhile (a
  * spawnSync would block them all, signals included).
  */
-export function rollgate(env: Env, args: string[], input = '') {
+export function rollgate(env: Env, args: string[], input = '', extraEnv: Record<string, string> = {}) {
   const child = spawn(
     process.execPath,
     ['bin/rollgate.js', ...args, '--config', env.configFile, '--state-dir', env.stateDir],
-    { env: { ...process.env, NO_COLOR: '1' }, stdio: ['pipe', 'pipe', 'pipe'] },
+    { env: { ...process.env, NO_COLOR: '1', ...extraEnv }, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   child.stdin.end(input);
   let stdout = '';
