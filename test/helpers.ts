@@ -48,4 +48,14 @@ export function testTarget(overrides: Parameters<typeof testConfig>[0] = {}): Ta
 }
 
 /** The states an execution enters when CheckImage refuses its image: nothing after it but the FAILED record. */
+/** A target with only the required fields (the config tests' starting point). */
+export const MINIMAL_TARGET = {
+  name: 'web',
+  repository: 'team/web',
+  cluster: 'prod',
+  service: 'web',
+  container: 'app',
+  health: { url: 'https://web.example.com/health' },
+};
+
 export const IMAGE_NOT_FOUND_PATH = ['Start', 'Normalize', 'ShouldDeploy', 'CheckImage', 'RecordFailed', 'Failed'];

@@ -3,7 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { parse, stringify } from 'yaml';
 
 /** Temp dirs this test file made; removed after its last hook (registered first, so it runs after the file's own). */
@@ -69,4 +69,10 @@ export function portInUse(port: number): Promise<boolean> {
     s.once('error', () => resolve(true));
     s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
   });
+}
+
+/** After a file's last test: none of its task processes outlived it, and the load balancer's port is free. */
+export async function expectReleased(env: { readonly marker: string; readonly port: number }): Promise<void> {
+  expect(processesWithMarker(env.marker)).toEqual([]);
+  expect(await portInUse(env.port)).toBe(false);
 }

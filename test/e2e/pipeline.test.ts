@@ -5,7 +5,7 @@ import type { LocalRunner as Runner } from '../../local/runner.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { IMAGE_NOT_FOUND_PATH } from '../helpers.ts';
 import { startPoller } from '../local/support.ts';
-import { e2eEnv, portInUse, processesWithMarker } from './env.ts';
+import { e2eEnv, expectReleased } from './env.ts';
 
 /**
  * The whole pipeline on the real local cloud: s3rver, the ECS endpoint with real task processes, the load
@@ -35,8 +35,7 @@ afterAll(async () => {
   ecs?.destroy();
   await runner?.close();
   // every task process and the load balancer's port are released
-  expect(processesWithMarker(env.marker)).toEqual([]);
-  expect(await portInUse(env.port)).toBe(false);
+  await expectReleased(env);
 }, 60_000);
 
 async function push(tag: string) {

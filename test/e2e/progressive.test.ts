@@ -3,7 +3,7 @@ import { pushEvent } from '../../cli/commands/demo.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import { loadConfigFile } from '../../src/config/load.ts';
 import { startPoller } from '../local/support.ts';
-import { e2eEnv, freePort, portInUse, processesWithMarker } from './env.ts';
+import { e2eEnv, expectReleased, freePort } from './env.ts';
 
 /**
  * A canary through rollgate's gates on the real local cloud: the local ECS walks CANARY with the lifecycle hook on the
@@ -45,8 +45,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runner?.close();
-  expect(processesWithMarker(env.marker)).toEqual([]);
-  expect(await portInUse(env.port)).toBe(false);
+  await expectReleased(env);
 }, 60_000);
 
 async function push(tag: string) {

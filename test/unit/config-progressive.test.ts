@@ -2,15 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load.ts';
 import { describeStrategy, gatesOf } from '../../src/config/progressive.ts';
 import { ConfigError } from '../../src/core/errors.ts';
+import { MINIMAL_TARGET } from '../helpers.ts';
 
-const target = {
-  name: 'web',
-  repository: 'team/web',
-  cluster: 'prod',
-  service: 'web',
-  container: 'app',
-  health: { url: 'https://web.example.com/health' },
-};
+const target = MINIMAL_TARGET;
 
 function messageOf(extra: Record<string, unknown>): string {
   try {

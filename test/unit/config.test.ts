@@ -4,15 +4,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile, parseConfig } from '../../src/config/load.ts';
 import { ConfigError } from '../../src/core/errors.ts';
+import { MINIMAL_TARGET } from '../helpers.ts';
 
-const target = {
-  name: 'web',
-  repository: 'team/web',
-  cluster: 'prod',
-  service: 'web',
-  container: 'app',
-  health: { url: 'https://web.example.com/health' },
-};
+const target = MINIMAL_TARGET;
 
 function errorOf(fn: () => unknown): ConfigError {
   try {
