@@ -14,6 +14,7 @@ import { checkRollout } from '../../src/core/check-rollout.ts';
 import { deploy } from '../../src/core/deploy.ts';
 import { BackupFailedError } from '../../src/core/errors.ts';
 import { rollback } from '../../src/core/rollback.ts';
+import { strategyConfiguration } from '../../src/core/service-deployments.ts';
 import { testTarget } from '../helpers.ts';
 import { deployment, NEW_TD, OLD_TD, service } from './aws-fixtures.ts';
 import { memoryBucket } from './s3-fake.ts';
@@ -221,5 +222,44 @@ describe('checkRollout of a service deployment', () => {
     const second = await checkRollout({ ecs, watch: first, rollout: canary.rollout, now: late });
     expect(second.status).toBe('FAILED');
     expect(second.reason).toContain('did not finish by its deadline');
+  });
+});
+
+describe('strategyConfiguration', () => {
+  const hooked = { ...hook(), executionName: 'e1' };
+  it.each([
+    [
+      { strategy: 'blue-green', testRoute: { url: 'http://127.0.0.1:18081' }, bakeMinutes: 3 },
+      { strategy: 'BLUE_GREEN', bakeTimeInMinutes: 3 },
+      ['POST_TEST_TRAFFIC_SHIFT', 'PRODUCTION_TRAFFIC_SHIFT'],
+    ],
+    [
+      { strategy: 'linear', linear: { stepPercent: 25, bakeMinutes: 2 } },
+      { strategy: 'LINEAR', bakeTimeInMinutes: 0, linearConfiguration: { stepPercent: 25, stepBakeTimeInMinutes: 2 } },
+      ['PRODUCTION_TRAFFIC_SHIFT'],
+    ],
+    [
+      { strategy: 'canary' },
+      {
+        strategy: 'CANARY',
+        bakeTimeInMinutes: 0,
+        canaryConfiguration: { canaryPercent: 5, canaryBakeTimeInMinutes: 10 },
+      },
+      ['PRODUCTION_TRAFFIC_SHIFT'],
+    ],
+  ] as const)('%j is ECS %j with the hook at %j', (fields, expected, stages) => {
+    const target = testTarget({ target: { ...fields, lock: { maxWaitSeconds: 60 } } });
+    const config = strategyConfiguration(target, hooked);
+    expect(config).toMatchObject(expected);
+    expect(config.lifecycleHooks).toEqual([
+      {
+        hookTargetArn: hooked.functionArn,
+        roleArn: hooked.roleArn,
+        lifecycleStages: stages,
+        hookDetails: { execution: 'e1' },
+      },
+    ]);
+    // a rollback's redeploy keeps the strategy and drops the hooks
+    expect(strategyConfiguration(target, undefined)).toMatchObject({ ...expected, lifecycleHooks: [] });
   });
 });
