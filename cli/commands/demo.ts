@@ -6,6 +6,7 @@ import type { Outcome } from '../../src/core/audit.ts';
 import { LOCAL_OPTIONS, parseFlags, stateDirOf } from '../args.ts';
 import { loadConfig } from '../config.ts';
 import { localEcsClient, resetServices } from '../demo-reset.ts';
+import { startProductionClient, watchSplit } from '../demo-traffic.ts';
 import { EXIT } from '../exit.ts';
 import type { Io } from '../io.ts';
 import { withLocalRunner } from '../local-runner.ts';
@@ -31,6 +32,12 @@ export interface Scenario {
   readonly tag: string;
   readonly expect: Outcome;
   readonly because: RegExp;
+  /**
+   * A progressive deploy, watched by a production client (a request every 10 ms): `untouched`, no production request
+   * may reach the new version and none may fail; `canary`, the new version answers a share of production, then none;
+   * `clean`, no production request fails and the new version serves all of it at the end.
+   */
+  readonly production?: 'untouched' | 'canary' | 'clean';
 }
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -55,6 +62,30 @@ export const SCENARIOS: readonly Scenario[] = [
     tag: 'v4-slow',
     expect: 'ROLLED_BACK',
     because: /^SLO gate failed/,
+  },
+  {
+    title: 'blue/green, slow on the test listener',
+    repository: 'checkout',
+    tag: 'v4-slow',
+    expect: 'ROLLED_BACK',
+    because: /^SLO gate failed: p95/,
+    production: 'untouched',
+  },
+  {
+    title: 'canary, half its answers 500',
+    repository: 'catalog',
+    tag: 'v5-flaky',
+    expect: 'ROLLED_BACK',
+    because: /^SLO gate failed: error rate/,
+    production: 'canary',
+  },
+  {
+    title: 'canary, good version',
+    repository: 'catalog',
+    tag: 'v2',
+    expect: 'DEPLOYED',
+    because: /rollout completed/,
+    production: 'clean',
   },
 ];
 
@@ -104,23 +135,23 @@ export async function runDemo(runner: LocalRunner, io: Io, options: { readonly q
   } finally {
     ecs.destroy();
   }
-  const results: { scenario: Scenario; summary: RunSummary; ok: boolean }[] = [];
+  // Two tracks in parallel: the rolling deploys of demo-app, and the progressive ones (blue/green, then canary) of
+  // the other services; the scenarios of a track in order. Two pipelines at once is what 2 cores carry without the
+  // load tests' own generators running short of CPU.
+  const targets = new Map(runner.config.targets.map((t) => [t.repository, t]));
+  const tracks = new Map<string, Scenario[]>();
   for (const scenario of SCENARIOS) {
-    const image = `${scenario.repository}:${scenario.tag}`;
-    out(`\n${colour.bold(`push ${image}`)} (${scenario.title}; expect ${scenario.expect})`);
-    const digest = await runner.cloud.registry.pushImage(scenario.repository, scenario.tag);
-    const stored = await runner.run(pushEvent(runner, scenario.repository, scenario.tag, digest), {
-      onEvent: progressPrinter(io, scenario.tag.padEnd(13), options.quiet),
-    });
-    const s = stored.summary;
-    const ok = s.outcome === scenario.expect && scenario.because.test(s.reason);
-    results.push({ scenario, summary: s, ok });
-    out(
-      `  ${outcomeColour(s.outcome)} ${ok ? colour.green('as expected') : colour.red(`expected ${scenario.expect}`)}: ${s.reason}`,
-    );
-    if (s.reportFile) out(`  load test report: ${path.relative(process.cwd(), s.reportFile)}`);
-    for (const event of await runner.eventsOf(s.executionName)) out(`  event: ${event}`);
+    if (!targets.has(scenario.repository)) continue; // a config without this service (some tests use the first alone)
+    const key = scenario.production ? 'progressive' : 'rolling';
+    tracks.set(key, [...(tracks.get(key) ?? []), scenario]);
   }
+  const results: { scenario: Scenario; summary: RunSummary; ok: boolean }[] = [];
+  await Promise.all(
+    [...tracks.values()].map(async (track) => {
+      for (const scenario of track) results.push(await runScenario(runner, io, scenario, options.quiet));
+    }),
+  );
+  results.sort((a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario));
   out('');
   out(
     table(
@@ -135,7 +166,7 @@ export async function runDemo(runner: LocalRunner, io: Io, options: { readonly q
       80,
     ),
   );
-  const serving = lb ? await servingVersion(lb.loadBalancerPort) : undefined;
+  const serving = lb ? await servingVersion(`http://127.0.0.1:${lb.loadBalancerPort}/`) : undefined;
   if (serving) out(`\nthe service now serves ${colour.bold(serving)} (http://127.0.0.1:${lb?.loadBalancerPort}/)`);
   const reports = results.filter((r) => r.summary.reportFile);
   if (reports.length > 0) {
@@ -161,9 +192,68 @@ export async function runDemo(runner: LocalRunner, io: Io, options: { readonly q
   return EXIT.ok;
 }
 
-async function servingVersion(port: number): Promise<string | undefined> {
+/** Runs one scenario and prints its outcome (as one block: the tracks run in parallel). */
+async function runScenario(
+  runner: LocalRunner,
+  io: Io,
+  scenario: Scenario,
+  quiet: boolean,
+): Promise<{ scenario: Scenario; summary: RunSummary; ok: boolean }> {
+  const image = `${scenario.repository}:${scenario.tag}`;
+  // printed as one block when the scenario ends: the tracks run in parallel, their blocks must not interleave
+  const lines = [`${colour.bold(`push ${image}`)} (${scenario.title}; expect ${scenario.expect})`];
+  const print = (line: string) => lines.push(line);
+  const target = runner.config.targets.find((t) => t.repository === scenario.repository);
+  const cluster = target?.cluster ?? '';
+  const service = target?.service ?? '';
+  const productionUrl = runner.cloud.ecs.loadBalancerUrl(cluster, service);
+  const client = scenario.production ? startProductionClient(`${productionUrl}/`) : undefined;
+  const watch = scenario.production
+    ? watchSplit(runner.cloud.ecs, cluster, service, (split) =>
+        print(
+          colour.dim(
+            `  ${image.padEnd(20)} ${split.stage.toLowerCase().replaceAll('_', ' ')}: test ${split.test}%, ` +
+              `production ${split.production}% on ${scenario.tag} (${split.status.toLowerCase().replaceAll('_', ' ')})`,
+          ),
+        ),
+      )
+    : undefined;
+  const digest = await runner.cloud.registry.pushImage(scenario.repository, scenario.tag);
+  const stored = await runner.run(pushEvent(runner, scenario.repository, scenario.tag, digest), {
+    onEvent: progressPrinter(io, image.padEnd(20), quiet),
+  });
+  watch?.stop();
+  const traffic = await client?.stop();
+  const s = stored.summary;
+  let ok = s.outcome === scenario.expect && scenario.because.test(s.reason);
+  const out: string[] = [];
+  out.push(
+    `  ${outcomeColour(s.outcome)} ${ok ? colour.green('as expected') : colour.red(`expected ${scenario.expect}`)}: ${s.reason}`,
+  );
+  if (traffic !== undefined) {
+    const byNew = traffic.byVersion[scenario.tag] ?? 0;
+    const serving = await servingVersion(productionUrl);
+    const held =
+      scenario.production === 'untouched'
+        ? byNew === 0 && traffic.failed === 0
+        : scenario.production === 'canary'
+          ? byNew > 0 && serving !== scenario.tag
+          : traffic.failed === 0 && serving === scenario.tag;
+    ok &&= held;
+    out.push(
+      `  production client (a request every 10 ms): ${traffic.total} requests, ${byNew} answered by ${scenario.tag}, ` +
+        `${traffic.failed} failed; now serving ${serving ?? '?'} ${held ? colour.green('as expected') : colour.red('NOT as expected')}`,
+    );
+  }
+  if (s.reportFile) out.push(`  load test report: ${path.relative(process.cwd(), s.reportFile)}`);
+  for (const event of await runner.eventsOf(s.executionName)) out.push(`  event: ${event}`);
+  io.stdout(`\n${[...lines, ...out].join('\n')}\n`);
+  return { scenario, summary: s, ok };
+}
+
+async function servingVersion(url: string): Promise<string | undefined> {
   try {
-    const res = await fetch(`http://127.0.0.1:${port}/`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`${url.replace(/\/$/, '')}/`, { signal: AbortSignal.timeout(2000) });
     const body = (await res.json()) as { version?: string };
     return body.version;
   } catch {

@@ -24,7 +24,7 @@ function rollgate(args: string[]) {
 }
 
 beforeAll(async () => {
-  env = await e2eEnv();
+  env = await e2eEnv(undefined, { allServices: true });
   demo = rollgate(['demo']);
 }, 180_000);
 
@@ -43,9 +43,24 @@ describe('rollgate demo', () => {
     expect(out).toMatch(/crashes on start\s+demo-app:v3-crash\s+ROLLED_BACK\s+rollout failed/);
     expect(out).toMatch(/300 ms slower\s+demo-app:v4-slow\s+ROLLED_BACK\s+SLO gate failed/);
     expect(out).toMatch(/load test report: .*reports\/demo-app-v4-slow-.*\/report\.html/);
-    expect(out.match(/event: .*Deployment Rolled Back/g)).toHaveLength(3);
+    // the progressive deploys, alongside: blue/green stopped at the test listener with not one production request on
+    // the new version; the canary rolled back at its 10% step; the good canary through every step
+    expect(out).toMatch(
+      /blue\/green, slow on the test listener\s+checkout:v4-slow\s+ROLLED_BACK\s+SLO gate failed: p95/,
+    );
+    expect(out).toMatch(/canary, half its answers 500\s+catalog:v5-flaky\s+ROLLED_BACK\s+SLO gate failed: error rate/);
+    expect(out).toMatch(/canary, good version\s+catalog:v2\s+DEPLOYED/);
+    expect(out).toMatch(/checkout:v4-slow +post test traffic shift: test 100%, production 0% on v4-slow/);
+    expect(out).toMatch(
+      /production client \(a request every 10 ms\): \d+ requests, 0 answered by v4-slow, 0 failed; now serving v1 as expected/,
+    );
+    expect(out).toMatch(/catalog:v5-flaky +production traffic shift: test 100%, production 10% on v5-flaky/);
+    expect(out).not.toMatch(/catalog:v5-flaky +production traffic shift: test 100%, production 100%/);
+    expect(out).toMatch(/catalog:v2 +production traffic shift: test 100%, production 100% on v2/);
+    expect(out).toMatch(/\d+ requests, \d+ answered by v2, 0 failed; now serving v2 as expected/);
+    expect(out.match(/event: .*Deployment Rolled Back/g)).toHaveLength(5);
     expect(out).toContain('the service now serves v2');
-    expect(out).toContain('all 4 scenarios ended as expected');
+    expect(out).toContain('all 7 scenarios ended as expected');
     expect(processesWithMarker(env.marker)).toEqual([]);
   });
 
@@ -56,24 +71,30 @@ describe('rollgate demo', () => {
       endedAt: string;
       pushedAt?: string;
     }[];
-    expect(history.map((h) => h.outcome)).toEqual(['ROLLED_BACK', 'ROLLED_BACK', 'ROLLED_BACK', 'DEPLOYED']);
+    const outcomes = history.map((h) => h.outcome);
+    expect(outcomes.filter((o) => o === 'DEPLOYED')).toHaveLength(2);
+    expect(outcomes.filter((o) => o === 'ROLLED_BACK')).toHaveLength(5);
     const { code, stdout } = rollgate(['metrics', '--json', '--since', '1d']);
     expect(code).toBe(0);
     const m = JSON.parse(stdout).overall;
-    // by hand: one successful deploy (v2) and three failed changes (three rollbacks) in the window
-    expect(m.deployments.count).toBe(1);
-    expect(m.changeFailureRate).toEqual({ failed: 3, attempts: 4, rate: 0.75 });
-    // lead time: the one deploy, from its push event's time to its end
-    const deployed = history[3];
-    expect(m.leadTime.count).toBe(1);
-    expect(m.leadTime.medianMs).toBe(Date.parse(deployed?.endedAt ?? '') - Date.parse(deployed?.pushedAt ?? ''));
+    // by hand: two successful deploys (demo-app:v2, catalog:v2) and five failed changes (five rollbacks)
+    expect(m.deployments.count).toBe(2);
+    expect(m.changeFailureRate).toEqual({ failed: 5, attempts: 7, rate: 5 / 7 });
+    // lead time: each deploy, from its push event's time to its end
+    const leads = history
+      .filter((h) => h.outcome === 'DEPLOYED')
+      .map((h) => Date.parse(h.endedAt) - Date.parse(h.pushedAt ?? ''));
+    expect(m.leadTime.count).toBe(2);
+    expect(m.leadTime.medianMs).toBeGreaterThanOrEqual(Math.min(...leads));
+    expect(m.leadTime.medianMs).toBeLessThanOrEqual(Math.max(...leads));
     // time to restore: each rollback ended healthy on the previous version; end minus start of each
-    const restore = history.slice(0, 3).map((h) => Date.parse(h.endedAt) - Date.parse(h.startedAt));
-    expect(m.timeToRestore.failures).toBe(3);
-    expect(m.timeToRestore.restored).toBe(3);
-    expect(m.timeToRestore.meanMs).toBeCloseTo(restore.reduce((a, b) => a + b, 0) / 3, 0);
-    // mean time between failed deploys: (last failure start - first failure start) / 2
-    const starts = history.slice(0, 3).map((h) => Date.parse(h.startedAt));
-    expect(m.meanTimeBetweenFailuresMs).toBeCloseTo((Math.max(...starts) - Math.min(...starts)) / 2, 0);
+    const failures = history.filter((h) => h.outcome === 'ROLLED_BACK');
+    const restore = failures.map((h) => Date.parse(h.endedAt) - Date.parse(h.startedAt));
+    expect(m.timeToRestore.failures).toBe(5);
+    expect(m.timeToRestore.restored).toBe(5);
+    expect(m.timeToRestore.meanMs).toBeCloseTo(restore.reduce((a, b) => a + b, 0) / 5, 0);
+    // mean time between failed deploys: (last failure start - first failure start) / 4
+    const starts = failures.map((h) => Date.parse(h.startedAt));
+    expect(m.meanTimeBetweenFailuresMs).toBeCloseTo((Math.max(...starts) - Math.min(...starts)) / 4, 0);
   });
 });

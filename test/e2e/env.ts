@@ -13,18 +13,41 @@ afterAll(() => {
 });
 
 /**
- * An isolated local cloud for one test file: a temp state dir, a config copied from rollgate.config.yml with the
- * load balancer on a free port, and a marker in the environment every task process inherits, so the file can check
- * that none of its processes outlived it.
+ * An isolated local cloud for one test file: a temp state dir, a config copied from rollgate.config.yml with every
+ * load balancer listener on a free port (the targets' URLs follow), and a marker in the environment every task
+ * process inherits, so the file can check that none of its processes outlived it. Only the first target and its
+ * service are kept (the rolling demo-app: fewer processes per test) unless `allServices` is set.
  */
-export async function e2eEnv(mutate?: (config: Record<string, unknown>) => void) {
+export async function e2eEnv(
+  mutate?: (config: Record<string, unknown>) => void,
+  options: { readonly allServices?: boolean } = {},
+) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rollgate-e2e-'));
   dirs.push(dir);
-  const port = await freePort();
   const doc = parse(readFileSync('rollgate.config.yml', 'utf8'));
-  doc.targets[0].health.url = `http://127.0.0.1:${port}/health`;
-  doc.local.clusters[0].services[0].loadBalancerPort = port;
-  if (doc.targets[0].load) doc.targets[0].load.url = `http://127.0.0.1:${port}/`;
+  if (!options.allServices) {
+    doc.targets = doc.targets.slice(0, 1);
+    doc.local.clusters = doc.local.clusters.slice(0, 1);
+    doc.local.clusters[0].services = doc.local.clusters[0].services.slice(0, 1);
+  }
+  // every fixed port of the config, to a free one; the targets' URLs on the old port follow it
+  const ports = new Map<number, number>();
+  for (const cluster of doc.local.clusters) {
+    for (const svc of cluster.services) {
+      for (const key of ['loadBalancerPort', 'testListenerPort']) {
+        if (svc[key] === undefined) continue;
+        const free = await freePort();
+        ports.set(svc[key], free);
+        svc[key] = free;
+      }
+    }
+  }
+  const text = stringify(doc.targets).replace(/127\.0\.0\.1:(\d+)/g, (all, p) => {
+    const to = ports.get(Number(p));
+    return to === undefined ? all : `127.0.0.1:${to}`;
+  });
+  doc.targets = parse(text);
+  const port = doc.local.clusters[0].services[0].loadBalancerPort as number;
   mutate?.(doc);
   const configFile = path.join(dir, 'rollgate.config.yml');
   writeFileSync(configFile, stringify(doc));
