@@ -202,8 +202,10 @@ async function runScenario(
   build: string,
 ): Promise<{ scenario: Scenario; summary: RunSummary; ok: boolean }> {
   const image = `${scenario.repository}:${scenario.tag}`;
-  // printed as one block when the scenario ends: the tracks run in parallel, their blocks must not interleave
-  const lines = [`${colour.bold(`push ${image}`)} (${scenario.title}; expect ${scenario.expect})`];
+  // what starts, at once; what happened, as one block when the scenario ends (the tracks run in parallel: their
+  // blocks must not interleave)
+  io.stdout(`\n${colour.bold(`push ${image}`)} (${scenario.title}; expect ${scenario.expect})\n`);
+  const lines = [`${colour.bold(image)} (${scenario.title}):`];
   const print = (line: string) => lines.push(line);
   const target = runner.config.targets.find((t) => t.repository === scenario.repository);
   const cluster = target?.cluster ?? '';
