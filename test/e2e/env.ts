@@ -99,3 +99,17 @@ export async function expectReleased(env: { readonly marker: string; readonly po
   expect(processesWithMarker(env.marker)).toEqual([]);
   expect(await portInUse(env.port)).toBe(false);
 }
+
+/**
+ * The local runner on an e2eEnv's config and state dir (imported here: the handlers read their environment at import,
+ * which LocalRunner.open sets first).
+ */
+export async function openRunner(env: { readonly configFile: string; readonly stateDir: string }) {
+  const { LocalRunner } = await import('../../local/runner.ts');
+  const { loadConfigFile } = await import('../../src/config/load.ts');
+  return LocalRunner.open({
+    config: loadConfigFile(env.configFile),
+    configSource: env.configFile,
+    stateDir: env.stateDir,
+  });
+}

@@ -2,10 +2,9 @@ import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } fro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '../../cli/commands/demo.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
-import { loadConfigFile } from '../../src/config/load.ts';
 import { IMAGE_NOT_FOUND_PATH } from '../helpers.ts';
 import { startPoller } from '../local/support.ts';
-import { e2eEnv, expectReleased } from './env.ts';
+import { e2eEnv, expectReleased, openRunner } from './env.ts';
 
 /**
  * The whole pipeline on the real local cloud: s3rver, the ECS endpoint with real task processes, the load
@@ -18,12 +17,7 @@ let ecs: ECSClient;
 
 beforeAll(async () => {
   env = await e2eEnv();
-  const { LocalRunner } = await import('../../local/runner.ts');
-  runner = await LocalRunner.open({
-    config: loadConfigFile(env.configFile),
-    configSource: env.configFile,
-    stateDir: env.stateDir,
-  });
+  runner = await openRunner(env);
   ecs = new ECSClient({
     endpoint: runner.cloud.ecs.endpoint,
     region: 'us-east-1',

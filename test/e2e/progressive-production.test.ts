@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '../../cli/commands/demo.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import type { ExecutionEvent } from '../../local/state-machine.ts';
-import { loadConfigFile } from '../../src/config/load.ts';
-import { e2eEnv, processesWithMarker } from './env.ts';
+import { e2eEnv, openRunner, processesWithMarker } from './env.ts';
 
 /**
  * Progressive delivery through the whole pipeline on the local cloud: rollgate.config.yml's `checkout` (blue/green,
@@ -17,12 +16,7 @@ let runner: Runner;
 
 beforeAll(async () => {
   env = await e2eEnv(undefined, { allServices: true });
-  const { LocalRunner } = await import('../../local/runner.ts');
-  runner = await LocalRunner.open({
-    config: loadConfigFile(env.configFile),
-    configSource: env.configFile,
-    stateDir: env.stateDir,
-  });
+  runner = await openRunner(env);
 }, 60_000);
 
 afterAll(async () => {

@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '../../cli/commands/demo.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
-import { loadConfigFile } from '../../src/config/load.ts';
 import { startPoller } from '../local/support.ts';
-import { e2eEnv, expectReleased, freePort } from './env.ts';
+import { e2eEnv, expectReleased, freePort, openRunner } from './env.ts';
 
 /**
  * A canary through rollgate's gates on the real local cloud: the local ECS walks CANARY with the lifecycle hook on the
@@ -35,12 +34,7 @@ beforeAll(async () => {
       testListenerPort: testPort,
     });
   });
-  const { LocalRunner } = await import('../../local/runner.ts');
-  runner = await LocalRunner.open({
-    config: loadConfigFile(env.configFile),
-    configSource: env.configFile,
-    stateDir: env.stateDir,
-  });
+  runner = await openRunner(env);
 }, 60_000);
 
 afterAll(async () => {
