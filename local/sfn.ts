@@ -115,8 +115,8 @@ function stringField(input: AwsJsonInput, field: string, required: boolean, max:
   return value;
 }
 
-/** The callback operations on a token registry (exported for tests of the operations alone). */
-export function sfnOperations(tokens: TaskTokens) {
+/** The callback operations on a token registry. */
+function sfnOperations(tokens: TaskTokens) {
   const token = (input: AwsJsonInput) => stringField(input, 'taskToken', true, 2048) as string;
   return {
     SendTaskSuccess: (input: AwsJsonInput) => {

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { RunSummary } from '../../local/history.ts';
 import type { LocalRunner } from '../../local/runner.ts';
+import type { Target } from '../../src/config/schema.ts';
 import type { Outcome } from '../../src/core/audit.ts';
 import { LOCAL_OPTIONS, parseFlags, stateDirOf } from '../args.ts';
 import { loadConfig } from '../config.ts';
@@ -139,17 +140,20 @@ export async function runDemo(runner: LocalRunner, io: Io, options: { readonly q
   // the other services; the scenarios of a track in order. Two pipelines at once is what 2 cores carry without the
   // load tests' own generators running short of CPU.
   const targets = new Map(runner.config.targets.map((t) => [t.repository, t]));
-  const tracks = new Map<string, Scenario[]>();
+  const tracks = new Map<string, { scenario: Scenario; target: Target }[]>();
   for (const scenario of SCENARIOS) {
-    if (!targets.has(scenario.repository)) continue; // a config without this service (some tests use the first alone)
+    const target = targets.get(scenario.repository);
+    if (target === undefined) continue; // a config without this service (some tests use the first alone)
     const key = scenario.production ? 'progressive' : 'rolling';
-    tracks.set(key, [...(tracks.get(key) ?? []), scenario]);
+    tracks.set(key, [...(tracks.get(key) ?? []), { scenario, target }]);
   }
   const results: { scenario: Scenario; summary: RunSummary; ok: boolean }[] = [];
   const build = randomUUID();
   await Promise.all(
     [...tracks.values()].map(async (track) => {
-      for (const scenario of track) results.push(await runScenario(runner, io, scenario, options.quiet, build));
+      for (const { scenario, target } of track) {
+        results.push(await runScenario(runner, io, scenario, target, options.quiet, build));
+      }
     }),
   );
   results.sort((a, b) => SCENARIOS.indexOf(a.scenario) - SCENARIOS.indexOf(b.scenario));
@@ -198,6 +202,7 @@ async function runScenario(
   runner: LocalRunner,
   io: Io,
   scenario: Scenario,
+  { cluster, service }: Pick<Target, 'cluster' | 'service'>,
   quiet: boolean,
   build: string,
 ): Promise<{ scenario: Scenario; summary: RunSummary; ok: boolean }> {
@@ -206,15 +211,11 @@ async function runScenario(
   // blocks must not interleave)
   io.stdout(`\n${colour.bold(`push ${image}`)} (${scenario.title}; expect ${scenario.expect})\n`);
   const lines = [`${colour.bold(image)} (${scenario.title}):`];
-  const print = (line: string) => lines.push(line);
-  const target = runner.config.targets.find((t) => t.repository === scenario.repository);
-  const cluster = target?.cluster ?? '';
-  const service = target?.service ?? '';
   const productionUrl = runner.cloud.ecs.loadBalancerUrl(cluster, service);
   const client = scenario.production ? startProductionClient(`${productionUrl}/`) : undefined;
   const watch = scenario.production
     ? watchSplit(runner.cloud.ecs, cluster, service, (split) =>
-        print(
+        lines.push(
           colour.dim(
             `  ${image.padEnd(20)} ${split.stage.toLowerCase().replaceAll('_', ' ')}: test ${split.test}%, ` +
               `production ${split.production}% on ${scenario.tag} (${split.status.toLowerCase().replaceAll('_', ' ')})`,
