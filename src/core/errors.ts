@@ -148,3 +148,20 @@ export const TASK_RETRY = [
     JitterStrategy: 'FULL',
   },
 ] as const;
+
+/** Network failures the SDK surfaces as plain errors: the connection was refused, reset or timed out. */
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND']);
+
+/**
+ * An AWS call's error that is worth asking again for, later: the names TASK_RETRY retries (throttling, 5xx), anything
+ * the SDK marks `$retryable` or answers with a 5xx or 429, and a dropped connection. Not a missing object, a denied
+ * call or a bad request: those stay errors.
+ */
+export function isTransient(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  if (e.$retryable || status >= 500 || status === 429) return true;
+  if (TASK_RETRY[1].ErrorEquals.some((name) => name === e.name)) return true;
+  return NETWORK_CODES.has(e.code ?? '') || e.name === 'TimeoutError';
+}

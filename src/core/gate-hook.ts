@@ -1,5 +1,6 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
+import { isTransient } from './errors.ts';
 import {
   arrivedGateIds,
   type GateArrival,
@@ -68,6 +69,10 @@ export function shareOf(event: HookEvent): { stage: 'test' | 'production'; perce
  *   no gate: SUCCEEDED at once; a hook never blocks a rollback;
  * - the execution rolls back (closed) or the gate failed: FAILED; the gate passed: SUCCEEDED;
  * - else the gate is recorded, the parked execution woken with it, and the answer is IN_PROGRESS.
+ *
+ * A transient error of S3 or Step Functions (throttling, a 5xx, a dropped connection) is no verdict: the answer is
+ * IN_PROGRESS, and ECS asks again after `callBackDelay` (the execution's gate timeout bounds how long). Any other error
+ * is thrown, and ECS reads a failed hook as FAILED: a rollback.
  */
 export async function answerHook(params: {
   readonly s3: GateStore['s3'];
@@ -75,11 +80,27 @@ export async function answerHook(params: {
   readonly sfn: SFNClient;
   readonly event: HookEvent;
   readonly now?: () => Date;
+  /** Told of a transient error answered with IN_PROGRESS (the handler logs it). */
+  readonly onTransient?: (err: unknown) => void;
 }): Promise<HookAnswer> {
+  const share = shareOf(params.event);
+  if (!share || share.percent <= 0) return { hookStatus: 'SUCCEEDED' };
+  try {
+    return await answerGate(params, share);
+  } catch (err) {
+    if (!isTransient(err)) throw err;
+    params.onTransient?.(err);
+    return { hookStatus: 'IN_PROGRESS', callBackDelay: HOOK_CALLBACK_DELAY_SECONDS };
+  }
+}
+
+/** answerHook for a stage that moves traffic to the new version. */
+async function answerGate(
+  params: Parameters<typeof answerHook>[0],
+  share: { stage: 'test' | 'production'; percent: number },
+): Promise<HookAnswer> {
   const { event } = params;
   const store: GateStore = { s3: params.s3, bucket: params.bucket, executionName: event.hookDetails.execution };
-  const share = shareOf(event);
-  if (!share || share.percent <= 0) return { hookStatus: 'SUCCEEDED' };
   const id = gateId(event.lifecycleStage, share.percent);
 
   const arrived = await arrivedGateIds(store);

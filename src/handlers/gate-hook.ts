@@ -1,7 +1,7 @@
 import { answerHook, hookEventSchema } from '../core/gate-hook.ts';
 import { s3, sfn } from '../runtime/clients.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
-import { lambda } from '../runtime/handler.ts';
+import { lambda, logger } from '../runtime/handler.ts';
 
 const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
 
@@ -16,5 +16,12 @@ export const handler = lambda(
     schema: hookEventSchema,
     logKeys: (event) => ({ executionName: event.hookDetails.execution, stateName: 'GateHook' }),
   },
-  (event) => answerHook({ s3, bucket, sfn, event }),
+  (event) =>
+    answerHook({
+      s3,
+      bucket,
+      sfn,
+      event,
+      onTransient: (error) => logger.warn('transient error, answering IN_PROGRESS', { error }),
+    }),
 );

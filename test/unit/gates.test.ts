@@ -1,4 +1,4 @@
-import { S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -124,6 +124,42 @@ describe('answerHook', () => {
   it('answers SUCCEEDED to a share below one already reached when nothing is closed', async () => {
     await hook(hookEvent('PRODUCTION_TRAFFIC_SHIFT', 100, 10));
     expect(await hook(hookEvent('PRODUCTION_TRAFFIC_SHIFT', 100, 5))).toEqual({ hookStatus: 'SUCCEEDED' });
+  });
+
+  it('answers IN_PROGRESS to a transient S3 or Step Functions error, and records the gate on the next call', async () => {
+    const slowDown = Object.assign(new Error('Please reduce your request rate.'), {
+      name: 'SlowDown',
+      $metadata: { httpStatusCode: 503 },
+    });
+    s3Mock.on(ListObjectsV2Command).rejectsOnce(slowDown);
+    const told: unknown[] = [];
+    const event = hookEvent('PRODUCTION_TRAFFIC_SHIFT', 100, 10);
+    const answer = await answerHook({ s3, bucket, sfn, event, onTransient: (err) => told.push(err) });
+    expect(answer).toEqual({ hookStatus: 'IN_PROGRESS', callBackDelay: 5 });
+    expect(told).toEqual([slowDown]);
+
+    objects = memoryBucket(s3Mock); // S3 answers again
+    await parkGate({ ...store, sfn, taskToken: 'token-1', testRoute });
+    sfnMock.on(SendTaskSuccessCommand).rejectsOnce(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    expect(await hook(event)).toEqual({ hookStatus: 'IN_PROGRESS', callBackDelay: 5 });
+    expect(objects.has(`gates/${executionName}/arrivals/PRODUCTION_TRAFFIC_SHIFT-10.json`)).toBe(true);
+    sfnMock.on(SendTaskSuccessCommand).resolves({});
+    expect(await hook(event)).toEqual({ hookStatus: 'IN_PROGRESS', callBackDelay: 5 });
+    expect(sent().at(-1)?.gate.id).toBe('PRODUCTION_TRAFFIC_SHIFT-10');
+  });
+
+  it('throws an error that is no transient one (ECS reads it as FAILED: a rollback)', async () => {
+    const denied = Object.assign(new Error('Access Denied'), {
+      name: 'AccessDenied',
+      $metadata: { httpStatusCode: 403 },
+    });
+    s3Mock.on(ListObjectsV2Command).rejectsOnce(denied);
+    await expect(hook(hookEvent('PRODUCTION_TRAFFIC_SHIFT', 100, 10))).rejects.toBe(denied);
+  });
+
+  it('answers SUCCEEDED to traffic going back to the old version even with S3 down', async () => {
+    s3Mock.on(ListObjectsV2Command).rejects(Object.assign(new Error('down'), { $metadata: { httpStatusCode: 500 } }));
+    expect(await hook(hookEvent('PRODUCTION_TRAFFIC_SHIFT', 0, 0))).toEqual({ hookStatus: 'SUCCEEDED' });
   });
 
   it('answers SUCCEEDED to a stage that is no gate', async () => {
