@@ -1,45 +1,9 @@
 /**
- * What the demo shows of a progressive deploy besides the pipeline's own progress: a production client (a request
- * every 10 ms to the service's production listener, as a user would send them) counting which version answered, and
- * the traffic split of the service's load balancer at each step (read from the local ALB's listener rules, as the
- * AWS console shows a listener's weights).
+ * What the demo shows of a progressive deploy besides the pipeline's own progress and its production client
+ * (local/production-client.ts): the traffic split of the service's load balancer at each step (read from the local
+ * ALB's listener rules, as the AWS console shows a listener's weights).
  */
 import type { LocalEcs } from '../local/ecs/server.ts';
-
-/** A client on a production URL: a GET every 10 ms, one at a time, until stopped. */
-export interface ProductionClient {
-  stop(): Promise<{ total: number; failed: number; byVersion: Record<string, number> }>;
-}
-
-export function startProductionClient(url: string): ProductionClient {
-  let running = true;
-  let total = 0;
-  let failed = 0;
-  const byVersion: Record<string, number> = {};
-  const loop = (async () => {
-    while (running) {
-      const started = Date.now();
-      total++;
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-        const version = res.headers.get('x-app-version') ?? '?';
-        await res.arrayBuffer();
-        if (res.status >= 500) failed++;
-        byVersion[version] = (byVersion[version] ?? 0) + 1;
-      } catch {
-        failed++;
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10 - (Date.now() - started))));
-    }
-  })();
-  return {
-    async stop() {
-      running = false;
-      await loop;
-      return { total, failed, byVersion };
-    },
-  };
-}
 
 /** Where a service deployment stands: its lifecycle stage and the new version's share of test / production traffic. */
 export interface Split {

@@ -1,13 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { RunSummary } from '../../local/history.ts';
+import { startProductionClient } from '../../local/production-client.ts';
 import type { LocalRunner } from '../../local/runner.ts';
 import type { Target } from '../../src/config/schema.ts';
 import type { Outcome } from '../../src/core/audit.ts';
 import { LOCAL_OPTIONS, parseFlags, stateDirOf } from '../args.ts';
 import { loadConfig } from '../config.ts';
 import { localEcsClient, resetServices } from '../demo-reset.ts';
-import { startProductionClient, watchSplit } from '../demo-traffic.ts';
+import { watchSplit } from '../demo-traffic.ts';
 import { EXIT } from '../exit.ts';
 import type { Io } from '../io.ts';
 import { withLocalRunner } from '../local-runner.ts';

@@ -1,9 +1,9 @@
 import { DescribeServicesCommand, DescribeTaskDefinitionCommand, ECSClient } from '@aws-sdk/client-ecs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '../../cli/commands/demo.ts';
+import { startProductionClient } from '../../local/production-client.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import { IMAGE_NOT_FOUND_PATH } from '../helpers.ts';
-import { startPoller } from '../local/support.ts';
 import { e2eEnv, expectReleased, openRunner } from './env.ts';
 
 /**
@@ -65,7 +65,7 @@ async function expectRestored(before: string, stored: Awaited<ReturnType<typeof 
 describe('the pipeline on the local cloud', () => {
   it('deploys a good version with zero failed requests during the rolling update', async () => {
     expect((await served()).version).toBe('v1');
-    const poller = startPoller(() => `http://127.0.0.1:${env.port}/`);
+    const poller = startProductionClient(() => `http://127.0.0.1:${env.port}/`);
     const stored = await push('v2');
     await poller.stop();
     expect(stored.summary).toMatchObject({

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '../../cli/commands/demo.ts';
+import { startProductionClient } from '../../local/production-client.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import type { ExecutionEvent } from '../../local/state-machine.ts';
 import { e2eEnv, openRunner, processesWithMarker } from './env.ts';
@@ -24,40 +25,6 @@ afterAll(async () => {
   expect(processesWithMarker(env.marker)).toEqual([]);
 }, 60_000);
 
-/** One answer (or failure) the production client got: when it was sent, by which version, its status. */
-interface Sample {
-  readonly at: number;
-  readonly version: string;
-  readonly status: number;
-}
-
-/** A GET every 10 ms (one at a time) to `url` until stopped. */
-function productionClient(url: string) {
-  const samples: Sample[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const at = performance.now();
-      try {
-        const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        samples.push({ at, version: res.headers.get('x-app-version') ?? '?', status: res.status });
-      } catch (error) {
-        samples.push({ at, version: '?', status: 0 });
-        void error;
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10 - (performance.now() - at))));
-    }
-  })();
-  return {
-    samples,
-    async stop() {
-      running = false;
-      await loop;
-    },
-  };
-}
-
 /** The service deployment's traffic split over time (the local ECS's record of what it set on the rules). */
 function watchSplit(service: string) {
   const changes: Array<{ at: number; production: number; status: string }> = [];
@@ -75,7 +42,7 @@ function watchSplit(service: string) {
 }
 
 async function deploy(repository: string, service: string, tag: string) {
-  const client = productionClient(`${runner.cloud.ecs.loadBalancerUrl('demo', service)}/`);
+  const client = startProductionClient(`${runner.cloud.ecs.loadBalancerUrl('demo', service)}/`);
   const split = watchSplit(service);
   const events: Array<ExecutionEvent & { at: number }> = [];
   const digest = await runner.cloud.registry.pushImage(repository, tag);
@@ -84,7 +51,7 @@ async function deploy(repository: string, service: string, tag: string) {
   });
   split.stop();
   await client.stop();
-  return { stored, samples: client.samples, changes: split.changes, events };
+  return { stored, samples: client.answers, changes: split.changes, events };
 }
 
 describe('progressive delivery through the pipeline, a production request every 10 ms', () => {

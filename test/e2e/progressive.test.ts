@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushEvent } from '../../cli/commands/demo.ts';
+import { startProductionClient } from '../../local/production-client.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
-import { startPoller } from '../local/support.ts';
 import { e2eEnv, expectReleased, freePort, openRunner } from './env.ts';
 
 /**
@@ -56,7 +56,7 @@ describe('progressive delivery on the local cloud', () => {
   it('takes a good canary through every gate to DEPLOYED', async () => {
     expect(await served()).toBe('v1');
     // a client on the production listener every 10 ms throughout
-    const poller = startPoller(() => `http://127.0.0.1:${env.port}/`);
+    const poller = startProductionClient(() => `http://127.0.0.1:${env.port}/`);
     const stored = await push('v2');
     await poller.stop();
     expect({ outcome: stored.summary.outcome, reason: stored.summary.reason }).toMatchObject({ outcome: 'DEPLOYED' });
@@ -73,7 +73,7 @@ describe('progressive delivery on the local cloud', () => {
   }, 120_000);
 
   it('rolls back a version that fails its test gate (load test along the header route) before production moves', async () => {
-    const poller = startPoller(() => `http://127.0.0.1:${env.port}/`);
+    const poller = startProductionClient(() => `http://127.0.0.1:${env.port}/`);
     const stored = await push('v4-errors');
     await poller.stop();
     expect(stored.summary).toMatchObject({ outcome: 'ROLLED_BACK', error: 'SloViolated' });

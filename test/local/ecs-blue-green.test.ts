@@ -10,6 +10,7 @@ import {
 import { describe, expect, it } from 'vitest';
 import type { LocalEcs } from '../../local/ecs/server.ts';
 import type { LocalLambda } from '../../local/lambda.ts';
+import { startProductionClient } from '../../local/production-client.ts';
 import {
   deploymentReaches,
   deployWith,
@@ -23,7 +24,7 @@ import {
   useStrategyEcs,
   versionAt,
 } from './strategy-support.ts';
-import { demoSpec, ecsClient, eventually, startPoller, startTestEcs } from './support.ts';
+import { demoSpec, ecsClient, eventually, startTestEcs } from './support.ts';
 
 let ecs: LocalEcs;
 let client: ECSClient;
@@ -195,7 +196,7 @@ describe('BLUE_GREEN on the local ECS', () => {
 
   it('rolls back on a hook FAILED at POST_TEST_TRAFFIC_SHIFT: 0 production requests to green, hooks told', async () => {
     await ecs.waitForSteadyState('demo', 'demo-app', 10_000);
-    const poller = startPoller(() => `${production()}/`);
+    const poller = startProductionClient(() => `${production()}/`);
     const before = requestsByTargetGroup(ecs);
     const arn = await deployWith(client, 'demo-app:v2', {
       strategy: 'BLUE_GREEN',
@@ -257,7 +258,7 @@ describe('BLUE_GREEN on the local ECS', () => {
         .map((t) => t.targetGroup)
         .sort(),
     ).toEqual(['blue', 'blue', 'green', 'green']);
-    const poller = startPoller(() => `${production()}/`);
+    const poller = startProductionClient(() => `${production()}/`);
     await client.send(new StopServiceDeploymentCommand({ serviceDeploymentArn: arn, stopType: 'ROLLBACK' }));
     const done = await deploymentReaches(client, arn, ['SUCCESSFUL', 'ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED']);
     await poller.stop();

@@ -2,6 +2,7 @@ import { type ECSClient, StopServiceDeploymentCommand } from '@aws-sdk/client-ec
 import { describe, expect, it } from 'vitest';
 import type { LocalEcs } from '../../local/ecs/server.ts';
 import type { LocalLambda } from '../../local/lambda.ts';
+import { startProductionClient } from '../../local/production-client.ts';
 import {
   deploymentReaches,
   deployWith,
@@ -14,7 +15,7 @@ import {
   useStrategyEcs,
   versionAt,
 } from './strategy-support.ts';
-import { eventually, startPoller } from './support.ts';
+import { eventually } from './support.ts';
 
 let ecs: LocalEcs;
 let client: ECSClient;
@@ -32,7 +33,7 @@ describe('CANARY on the local ECS, rolled back by StopServiceDeployment', () => 
 
   it('sends 10% +/- 3 points of production to green during the step, none after the rollback, 0 failed', async () => {
     await ecs.waitForSteadyState('demo', 'demo-app', 10_000);
-    const poller = startPoller(() => `${production()}/`);
+    const poller = startProductionClient(() => `${production()}/`);
     const arn = await deployWith(client, 'demo-app:v2', {
       strategy: 'CANARY',
       canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 1 },
@@ -90,7 +91,7 @@ describe('LINEAR and a good CANARY on the local ECS', () => {
 
   it('shifts production 25% at a time to 100%, the hook seeing each step, 0 failed requests', async () => {
     await ecs.waitForSteadyState('demo', 'demo-app', 10_000);
-    const poller = startPoller(() => `${production()}/`);
+    const poller = startProductionClient(() => `${production()}/`);
     const arn = await deployWith(client, 'demo-app:v2', {
       strategy: 'LINEAR',
       linearConfiguration: { stepPercent: 25, stepBakeTimeInMinutes: 1 },
@@ -118,7 +119,7 @@ describe('LINEAR and a good CANARY on the local ECS', () => {
 
   it('a good canary ends with 100% on the new version and 0 failed requests', async () => {
     await ecs.waitForSteadyState('demo', 'demo-app', 10_000);
-    const poller = startPoller(() => `${production()}/`);
+    const poller = startProductionClient(() => `${production()}/`);
     const arn = await deployWith(client, 'demo-app:v2', {
       strategy: 'CANARY',
       canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 2 },

@@ -9,7 +9,8 @@ import {
 import { request } from 'undici';
 import { describe, expect, it } from 'vitest';
 import type { LocalEcs } from '../../local/ecs/server.ts';
-import { eventually, registerImage, startPoller, useTestEcs } from './support.ts';
+import { startProductionClient } from '../../local/production-client.ts';
+import { eventually, registerImage, useTestEcs } from './support.ts';
 
 let ecs: LocalEcs;
 let client: ECSClient;
@@ -56,7 +57,7 @@ describe('rolling updates on the local ECS', () => {
   it('replaces v1 by v2 with zero failed requests through the load balancer', async () => {
     expect((await get('/')).body.version).toBe('v1');
     // One keep-alive client hitting the load balancer every 10 ms for the whole rollout.
-    const poller = startPoller(() => `${ecs.loadBalancerUrl('demo', 'demo-app')}/`);
+    const poller = startProductionClient(() => `${ecs.loadBalancerUrl('demo', 'demo-app')}/`);
     const v1Tasks = ecs.tasks('demo', 'demo-app').filter((t) => t.lastStatus === 'RUNNING');
     const { taskDefinitionArn, deploymentId } = await deploy('demo-app:v2');
 

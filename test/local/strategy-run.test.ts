@@ -1,12 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseStrategy } from '../../local/ecs/strategies.ts';
 import { lambdaHookInvoker, StrategyRun } from '../../local/ecs/strategy-run.ts';
 import { type LocalLambda, localFunctionArn, startLambda } from '../../local/lambda.ts';
 import { type LoadBalancer, startLoadBalancer } from '../../local/lb.ts';
+import { type ProductionClient, startProductionClient } from '../../local/production-client.ts';
 import { eventually } from './support.ts';
 
 const HOOK = localFunctionArn('hook', 'us-east-1', '123456789012');
@@ -80,37 +80,8 @@ async function setUp(dc: Record<string, unknown>, minuteMs: number) {
   return { lb, run, lambda };
 }
 
-/** GET `url` every 10 ms: each answer with the time its request started. */
-function poll(url: string) {
-  const agent = new Agent({ connections: 4 });
-  const served: Array<{ at: number; version: string }> = [];
-  const failures: string[] = [];
-  let polling = true;
-  const loop = (async () => {
-    while (polling) {
-      const at = performance.now();
-      try {
-        const res = await request(url, { dispatcher: agent, headersTimeout: 2000, bodyTimeout: 2000 });
-        const text = await res.body.text();
-        if (res.statusCode === 200) served.push({ at, version: text });
-        else failures.push(`HTTP ${res.statusCode}`);
-      } catch (error) {
-        failures.push((error as Error).message);
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10 - (performance.now() - at))));
-    }
-  })();
-  return {
-    served,
-    failures,
-    async stop() {
-      if (!polling) return;
-      polling = false;
-      await loop;
-      await agent.close();
-    },
-  };
-}
+/** The requests answered 200, with the time each started. */
+const served = (client: ProductionClient) => client.answers.filter((a) => a.status === 200);
 
 const greenShare = (list: Array<{ version: string }>) => list.filter((s) => s.version === 'green').length / list.length;
 
@@ -122,8 +93,8 @@ describe('StrategyRun over the local ALB and the local Lambda endpoint', () => {
       { strategy: 'CANARY', canaryConfiguration: { canaryPercent: 10, canaryBakeTimeInMinutes: 1 } },
       6000,
     );
-    const poller = poll(lb.url);
-    cleanups.push(() => poller.stop());
+    const poller = startProductionClient(lb.url);
+    cleanups.push(async () => void (await poller.stop()));
     await eventually(() => (run.productionPercent === 10 ? true : undefined), 10_000);
     const stepStarted = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 5000));
@@ -133,8 +104,8 @@ describe('StrategyRun over the local ALB and the local Lambda endpoint', () => {
     const flipped = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 500));
     await poller.stop();
-    const during = poller.served.filter((s) => s.at >= stepStarted && s.at < stepEnded);
-    const after = poller.served.filter((s) => s.at >= flipped);
+    const during = served(poller).filter((s) => s.at >= stepStarted && s.at < stepEnded);
+    const after = served(poller).filter((s) => s.at >= flipped);
     expect(during.length).toBeGreaterThanOrEqual(50);
     expect(greenShare(during)).toBeGreaterThanOrEqual(0.07);
     expect(greenShare(during)).toBeLessThanOrEqual(0.13);
@@ -162,8 +133,8 @@ describe('StrategyRun over the local ALB and the local Lambda endpoint', () => {
       },
       1000,
     );
-    const poller = poll(lb.url);
-    cleanups.push(() => poller.stop());
+    const poller = startProductionClient(lb.url);
+    cleanups.push(async () => void (await poller.stop()));
     expect(await run.done).toBe('ROLLBACK_SUCCESSFUL');
     await poller.stop();
     expect(run.reason).toBe('POST_TEST_TRAFFIC_SHIFT: the hook answered FAILED');
@@ -183,8 +154,8 @@ describe('StrategyRun over the local ALB and the local Lambda endpoint', () => {
         },
       },
     });
-    expect(poller.served.length).toBeGreaterThan(0);
-    expect(poller.served.filter((s) => s.version === 'green')).toEqual([]);
+    expect(served(poller).length).toBeGreaterThan(0);
+    expect(served(poller).filter((s) => s.version === 'green')).toEqual([]);
     expect(poller.failures).toEqual([]);
     expect(lb.status().targetGroups.find((t) => t.name === 'green')?.targets).toEqual([]);
   });
@@ -205,8 +176,8 @@ describe('StrategyRun over the local ALB and the local Lambda endpoint', () => {
       },
       600,
     );
-    const poller = poll(lb.url);
-    cleanups.push(() => poller.stop());
+    const poller = startProductionClient(lb.url);
+    cleanups.push(async () => void (await poller.stop()));
     expect(await run.done).toBe('SUCCESSFUL');
     const finished = performance.now();
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -220,7 +191,7 @@ describe('StrategyRun over the local ALB and the local Lambda endpoint', () => {
       'PRODUCTION_TRAFFIC_SHIFT IN_PROGRESS',
       'PRODUCTION_TRAFFIC_SHIFT SUCCEEDED',
     ]);
-    const after = poller.served.filter((s) => s.at >= finished);
+    const after = served(poller).filter((s) => s.at >= finished);
     expect(after.length).toBeGreaterThan(0);
     expect(after.every((s) => s.version === 'green')).toBe(true);
     expect(poller.failures).toEqual([]);

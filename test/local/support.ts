@@ -7,7 +7,6 @@ import {
   ECSClient,
   RegisterTaskDefinitionCommand,
 } from '@aws-sdk/client-ecs';
-import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import { type LocalEcs, type StartEcsOptions, startEcs } from '../../local/ecs/server.ts';
 import type { LocalCloudSpec, LocalServiceSpec } from '../../local/types.ts';
@@ -95,43 +94,6 @@ export function useTestEcs(scope: 'file' | 'test', use: (env: TestEcs) => void):
     use(env);
   });
   after(() => closeTestEcs(env));
-}
-
-/**
- * A client that sends `GET url()` every 10 ms (one request at a time) until stopped: how many it sent, the failures
- * (non-200 or transport errors) and the versions (`body.version`) served.
- */
-export function startPoller(url: () => string) {
-  const agent = new Agent({ connections: 4 });
-  const failures: string[] = [];
-  const versions = new Set<string>();
-  let total = 0;
-  let polling = true;
-  const loop = (async () => {
-    while (polling) {
-      const started = Date.now();
-      total++;
-      try {
-        const res = await request(url(), { dispatcher: agent, headersTimeout: 2000, bodyTimeout: 2000 });
-        const body = (await res.body.json()) as { version: string };
-        if (res.statusCode !== 200) failures.push(`HTTP ${res.statusCode}`);
-        else versions.add(body.version);
-      } catch (error) {
-        failures.push((error as Error).message);
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, 10 - (Date.now() - started))));
-    }
-  })();
-  return {
-    failures,
-    versions,
-    total: () => total,
-    async stop(): Promise<void> {
-      polling = false;
-      await loop;
-      await agent.close();
-    },
-  };
 }
 
 export function ecsClient(endpoint: string): ECSClient {
