@@ -18,6 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { faultEntries } from './faults.ts';
 
 /** An AWS JSON 1.1 error: `__type` is the name the SDK gives the thrown error. */
 export class AwsError extends Error {
@@ -121,17 +122,16 @@ async function handle(
   }
 }
 
-/** The local endpoints' fault switch, for tests and demos: off unless this environment variable is set. */
-export const FAULTS_ENV = 'ROLLGATE_LOCAL_FAULTS';
-
 /**
- * `ROLLGATE_LOCAL_FAULTS=ECS:throttle=3/10`: of every 10 calls to the local ECS, the first 3 answer
+ * `ROLLGATE_LOCAL_FAULTS=ECS:throttle=3/10` (see faults.ts): of every 10 calls to the local ECS, the first 3 answer
  * ThrottlingException (HTTP 400, "Rate exceeded"), as ECS does past its API rate: bursts longer than the SDK's own
  * retries, so the state machine's Retry has to absorb them too. Read by the local endpoint, never by a handler.
  */
 export function faultSwitch(service: string, env: NodeJS.ProcessEnv = process.env): () => AwsError | undefined {
-  const match = /^(\w+):throttle=(\d+)\/(\d+)$/.exec(env[FAULTS_ENV] ?? '');
-  if (!match || match[1] !== service) return () => undefined;
+  const match = faultEntries(env)
+    .map((e) => /^(\w+):throttle=(\d+)\/(\d+)$/.exec(e))
+    .find((m) => m?.[1] === service);
+  if (!match) return () => undefined;
   const [burst, every] = [Number(match[2]), Number(match[3])];
   let calls = 0;
   return () => (calls++ % every < burst ? new AwsError('ThrottlingException', 'Rate exceeded') : undefined);

@@ -4,7 +4,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { RollgateConfig } from '../src/config/schema.ts';
 import { type AuditRecord, auditImage, auditRecord, type Outcome, readAuditRecord } from '../src/core/audit.ts';
 import { executionName, type ImageRef, reportKeys, reportPrefixOf } from '../src/core/naming.ts';
-import { inputImage, parseInput } from '../src/core/normalize.ts';
+import { inputImage, parseInput, triggerOrUnknown } from '../src/core/normalize.ts';
 import { oneLine } from '../src/core/text.ts';
 import { eventsFile, LOCAL_BUCKET, type LocalCloud, startLocalCloud } from './cloud.ts';
 import { formatEvent, readEvents } from './eventbridge.ts';
@@ -196,8 +196,8 @@ export class LocalRunner {
     // What kept the execution's end from the audit trail in S3: said loudly, and the record is kept here
     const unrecorded: string[] = [];
     const why = (err: unknown) => oneLine((err as Error).message || (err as Error).name || String(err), 160);
-    // AWS's rule fires for every ABORTED, TIMED_OUT and FAILED execution (rollgate's own Fail states included)
-    if (result.status !== 'SUCCEEDED' && options.statusChangeRule !== false) {
+    // AWS's rule fires for every ended execution (rollgate's own Fail states included; SUCCEEDED for a failed Record)
+    if (options.statusChangeRule !== false) {
       await this.statusChanged(result).catch((err) => unrecorded.push(`the status-change handler failed: ${why(err)}`));
     }
     const written = await this.readAudit(result.startDate, name).catch((err) => {
@@ -255,7 +255,7 @@ export class LocalRunner {
     return done;
   }
 
-  /** What the EventBridge rule on ABORTED / TIMED_OUT executions does on AWS: call the executionEnded function. */
+  /** What the EventBridge rule on ended executions does on AWS: call the executionEnded function. */
   private async statusChanged(result: ExecutionResult): Promise<void> {
     this.executionEnded ??= await loadHandler(
       readFunctions(SERVERLESS_FILE).ExecutionEndedLambdaFunction ?? { file: '', exportName: '' },
@@ -278,7 +278,7 @@ export class LocalRunner {
         startDate: Date.parse(result.startDate),
         stopDate: Date.parse(result.stopDate),
         input: JSON.stringify(result.input),
-        output: null,
+        output: result.status === 'SUCCEEDED' ? JSON.stringify(result.output ?? null) : null,
       },
     });
   }
@@ -378,7 +378,7 @@ export function recordFromRun(result: ExecutionResult): AuditRecord {
       outcome,
       ...(result.error ? { error: result.error } : {}),
       reason: result.cause ?? result.error ?? '',
-      trigger: { type: 'unknown' },
+      trigger: triggerOrUnknown(result.input),
       ...(image ? { image } : {}),
       startedAt: result.startDate,
     },

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { parse as parseYaml } from 'yaml';
 import { stateMachineName } from '../src/core/naming.ts';
+import { injectLambdaFault } from './faults.ts';
 import type { TaskTokens } from './sfn.ts';
 
 /** A Lambda handler as the local runner calls it. */
@@ -214,12 +215,21 @@ export class LocalStateMachine {
       );
       return call;
     };
+    // the fault switch (ROLLGATE_LOCAL_FAULTS=Lambda:<State>=throw): the Lambda fails before its handler runs
+    const failed = new Set<string>();
+    const invoke = (state: string, call: () => Promise<unknown>) =>
+      track(
+        Promise.resolve().then(() => {
+          injectLambdaFault(state, failed);
+          return call() as Promise<Json>;
+        }),
+      );
     const taskResourceLocalHandlers = Object.fromEntries(
       Object.entries(this.handlers).map(([state, fn]) => [
         state,
         this.callbacks.has(state)
-          ? (i: unknown) => track(callbackTask(state, fn, i, executionArn, options.taskTokens) as Promise<Json>)
-          : (i: unknown) => track(fn(i) as Promise<Json>),
+          ? (i: unknown) => invoke(state, () => callbackTask(state, fn, i, executionArn, options.taskTokens))
+          : (i: unknown) => invoke(state, () => fn(i)),
       ]),
     );
     const execution = this.machine.run(input as Json, {

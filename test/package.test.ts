@@ -243,14 +243,14 @@ describe('npm run package (osls, offline)', () => {
   });
 
   describe('the execution status rule', () => {
-    it('sends aborted, timed-out and failed executions of this state machine to executionEnded (lock release)', () => {
+    it('sends every ended execution of this state machine to executionEnded (lock release, a failed Record)', () => {
       const props = ruleFor('aws.states').Properties as {
         EventPattern: { 'detail-type': string[]; detail: { status: string[]; stateMachineArn: unknown[] } };
         Targets: { Arn: unknown }[];
       };
       const [machineId] = only(template, 'AWS::StepFunctions::StateMachine');
       expect(props.EventPattern['detail-type']).toEqual(['Step Functions Execution Status Change']);
-      expect([...props.EventPattern.detail.status].sort()).toEqual(['ABORTED', 'FAILED', 'TIMED_OUT']);
+      expect([...props.EventPattern.detail.status].sort()).toEqual(['ABORTED', 'FAILED', 'SUCCEEDED', 'TIMED_OUT']);
       expect(props.EventPattern.detail.stateMachineArn).toEqual([{ Ref: machineId }]);
       expect(props.Targets[0]?.Arn).toEqual({ 'Fn::GetAtt': ['ExecutionEndedLambdaFunction', 'Arn'] });
     });
@@ -496,7 +496,7 @@ describe('npm run package (osls, offline)', () => {
       Normalize: [],
       CheckImage: ['ecr:DescribeImages'],
       AcquireLock: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
-      Inspect: ['ecs:DescribeServices', 'ecs:DescribeTaskDefinition'],
+      Inspect: ['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 's3:GetObject', 's3:ListBucket'],
       Backup: ['ecs:DescribeServices', 'ecs:DescribeTaskDefinition', 's3:GetObject', 's3:ListBucket', 's3:PutObject'],
       Register: [
         'ecs:DescribeTaskDefinition',
@@ -681,8 +681,8 @@ describe('npm run package (osls, offline)', () => {
           .filter((s) => s.Effect === 'Allow' && grants(s, 's3:PutObject'))
           .map((s) => /"\/([\w-]+)\/\*"/.exec(JSON.stringify(s.Resource))?.[1]);
       expect(prefixes('Backup')).toEqual(['backups']);
-      expect(prefixes('Record')).toEqual(['audit']);
-      expect(prefixes('ExecutionEnded')).toEqual(['audit', 'gates']);
+      expect(prefixes('Record')).toEqual(['audit', 'verified']);
+      expect(prefixes('ExecutionEnded')).toEqual(['audit', 'verified', 'gates']);
       expect(prefixes('AggregateLoad')).toEqual(['reports']);
       expect(prefixes('GenerateLoad')).toEqual(['load-results']);
       for (const fn of ['GateHook', 'ParkGate', 'JudgeGate', 'Rollback']) expect(prefixes(fn), fn).toEqual(['gates']);

@@ -8,7 +8,8 @@ import { describeService, describeTaskDefinition, primaryDeployment } from './ec
 import { closeGates } from './gates.ts';
 import { releaseLock } from './lock.ts';
 import { backupKey, EXECUTION_TAG, splitServiceKey } from './naming.ts';
-import { inputImage } from './normalize.ts';
+import { inputImage, triggerOrUnknown } from './normalize.ts';
+import { type ExecutionState, record, successPath } from './record.ts';
 import { rollback } from './rollback.ts';
 import { latestServiceDeployment, stopWithRollback } from './service-deployments.ts';
 
@@ -25,6 +26,8 @@ export interface ExecutionStatusChange {
     readonly startDate: number;
     readonly stopDate?: number | null;
     readonly input?: string | null;
+    /** The execution's output as a JSON string (SUCCEEDED only). */
+    readonly output?: string | null;
   };
 }
 
@@ -42,6 +45,7 @@ export async function executionEnded(params: {
   readonly event: ExecutionStatusChange;
 }): Promise<{ released: boolean; recorded: boolean; rolledBack?: string }> {
   const { detail } = params.event;
+  if (detail.status === 'SUCCEEDED') return succeededUnrecorded(params);
   if (!['ABORTED', 'TIMED_OUT', 'FAILED'].includes(detail.status)) return { released: false, recorded: false };
   const startedAt = new Date(detail.startDate).toISOString();
   const { released, service } = await releaseLock({
@@ -71,7 +75,7 @@ export async function executionEnded(params: {
           ? `; it had deployed ${restore.from}: rollgate started a rollback to ${restore.to} (not verified: check the service)`
           : '; check the service: a deploy may have been cut short'
       }`,
-      trigger: { type: 'unknown' },
+      trigger: triggerOrUnknown(parseJson(detail.input)),
       ...(where ? { cluster: where.cluster, service: where.service } : {}),
       ...(image ? { image } : {}),
       ...(restore ? { newTaskDefinitionArn: restore.from, previousTaskDefinitionArn: restore.to } : {}),
@@ -83,10 +87,37 @@ export async function executionEnded(params: {
   return { released, recorded: true, ...(restore ? { rolledBack: restore.to } : {}) };
 }
 
+/**
+ * A SUCCEEDED execution whose Record state failed (its Catch went on to the Succeed state, leaving `recordFailure` in
+ * the output): the record it could not write, built from its output as Record builds it (lock released, a DEPLOYED
+ * revision marked verified). Thrown errors make the rule's delivery retry, then land in the function's errors.
+ */
+async function succeededUnrecorded(params: {
+  readonly ddb: DynamoDBClient;
+  readonly table: string;
+  readonly s3: S3Client;
+  readonly bucket: string;
+  readonly event: ExecutionStatusChange;
+}): Promise<{ released: boolean; recorded: boolean }> {
+  const { detail } = params.event;
+  const state = parseJson(detail.output) as
+    | (ExecutionState & { readonly recordFailure?: unknown; readonly summary?: unknown })
+    | undefined;
+  if (!state?.recordFailure || state.summary !== undefined || !state.execution) {
+    return { released: false, recorded: false };
+  }
+  if (await auditRecordExists(params, { startedAt: state.execution.startedAt, name: state.execution.name })) {
+    return { released: false, recorded: false };
+  }
+  const { ddb, table, s3, bucket } = params;
+  await record({ s3, bucket, path: successPath(state), state, lock: { ddb, table } });
+  return { released: true, recorded: true };
+}
+
 /** The image the execution's input asked for, or undefined when the input is unreadable. */
 function imageOf(input: string | null | undefined): AuditRecord['image'] {
   try {
-    return auditImage(inputImage(JSON.parse(input ?? 'null')));
+    return auditImage(inputImage(parseJson(input) ?? null));
   } catch {
     return undefined;
   }
@@ -132,4 +163,13 @@ async function rollbackIfOurs(
   }
   await rollback({ ecs: params.ecs, cluster, service, taskDefinitionArn: previous, rollout: UNWATCHED_ROLLOUT });
   return { from: primary, to: previous };
+}
+
+/** A JSON string's value, or undefined when it is missing or not JSON. */
+function parseJson(text: string | null | undefined): unknown {
+  try {
+    return JSON.parse(text ?? 'null') ?? undefined;
+  } catch {
+    return undefined;
+  }
 }

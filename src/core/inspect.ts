@@ -1,7 +1,9 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { containerImage, describeService, describeTaskDefinition, primaryDeployment } from './ecs.ts';
 import type { ImageRef } from './naming.ts';
 import { DIGEST_TAG, REPOSITORY_TAG, splitImageRef, TAG_TAG } from './naming.ts';
+import { isVerified } from './verified.ts';
 
 /** Inspect's output (`$.current`): the AlreadyDeployed Choice state reads `alreadyRunning`. */
 export interface Inspection {
@@ -14,7 +16,8 @@ export interface Inspection {
 /**
  * Whether the image is already what the service runs, steady: the container's image is pinned to the same digest,
  * or the running revision was registered by rollgate for the same repository and tag (its `rollgate:*` tags), or it
- * names the same repository:tag; and the PRIMARY deployment is COMPLETED with every task running.
+ * names the same repository:tag; and the PRIMARY deployment is COMPLETED with every task running; and an execution
+ * verified that revision in this service (see {@link unverifiedRevision}).
  */
 export async function inspectService(params: {
   readonly ecs: ECSClient;
@@ -22,6 +25,8 @@ export async function inspectService(params: {
   readonly service: string;
   readonly container: string;
   readonly image: ImageRef;
+  /** The artifacts bucket, where the verified marks are. */
+  readonly artifacts: { readonly s3: S3Client; readonly bucket: string };
 }): Promise<Inspection> {
   const { ecs, cluster, service, container, image } = params;
   const svc = await describeService(ecs, cluster, service);
@@ -43,15 +48,33 @@ export async function inspectService(params: {
     primary?.rolloutState === 'COMPLETED' &&
     (svc.deployments?.length ?? 0) === 1 &&
     (primary.runningCount ?? 0) >= (primary.desiredCount ?? 1);
-  const alreadyRunning = sameImage && steady;
+  const unverified =
+    sameImage && steady ? await unverifiedRevision(params.artifacts, { cluster, service, arn, running }) : undefined;
+  const alreadyRunning = sameImage && steady && unverified === undefined;
   return {
     alreadyRunning,
     reason: alreadyRunning
       ? `ALREADY_DEPLOYED: ${cluster}/${service} already runs this image (${running}, ${primary?.runningCount} tasks, steady); start with "force": true to deploy it again`
-      : sameImage
-        ? `the image runs but the service is not steady (${primary?.rolloutState ?? 'no primary deployment'}): deploying`
-        : `the service runs ${running}: deploying`,
+      : (unverified ??
+        (sameImage
+          ? `the image runs but the service is not steady (${primary?.rolloutState ?? 'no primary deployment'}): deploying`
+          : `the service runs ${running}: deploying`)),
     image: running,
     taskDefinitionArn: arn,
   };
+}
+
+/**
+ * The guard against counting an unverified revision as deployed: the reason to deploy again when no execution
+ * verified the running revision in this service (an execution interrupted or stopped after Deploy, a revision
+ * rollgate never deployed), or undefined when one did (its verified mark, written when it recorded DEPLOYED).
+ */
+async function unverifiedRevision(
+  artifacts: { readonly s3: S3Client; readonly bucket: string },
+  where: { readonly cluster: string; readonly service: string; readonly arn: string; readonly running: string },
+): Promise<string | undefined> {
+  const { cluster, service, arn, running } = where;
+  if (await isVerified(artifacts, { cluster, service, taskDefinitionArn: arn })) return undefined;
+  const revision = arn.split('/').pop() ?? arn;
+  return `the service runs this image (${running}) but no rollgate execution verified its revision ${revision}: deploying to verify it`;
 }

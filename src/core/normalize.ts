@@ -174,6 +174,31 @@ export function inputBytes(input: unknown): number {
   }
 }
 
+/**
+ * What started an execution, from its input: the push event (its id and time), or the manual input (reason, force,
+ * who started it). Throws as parseInput does for an input that is neither.
+ */
+export function triggerOf(input: unknown): Job['trigger'] {
+  const parsed = parseInput(input);
+  if (parsed.kind === 'push') return { type: 'push', eventId: parsed.event.id, eventTime: parsed.event.time };
+  const m = parsed.input;
+  return {
+    type: 'manual',
+    ...(m.reason ? { reason: m.reason } : {}),
+    ...(m.force ? { force: true } : {}),
+    ...(m.startedBy ? { startedBy: m.startedBy } : {}),
+  };
+}
+
+/** {@link triggerOf}, or `unknown` for an input that is neither a push event nor a manual input. */
+export function triggerOrUnknown(input: unknown): Job['trigger'] | { readonly type: 'unknown' } {
+  try {
+    return triggerOf(input);
+  } catch {
+    return { type: 'unknown' };
+  }
+}
+
 export interface NormalizeParams {
   readonly config: RollgateConfig;
   readonly input: unknown;
@@ -192,7 +217,7 @@ export function normalize({ config, input, execution }: NormalizeParams): Job {
       ...(d['image-digest'] ? { digest: d['image-digest'] } : {}),
       registry: ecrRegistry(event.account, event.region),
     };
-    const trigger = { type: 'push' as const, eventId: event.id, eventTime: event.time };
+    const trigger = triggerOf(input);
     const base = { execution, trigger, image: { ...image, display: displayImage(image) }, force: false };
     if (d['action-type'] !== 'PUSH') {
       return {
@@ -221,12 +246,7 @@ export function normalize({ config, input, execution }: NormalizeParams): Job {
     ...(m.tag ? { tag: m.tag } : {}),
     ...(m.digest ? { digest: m.digest } : {}),
   };
-  const trigger = {
-    type: 'manual' as const,
-    ...(m.reason ? { reason: m.reason } : {}),
-    ...(m.force ? { force: true } : {}),
-    ...(m.startedBy ? { startedBy: m.startedBy } : {}),
-  };
+  const trigger = triggerOf(input);
   return decide(
     config,
     { execution, trigger, image: { ...image, display: displayImage(image) }, force: m.force === true },

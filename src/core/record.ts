@@ -9,6 +9,7 @@ import { shortImage } from './naming.ts';
 import type { Job } from './normalize.ts';
 import type { ProbeResult } from './probe-health.ts';
 import type { RegisterResult } from './register.ts';
+import { markVerified } from './verified.ts';
 
 /** What a Record state passes: which terminal path it is on, plus the whole execution state. */
 export type RecordPath = 'DEPLOYED' | 'ALREADY_DEPLOYED' | 'IGNORED' | 'ROLLED_BACK' | 'ROLLBACK_FAILED' | 'FAILED';
@@ -157,8 +158,9 @@ export interface RecordParams {
 }
 
 /**
- * Releases the execution's lock, writes the audit record (`audit/dt=YYYY-MM-DD/<execution>.json`) and returns the
- * execution's summary. The record is written even when the lock table cannot be reached; then the lock's error is thrown.
+ * Releases the execution's lock, marks a DEPLOYED revision verified (see verified.ts), writes the audit record
+ * (`audit/dt=YYYY-MM-DD/<execution>.json`) and returns the execution's summary. The record is written even when the
+ * lock table cannot be reached or the mark cannot be written; then that error is thrown.
  */
 export async function record(params: RecordParams): Promise<Summary> {
   const { s3, bucket, path, state } = params;
@@ -173,8 +175,35 @@ export async function record(params: RecordParams): Promise<Summary> {
       lockError = err;
     });
   }
-  const rec = buildRecord(path, state, params.now?.() ?? new Date(), params.redriveCount);
+  const endedAt = params.now?.() ?? new Date();
+  // DEPLOYED: every gate passed on this revision, in this service; Inspect counts only a marked revision as deployed
+  let markError: unknown;
+  if (path === 'DEPLOYED' && state.release && state.target && state.execution) {
+    const mark = {
+      cluster: state.target.cluster,
+      service: state.target.service,
+      taskDefinitionArn: state.release.taskDefinitionArn,
+      executionName: state.execution.name,
+      image: state.release.image,
+    };
+    await markVerified({ s3, bucket }, mark, endedAt).catch((err: unknown) => {
+      markError = err;
+    });
+  }
+  const rec = buildRecord(path, state, endedAt, params.redriveCount);
   await writeAuditRecord({ s3, bucket }, rec);
   if (lockError !== undefined) throw lockError;
+  if (markError !== undefined) throw markError;
   return summaryOf(rec);
+}
+
+/**
+ * The terminal path of an execution that ended SUCCEEDED, from its output (the whole state: a Record state that
+ * failed leaves it there, with `recordFailure`): a registered revision means DEPLOYED (the only success path past
+ * Register), an image found running ALREADY_DEPLOYED, anything else IGNORED.
+ */
+export function successPath(state: ExecutionState & { readonly current?: { readonly alreadyRunning?: boolean } }) {
+  if (state.release) return 'DEPLOYED' as const;
+  if (state.current?.alreadyRunning === true) return 'ALREADY_DEPLOYED' as const;
+  return 'IGNORED' as const;
 }

@@ -18,10 +18,12 @@ const statusChangeEvent = z.object({
     stopDate: z.number().nullable().exactOptional(),
     /** The execution input as a JSON string. */
     input: z.string().nullable().exactOptional(),
+    /** The execution output as a JSON string (SUCCEEDED: a Record state that failed left `recordFailure` in it). */
+    output: z.string().nullable().exactOptional(),
   }),
 });
 
-/** Target of the EventBridge rule on the state machine's ABORTED / TIMED_OUT / FAILED status changes. */
+/** Target of the EventBridge rule on the state machine's status changes (ABORTED, TIMED_OUT, FAILED, SUCCEEDED). */
 export const handler = lambda(
   {
     name: 'ExecutionEnded',

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { inspectService } from '../core/inspect.ts';
 import { jobImageSchema } from '../core/normalize.ts';
-import { ecs } from '../runtime/clients.ts';
+import { ecs, s3 } from '../runtime/clients.ts';
+import { getRequiredEnv } from '../runtime/env.ts';
 import { lambda } from '../runtime/handler.ts';
 
 const inspectInput = z.object({
@@ -11,4 +12,8 @@ const inspectInput = z.object({
   image: jobImageSchema,
 });
 
-export const handler = lambda({ name: 'Inspect', schema: inspectInput }, (input) => inspectService({ ecs, ...input }));
+const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
+
+export const handler = lambda({ name: 'Inspect', schema: inspectInput }, (input) =>
+  inspectService({ ecs, artifacts: { s3, bucket }, ...input }),
+);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FAULTS_ENV } from '../../local/aws-json.ts';
+import { FAULTS_ENV } from '../../local/faults.ts';
 import { processesWithMarker } from '../e2e/env.ts';
 import { OTHER_FAULTS } from './cases.ts';
 import { type Env, endState, faultEnv, rollgate } from './support.ts';

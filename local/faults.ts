@@ -1,0 +1,41 @@
+/**
+ * The local cloud's fault switches, for the fault suite and demos: off unless `ROLLGATE_LOCAL_FAULTS` is set. Read by
+ * the local endpoints and the local Lambda invoker only, never by a handler (src/ never reads this variable).
+ *
+ * The value is a comma-separated list of entries:
+ * - `ECS:throttle=3/10`: of every 10 calls to the local ECS, the first 3 answer ThrottlingException (see
+ *   aws-json.ts's faultSwitch);
+ * - `Lambda:<State>=throw`: the Lambda a Task state of the state machine invokes throws an unexpected error (an
+ *   `Error` named `InjectedFault`, which no Retry lists) each time that state calls it, before the handler runs;
+ * - `Lambda:<State>=throw-once`: the same, on that state's first call of each execution only.
+ */
+
+export const FAULTS_ENV = 'ROLLGATE_LOCAL_FAULTS';
+
+/** The entries of the switch (`service:setting`), spaces trimmed, empty ones dropped. */
+export function faultEntries(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env[FAULTS_ENV] ?? '')
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
+}
+
+/** The error an injected Lambda fault throws: what a handler's unexpected bug looks like to Step Functions. */
+export class InjectedFault extends Error {
+  override readonly name = 'InjectedFault';
+}
+
+/**
+ * The Lambda fault of a Task state, checked at each call (the variable is read then, so a test may change it between
+ * executions): throws {@link InjectedFault} when the switch says this call fails. `failed` is the execution's own
+ * memory of the states it already failed (for `throw-once`).
+ */
+export function injectLambdaFault(state: string, failed: Set<string>, env: NodeJS.ProcessEnv = process.env): void {
+  for (const entry of faultEntries(env)) {
+    const match = /^Lambda:([A-Za-z0-9_-]+)=(throw|throw-once)$/.exec(entry);
+    if (!match || match[1] !== state) continue;
+    if (match[2] === 'throw-once' && failed.has(state)) continue;
+    failed.add(state);
+    throw new InjectedFault(`${FAULTS_ENV}: the Lambda of state ${state} failed (${match[2]})`);
+  }
+}
