@@ -49,6 +49,42 @@ export const OTHER_FAULTS = {
   ecsThrottling: 'ECS throttling through a whole deploy',
 } as const;
 
+/**
+ * The Task states whose Lambda is made to throw an unexpected error (ROLLGATE_LOCAL_FAULTS=Lambda:<State>=throw), one
+ * case each (test/faults/lambda-faults.test.ts). A state of the rollback path is reached by a first fault at
+ * ProbeHealth; Record states of failure paths by a first fault before them.
+ */
+export const LAMBDA_FAULT_STATES = [
+  'Normalize',
+  'CheckImage',
+  'AcquireLock',
+  'Inspect',
+  'Backup',
+  'Register',
+  'Deploy',
+  'CheckRollout',
+  'ProbeHealth',
+  'PlanLoad',
+  'Generate',
+  'MergeGroup',
+  'AggregateLoad',
+  'RecordDeployed',
+  'RecordAlreadyDeployed',
+  'RecordIgnored',
+  'Rollback',
+  'CheckRollback',
+  'ProbeRollback',
+  'RecordRolledBack',
+  'NotifyRolledBack',
+  'RecordRollbackFailed',
+  'NotifyRollbackFailed',
+  'RecordFailed',
+] as const;
+
+export function lambdaFault(state: string): string {
+  return `the Lambda of ${state} throws`;
+}
+
 /** Every fault name, as docs/faults.md lists them. */
 export function allFaults(): string[] {
   return [
@@ -56,5 +92,6 @@ export function allFaults(): string[] {
     ...BROKEN_STATE_FILES.map(([name]) => name),
     ...BROKEN_EXECUTION_FILES.map(([name]) => name),
     ...Object.values(OTHER_FAULTS),
+    ...LAMBDA_FAULT_STATES.map(lambdaFault),
   ];
 }

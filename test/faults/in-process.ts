@@ -7,8 +7,8 @@ import { processesWithMarker } from '../e2e/env.ts';
 import { faultEnv } from './support.ts';
 
 /** A local cloud in this process (each file its own: the handlers read their endpoints once, at import). */
-export async function openRunner() {
-  const env = await faultEnv();
+export async function openRunner(mutate?: Parameters<typeof faultEnv>[0]) {
+  const env = await faultEnv(mutate);
   const { LocalRunner } = await import('../../local/runner.ts');
   const runner = await LocalRunner.open({
     config: loadConfigFile(env.configFile),
@@ -23,10 +23,14 @@ export async function openRunner() {
     runner,
     /** The image the demo service's PRIMARY deployment runs. */
     async serving(): Promise<string | undefined> {
+      return (await this.primary()).image;
+    },
+    /** The demo service's PRIMARY deployment: its revision and that revision's image. */
+    async primary(): Promise<{ taskDefinitionArn: string; image: string | undefined }> {
       const { services } = await ecs.send(new DescribeServicesCommand({ cluster: 'demo', services: ['demo-app'] }));
-      const primary = services?.[0]?.deployments?.find((d) => d.status === 'PRIMARY')?.taskDefinition;
+      const primary = services?.[0]?.deployments?.find((d) => d.status === 'PRIMARY')?.taskDefinition ?? '';
       const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: primary }));
-      return taskDefinition?.containerDefinitions?.[0]?.image;
+      return { taskDefinitionArn: primary, image: taskDefinition?.containerDefinitions?.[0]?.image };
     },
     /** How many of the service's lock and the execution's lock marker are in the lock table. */
     async locksHeld(name: string): Promise<number> {

@@ -13,13 +13,17 @@ import { e2eEnv } from '../e2e/env.ts';
 
 export type Env = Awaited<ReturnType<typeof e2eEnv>>;
 
-/** A local cloud on a temp state dir with the demo target's waits cut short: the faults, not the waits, are tested. */
-export function faultEnv(): Promise<Env> {
+/**
+ * A local cloud on a temp state dir with the demo target's waits cut short: the faults, not the waits, are tested.
+ * `mutate` changes the config further (the file's own needs).
+ */
+export function faultEnv(mutate?: (config: Record<string, unknown>) => void): Promise<Env> {
   return e2eEnv((doc) => {
     const target = (doc.targets as Record<string, Record<string, unknown>>[])[0] ?? {};
     target.rollout = { deadlineSeconds: 60, initialWaitSeconds: 1, maxWaitSeconds: 1, backoffRate: 1 };
     Object.assign(target.health as object, { settleSeconds: 0, deadlineSeconds: 6 });
     Object.assign(target.load as object, { durationSeconds: 1 });
+    mutate?.(doc);
   });
 }
 

@@ -1,0 +1,231 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FAULTS_ENV } from '../../local/faults.ts';
+import type { StoredExecution } from '../../local/history.ts';
+import { backupKey } from '../../src/core/naming.ts';
+import { verifiedKey } from '../../src/core/verified.ts';
+import { LAMBDA_FAULT_STATES, lambdaFault } from './cases.ts';
+import { openRunner } from './in-process.ts';
+
+/**
+ * A handler that throws an unexpected error (ROLLGATE_LOCAL_FAULTS=Lambda:<State>=throw: the local Lambda invoker
+ * fails the call before the handler runs) at each Task state of the rolling path. Whatever the state, the Catch paths
+ * end in a rollback or a clean FAILED, and the end state is checked: which revision serves and whether an execution
+ * verified it, the backup, the lock, exactly one audit record (written by Record, or by the status-change rule when
+ * a Record state is the one that throws), and what was published.
+ *
+ * One local cloud for the file, the cases one after the other on its one service (one task: fewer processes).
+ */
+type Outcome = StoredExecution['summary']['outcome'];
+interface Case {
+  /** The Task states whose Lambda throws: the case's own state last, the ones before it lead the run there. */
+  readonly throwAt: readonly string[];
+  /** The input: a new good version (default), a tag the target excludes, or the version serving now. */
+  readonly input?: 'new' | 'excluded' | 'serving';
+  readonly outcome: Outcome;
+  /** The error the record names (the injected fault's name unless the path gives its own). */
+  readonly error?: string;
+  /** What serves afterwards: the version from before the run, or the new one. */
+  readonly serves: 'before' | 'new';
+  /** For a new version that serves afterwards: whether an execution verified it (what served before keeps its mark). */
+  readonly verified?: boolean;
+  readonly backup: boolean;
+  /** The detail-types published for the execution. */
+  readonly published: readonly string[];
+}
+
+const FAILED_EARLY = { outcome: 'FAILED', error: 'InjectedFault', serves: 'before', published: [] } as const;
+const ROLLED_BACK = {
+  outcome: 'ROLLED_BACK',
+  error: 'InjectedFault',
+  serves: 'before',
+  backup: true,
+  published: ['Deployment Rolled Back'],
+} as const;
+const ROLLBACK_FAILED = { outcome: 'FAILED', error: 'RollbackFailed', backup: true } as const;
+
+/** Each state's case. */
+const CASES: Record<(typeof LAMBDA_FAULT_STATES)[number], Case> = {
+  Normalize: { throwAt: ['Normalize'], ...FAILED_EARLY, backup: false },
+  CheckImage: { throwAt: ['CheckImage'], ...FAILED_EARLY, backup: false },
+  AcquireLock: { throwAt: ['AcquireLock'], ...FAILED_EARLY, backup: false },
+  Inspect: { throwAt: ['Inspect'], ...FAILED_EARLY, backup: false },
+  Backup: { throwAt: ['Backup'], ...FAILED_EARLY, backup: false },
+  Register: { throwAt: ['Register'], ...FAILED_EARLY, backup: true },
+  Deploy: { throwAt: ['Deploy'], ...ROLLED_BACK },
+  CheckRollout: { throwAt: ['CheckRollout'], ...ROLLED_BACK },
+  ProbeHealth: { throwAt: ['ProbeHealth'], ...ROLLED_BACK },
+  PlanLoad: { throwAt: ['PlanLoad'], ...ROLLED_BACK },
+  Generate: { throwAt: ['Generate'], ...ROLLED_BACK },
+  MergeGroup: { throwAt: ['MergeGroup'], ...ROLLED_BACK },
+  AggregateLoad: { throwAt: ['AggregateLoad'], ...ROLLED_BACK },
+  // the execution succeeds; the status-change rule writes the record (and the verified mark) Record could not
+  RecordDeployed: {
+    throwAt: ['RecordDeployed'],
+    outcome: 'DEPLOYED',
+    serves: 'new',
+    verified: true,
+    backup: true,
+    published: [],
+  },
+  RecordAlreadyDeployed: {
+    throwAt: ['RecordAlreadyDeployed'],
+    input: 'serving',
+    outcome: 'ALREADY_DEPLOYED',
+    serves: 'before',
+    backup: false,
+    published: [],
+  },
+  RecordIgnored: {
+    throwAt: ['RecordIgnored'],
+    input: 'excluded',
+    outcome: 'IGNORED',
+    serves: 'before',
+    backup: false,
+    published: [],
+  },
+  // the rollback itself fails: the new version keeps serving, unverified, and the operator is told
+  Rollback: {
+    throwAt: ['ProbeHealth', 'Rollback'],
+    ...ROLLBACK_FAILED,
+    serves: 'new',
+    verified: false,
+    published: ['Rollback Failed'],
+  },
+  CheckRollback: {
+    throwAt: ['ProbeHealth', 'CheckRollback'],
+    ...ROLLBACK_FAILED,
+    serves: 'before',
+    published: ['Rollback Failed'],
+  },
+  ProbeRollback: {
+    throwAt: ['ProbeHealth', 'ProbeRollback'],
+    ...ROLLBACK_FAILED,
+    serves: 'before',
+    published: ['Rollback Failed'],
+  },
+  // rolled back, the Fail state reached unrecorded: the status-change rule records it FAILED
+  RecordRolledBack: {
+    throwAt: ['ProbeHealth', 'RecordRolledBack'],
+    outcome: 'FAILED',
+    error: 'ExecutionFailed',
+    serves: 'before',
+    backup: true,
+    published: ['Deployment Rolled Back'],
+  },
+  NotifyRolledBack: { throwAt: ['ProbeHealth', 'NotifyRolledBack'], ...ROLLED_BACK, published: [] },
+  // unrecorded, the Fail state reached: the status-change rule records it FAILED and, finding the execution's
+  // revision still primary, starts the rollback to the backup itself
+  RecordRollbackFailed: {
+    throwAt: ['ProbeHealth', 'Rollback', 'RecordRollbackFailed'],
+    outcome: 'FAILED',
+    error: 'ExecutionFailed',
+    serves: 'before',
+    backup: true,
+    published: ['Rollback Failed'],
+  },
+  NotifyRollbackFailed: {
+    throwAt: ['ProbeHealth', 'Rollback', 'NotifyRollbackFailed'],
+    ...ROLLBACK_FAILED,
+    serves: 'new',
+    verified: false,
+    published: [],
+  },
+  RecordFailed: {
+    throwAt: ['CheckImage', 'RecordFailed'],
+    outcome: 'FAILED',
+    error: 'ExecutionFailed',
+    serves: 'before',
+    backup: false,
+    published: [],
+  },
+};
+
+let cloud: Awaited<ReturnType<typeof openRunner>>;
+beforeAll(async () => {
+  cloud = await openRunner((doc) => {
+    const target = (doc.targets as Record<string, Record<string, unknown>>[])[0] ?? {};
+    Object.assign(target.health as object, { intervalSeconds: 0.2, consecutiveSuccesses: 2 });
+    Object.assign(target.load as object, { rate: 10, durationSeconds: 1, workers: 2, connections: 4 });
+    const local = doc.local as { clusters: { services: Record<string, unknown>[] }[] };
+    Object.assign(local.clusters[0]?.services[0] ?? {}, { desiredCount: 1 });
+  });
+  // a first version deployed (and verified) by rollgate itself
+  const push = JSON.parse(readFileSync('test/fixtures/events/ecr/push.json', 'utf8'));
+  expect((await cloud.runner.run(push)).summary.outcome).toBe('DEPLOYED');
+}, 120_000);
+afterEach(() => {
+  delete process.env[FAULTS_ENV];
+});
+afterAll(() => cloud.close(), 60_000);
+
+async function exists(key: string): Promise<boolean> {
+  return cloud.runner.readObject(key).then(
+    () => true,
+    () => false,
+  );
+}
+
+describe('a handler that throws an unexpected error', () => {
+  let version = 0;
+  /** The input of the last version that deployed: the `serving` input. */
+  let deployed: unknown;
+  it('covers every Task state of the rolling path (the gate states of progressive delivery are not covered here)', () => {
+    const tasks: string[] = [];
+    const walk = (states: Record<string, { Type: string; States?: unknown; ItemProcessor?: { States: unknown } }>) => {
+      for (const [name, st] of Object.entries(states)) {
+        if (st.Type === 'Task') tasks.push(name);
+        if (st.ItemProcessor) walk(st.ItemProcessor.States as typeof states);
+      }
+    };
+    walk(JSON.parse(readFileSync('statemachines/deploy.asl.json', 'utf8')).States);
+    const covered: readonly string[] = LAMBDA_FAULT_STATES;
+    expect(tasks.filter((t) => !covered.includes(t))).toEqual([
+      'AwaitGate',
+      'ProbeGate',
+      'PlanGateLoad',
+      'JudgeGate',
+      'ProbeBake',
+    ]);
+    expect(Object.keys(CASES)).toEqual([...LAMBDA_FAULT_STATES]);
+  });
+
+  for (const state of LAMBDA_FAULT_STATES) {
+    const c = CASES[state];
+    it(`${lambdaFault(state)}: ${c.outcome}${c.error ? ` (${c.error})` : ''}, serving the ${c.serves === 'new' ? 'new' : 'previous'} version`, async () => {
+      await cloud.runner.cloud.ecs.waitForSteadyState('demo', 'demo-app', 60_000);
+      const before = await cloud.primary();
+      const beforeVerified = await exists(verifiedKey('demo', 'demo-app', before.taskDefinitionArn));
+      const tag = `v7${++version}-${state.toLowerCase()}`;
+      const input =
+        c.input === 'excluded'
+          ? { repository: 'demo-app', tag: `${tag}-rc1` }
+          : c.input === 'serving'
+            ? deployed
+            : { repository: 'demo-app', tag };
+      process.env[FAULTS_ENV] = c.throwAt.map((s) => `Lambda:${s}=throw`).join(',');
+      const done = await cloud.runner.run(input);
+      delete process.env[FAULTS_ENV];
+
+      expect(done.summary, JSON.stringify(done.statesEntered)).toMatchObject({
+        outcome: c.outcome,
+        ...(c.error ? { error: c.error } : {}),
+      });
+      for (const s of c.throwAt) expect(done.statesEntered).toContain(s);
+      expect(done.unrecorded).toBeUndefined();
+      // exactly one audit record (its key is the execution's own), with that outcome
+      expect(await cloud.runner.readAudit(done.startDate, done.name)).toMatchObject({ outcome: c.outcome });
+      expect(await cloud.locksHeld(done.name)).toBe(0);
+      expect(await exists(backupKey('demo', 'demo-app', done.name))).toBe(c.backup);
+      const events = await cloud.runner.eventsOf(done.name);
+      expect(events.map((e) => c.published.find((p) => e.includes(p)) ?? e)).toEqual([...c.published]);
+
+      if (c.outcome === 'DEPLOYED') deployed = input;
+      const after = await cloud.primary();
+      if (c.serves === 'before') expect(after.taskDefinitionArn).toBe(before.taskDefinitionArn);
+      else expect(after.image).toContain(`:${tag}`);
+      const verified = await exists(verifiedKey('demo', 'demo-app', after.taskDefinitionArn));
+      expect(verified).toBe(c.serves === 'new' ? c.verified : beforeVerified);
+    }, 60_000);
+  }
+});
