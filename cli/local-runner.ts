@@ -1,6 +1,7 @@
 import { LocalRunner } from '../local/runner.ts';
 import type { RollgateConfig } from '../src/config/schema.ts';
 import { EXIT } from './exit.ts';
+import { interruptHandler } from './interrupt.ts';
 import type { Io } from './io.ts';
 import { safeText } from './output.ts';
 
@@ -8,7 +9,8 @@ import { safeText } from './output.ts';
  * Opens the local cloud (which first resolves any execution a killed rollgate left unfinished, and says so) and runs
  * `fn`. Ctrl-C / SIGTERM: the running execution is interrupted and resolved (lock released, audit record written, a
  * revision it deployed rolled back and waited for), then the local cloud stops, so no process or port is left
- * behind, and rollgate exits 130 (SIGINT) or 143 (SIGTERM).
+ * behind, and rollgate exits 130 (SIGINT) or 143 (SIGTERM). Ctrl-C on a terminal asks first (see interrupt.ts):
+ * finish the execution, or roll back now.
  */
 export async function withLocalRunner<T>(
   io: Io,
@@ -26,13 +28,7 @@ export async function withLocalRunner<T>(
     );
   }
   let stopped: Promise<never> | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopped) {
-      io.stderr(
-        `rollgate: ${signal}: still resolving the interrupted execution (SIGKILL abandons it: the next run resolves it)\n`,
-      );
-      return;
-    }
+  const stop = (signal: NodeJS.Signals) => {
     io.stderr(
       `\nrollgate: ${signal}: interrupting the execution, rolling back what it deployed, stopping the local cloud...\n`,
     );
@@ -54,6 +50,11 @@ export async function withLocalRunner<T>(
       process.exit(signal === 'SIGTERM' ? EXIT.terminated : EXIT.interrupted);
     })();
   };
+  const onSignal = interruptHandler({
+    stop,
+    say: (text) => io.stderr(text),
+    ...(io.askKey ? { ask: io.askKey } : {}),
+  });
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   try {

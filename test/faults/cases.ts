@@ -47,6 +47,7 @@ export const OTHER_FAULTS = {
   dynamoAtLock: 'DynamoDB unavailable at AcquireLock',
   rollbackBroken: 'rollback target broken too',
   ecsThrottling: 'ECS throttling through a whole deploy',
+  unverifiedRunning: 'a revision left running unverified',
 } as const;
 
 /**

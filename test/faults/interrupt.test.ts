@@ -18,8 +18,19 @@ const INITIAL = 'demo-app:v1';
 const AGAIN_AFTER = 'the rollout wait';
 
 const envs: Env[] = [];
-/** Three local clouds at a time; a case waits for its slot within its own timeout. */
-const slot = limit(3);
+/** Four local clouds at a time (one task each); a case waits for its slot within its own timeout. */
+const slot = limit(4);
+
+/** One task, and the gates' probes and load cut short: v4-slow still fails its SLO gate (every answer takes 300 ms). */
+function interruptEnv(): Promise<Env> {
+  return faultEnv((doc) => {
+    const target = (doc.targets as Record<string, Record<string, unknown>>[])[0] ?? {};
+    Object.assign(target.health as object, { intervalSeconds: 0.2, consecutiveSuccesses: 2 });
+    Object.assign(target.load as object, { rate: 10, workers: 1, connections: 8 });
+    const local = doc.local as { clusters: { services: Record<string, unknown>[] }[] };
+    Object.assign(local.clusters[0]?.services[0] ?? {}, { desiredCount: 1 });
+  });
+}
 const TIMEOUT_MS = 300_000;
 afterAll(() => {
   // every case's processes carry the marker of the last env made (e2eEnv sets one per process)
@@ -49,7 +60,7 @@ describe.concurrent('interrupted rollgate run', () => {
         `${interruptFault(signal, stage)}: rolls back, records, frees the lock, then exits ${exitCode}`,
         () =>
           slot(async () => {
-            const env = await faultEnv();
+            const env = await interruptEnv();
             envs.push(env);
             const run = await interruptRun(env, SLOW, state, signal);
             expect(run.code, run.stderr()).toBe(exitCode);
@@ -69,7 +80,7 @@ describe.concurrent('interrupted rollgate run', () => {
       `${interruptFault('SIGKILL', stage)}: left unfinished; the next run resolves it (rolled back) first`,
       () =>
         slot(async () => {
-          const env = await faultEnv();
+          const env = await interruptEnv();
           envs.push(env);
           const run = await interruptRun(env, SLOW, state, 'SIGKILL');
           expect(run.signal).toBe('SIGKILL');

@@ -4,7 +4,7 @@ import { FAULTS_ENV } from '../../local/faults.ts';
 import type { StoredExecution } from '../../local/history.ts';
 import { backupKey } from '../../src/core/naming.ts';
 import { verifiedKey } from '../../src/core/verified.ts';
-import { LAMBDA_FAULT_STATES, lambdaFault } from './cases.ts';
+import { LAMBDA_FAULT_STATES, lambdaFault, OTHER_FAULTS } from './cases.ts';
 import { openRunner } from './in-process.ts';
 
 /**
@@ -228,4 +228,33 @@ describe('a handler that throws an unexpected error', () => {
       expect(verified).toBe(c.serves === 'new' ? c.verified : beforeVerified);
     }, 60_000);
   }
+});
+
+describe('a revision no execution verified', () => {
+  it(`${OTHER_FAULTS.unverifiedRunning}: the same input again is deployed and judged, never ALREADY_DEPLOYED`, async () => {
+    await cloud.runner.cloud.ecs.waitForSteadyState('demo', 'demo-app', 60_000);
+    // stopped after Deploy (StopExecution): the status-change rule releases its lock and records it, but leaves the
+    // service as the operator left it: its revision runs, never judged
+    const input = { repository: 'demo-app', tag: 'v80-left' };
+    const stop = new AbortController();
+    const stopped = await cloud.runner.run(input, {
+      signal: stop.signal,
+      onEvent: (e) => {
+        if (e.type === 'StateEntered' && e.state === 'WaitForRollout') stop.abort();
+      },
+    });
+    expect(stopped.status).toBe('ABORTED');
+    expect(stopped.summary).toMatchObject({ outcome: 'FAILED', error: 'ExecutionAborted' });
+    await cloud.runner.cloud.ecs.waitForSteadyState('demo', 'demo-app', 60_000);
+    const left = await cloud.primary();
+    expect(left.image).toContain(':v80-left');
+    expect(await exists(verifiedKey('demo', 'demo-app', left.taskDefinitionArn))).toBe(false);
+
+    const again = await cloud.runner.run(input);
+    expect(again.summary.outcome).toBe('DEPLOYED');
+    expect(again.statesEntered).toContain('ProbeHealth');
+    // deployed and judged now, so verified: the next time it is ALREADY_DEPLOYED
+    expect(await exists(verifiedKey('demo', 'demo-app', (await cloud.primary()).taskDefinitionArn))).toBe(true);
+    expect((await cloud.runner.run(input)).summary.outcome).toBe('ALREADY_DEPLOYED');
+  }, 60_000);
 });
