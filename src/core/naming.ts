@@ -19,6 +19,15 @@ export function auditKey(startedAt: string, executionName: string): string {
   return `${auditDayPrefix(startedAt)}${executionName}.json`;
 }
 
+/**
+ * `verified/<cluster>/<service>/<family>/<revision>.json`: the mark an execution that recorded DEPLOYED leaves for
+ * its revision (`arn:...:task-definition/<family>:<revision>`) in that service (src/core/verified.ts).
+ */
+export function verifiedKey(cluster: string, service: string, taskDefinitionArn: string): string {
+  const [family = '', revision = ''] = (taskDefinitionArn.split('/').pop() ?? '').split(':');
+  return `verified/${cluster}/${service}/${family}/${revision}.json`;
+}
+
 /** `audit/dt=YYYY-MM-DD/`: the partition of the UTC day of an ISO time (or an ISO date). */
 export function auditDayPrefix(isoTime: string): string {
   return `audit/dt=${isoTime.slice(0, 10)}/`;

@@ -5,16 +5,11 @@
  * running, or one rollgate never deployed, is deployed (and judged) again.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { verifiedKey } from './naming.ts';
 
 interface Bucket {
   readonly s3: S3Client;
   readonly bucket: string;
-}
-
-/** The mark's key for a revision (`arn:...:task-definition/<family>:<revision>`) of a service. */
-export function verifiedKey(cluster: string, service: string, taskDefinitionArn: string): string {
-  const [family = '', revision = ''] = (taskDefinitionArn.split('/').pop() ?? '').split(':');
-  return `verified/${cluster}/${service}/${family}/${revision}.json`;
 }
 
 export interface VerifiedMark {

@@ -22,6 +22,10 @@ beforeAll(async () => {
       health: Record<string, unknown>;
     };
     delete t.load; // the load stage is covered elsewhere; here every second counts
+    // short waits, one task: a deploy still lasts seconds (rollout, settle, probes), long enough for the pushes that
+    // must find it holding the lock; an unhealthy version fails its probes within 4 s
+    t.rollout = { deadlineSeconds: 60, initialWaitSeconds: 1, maxWaitSeconds: 1, backoffRate: 1 };
+    Object.assign(t.health, { settleSeconds: 1, intervalSeconds: 0.2, consecutiveSuccesses: 2, deadlineSeconds: 4 });
     // Waiters poll every 2 s: the supersede test needs the third push to be waiting before the first waiter polls
     // again, and a push takes ~0.5-1 s to reach its waiter entry on a loaded machine (Normalize, CheckImage, AcquireLock).
     t.lock = { policy: 'supersede', pollSeconds: 2, leaseSeconds: LEASE };
@@ -39,6 +43,7 @@ beforeAll(async () => {
     (doc.targets as unknown[]).push(queue);
     const local = doc.local as { clusters: { services: Record<string, unknown>[] }[] };
     const svc = local.clusters[0]?.services[0] ?? {};
+    svc.desiredCount = 1;
     local.clusters[0]?.services.push({
       ...svc,
       name: 'demo-queue',

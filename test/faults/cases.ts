@@ -48,6 +48,7 @@ export const OTHER_FAULTS = {
   rollbackBroken: 'rollback target broken too',
   ecsThrottling: 'ECS throttling through a whole deploy',
   unverifiedRunning: 'a revision left running unverified',
+  pushStorm: '20 pushes of 20 tags in 5 s to one service',
 } as const;
 
 /**

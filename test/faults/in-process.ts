@@ -33,9 +33,9 @@ export async function openRunner(mutate?: Parameters<typeof faultEnv>[0]) {
       return { taskDefinitionArn: primary, image: taskDefinition?.containerDefinitions?.[0]?.image };
     },
     /** How many of the service's lock and the execution's lock marker are in the lock table. */
-    async locksHeld(name: string): Promise<number> {
+    async locksHeld(name: string, service = 'demo-app'): Promise<number> {
       let held = 0;
-      for (const pk of [serviceLockPk('demo', 'demo-app'), executionLockPk(name)]) {
+      for (const pk of [serviceLockPk('demo', service), executionLockPk(name)]) {
         const key = { pk: { S: pk }, sk: { S: LOCK_SK } };
         if ((await ddb.send(new GetItemCommand({ TableName: 'rollgate-locks', Key: key }))).Item) held++;
       }

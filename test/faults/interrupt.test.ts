@@ -41,7 +41,8 @@ afterAll(() => {
 async function expectResolved(env: Env, name: string) {
   const end = await endState(env, name);
   expect(end).toMatchObject({ serving: INITIAL, steady: true, backup: true, auditRecords: 1, locks: [], events: [] });
-  expect(end.stored).toMatchObject({ status: 'FAILED', summary: { outcome: 'FAILED' } });
+  // its trigger kept (from its input), even when the status-change rule wrote its record
+  expect(end.stored).toMatchObject({ status: 'FAILED', summary: { outcome: 'FAILED', trigger: 'manual' } });
 }
 
 /** The same input again: deployed and judged (rolled back by its SLO gate), never ALREADY_DEPLOYED. */

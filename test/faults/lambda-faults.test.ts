@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAULTS_ENV } from '../../local/faults.ts';
 import type { StoredExecution } from '../../local/history.ts';
-import { backupKey } from '../../src/core/naming.ts';
-import { verifiedKey } from '../../src/core/verified.ts';
+import { backupKey, verifiedKey } from '../../src/core/naming.ts';
+
 import { LAMBDA_FAULT_STATES, lambdaFault, OTHER_FAULTS } from './cases.ts';
 import { openRunner } from './in-process.ts';
 

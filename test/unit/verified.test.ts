@@ -5,8 +5,9 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { executionEnded } from '../../src/core/execution-ended.ts';
 import { inspectService } from '../../src/core/inspect.ts';
+import { verifiedKey } from '../../src/core/naming.ts';
 import { type ExecutionState, record } from '../../src/core/record.ts';
-import { verifiedKey } from '../../src/core/verified.ts';
+
 import { testTarget } from '../helpers.ts';
 import { deployment, NEW_TD, OLD_TD, service, taskDefinition } from './aws-fixtures.ts';
 import { memoryBucket } from './s3-fake.ts';
