@@ -53,8 +53,9 @@ export const OTHER_FAULTS = {
 
 /**
  * The Task states whose Lambda is made to throw an unexpected error (ROLLGATE_LOCAL_FAULTS=Lambda:<State>=throw), one
- * case each (test/faults/lambda-faults.test.ts). A state of the rollback path is reached by a first fault at
- * ProbeHealth; Record states of failure paths by a first fault before them.
+ * case each (test/faults/lambda-faults.test.ts): every Task state of statemachines/deploy.asl.json. A state of the
+ * rollback path is reached by a first fault at ProbeHealth; Record states of failure paths by a first fault before
+ * them; the gate states on a blue/green service.
  */
 export const LAMBDA_FAULT_STATES = [
   'Normalize',
@@ -81,6 +82,12 @@ export const LAMBDA_FAULT_STATES = [
   'RecordRollbackFailed',
   'NotifyRollbackFailed',
   'RecordFailed',
+  // the gates of progressive delivery (a blue/green service): each ends in the rollback of ECS's deployment
+  'AwaitGate',
+  'ProbeGate',
+  'PlanGateLoad',
+  'JudgeGate',
+  'ProbeBake',
 ] as const;
 
 export function lambdaFault(state: string): string {

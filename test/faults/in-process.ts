@@ -25,9 +25,9 @@ export async function openRunner(mutate?: Parameters<typeof faultEnv>[0]) {
     async serving(): Promise<string | undefined> {
       return (await this.primary()).image;
     },
-    /** The demo service's PRIMARY deployment: its revision and that revision's image. */
-    async primary(): Promise<{ taskDefinitionArn: string; image: string | undefined }> {
-      const { services } = await ecs.send(new DescribeServicesCommand({ cluster: 'demo', services: ['demo-app'] }));
+    /** A demo service's PRIMARY deployment: its revision and that revision's image. */
+    async primary(service = 'demo-app'): Promise<{ taskDefinitionArn: string; image: string | undefined }> {
+      const { services } = await ecs.send(new DescribeServicesCommand({ cluster: 'demo', services: [service] }));
       const primary = services?.[0]?.deployments?.find((d) => d.status === 'PRIMARY')?.taskDefinition ?? '';
       const { taskDefinition } = await ecs.send(new DescribeTaskDefinitionCommand({ taskDefinition: primary }));
       return { taskDefinitionArn: primary, image: taskDefinition?.containerDefinitions?.[0]?.image };

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAULTS_ENV } from '../../local/faults.ts';
 import type { StoredExecution } from '../../local/history.ts';
 import { backupKey, verifiedKey } from '../../src/core/naming.ts';
-
+import { freePort } from '../e2e/env.ts';
 import { LAMBDA_FAULT_STATES, lambdaFault, OTHER_FAULTS } from './cases.ts';
 import { openRunner } from './in-process.ts';
 
@@ -32,6 +32,8 @@ interface Case {
   readonly backup: boolean;
   /** The detail-types published for the execution. */
   readonly published: readonly string[];
+  /** The blue/green service (the gate states) instead of the rolling one. */
+  readonly blueGreen?: true;
 }
 
 const FAILED_EARLY = { outcome: 'FAILED', error: 'InjectedFault', serves: 'before', published: [] } as const;
@@ -131,6 +133,13 @@ const CASES: Record<(typeof LAMBDA_FAULT_STATES)[number], Case> = {
     verified: false,
     published: [],
   },
+  // the gates of a blue/green deployment: ECS's deployment is stopped with ROLLBACK, production stays (or is put
+  // back) on the previous version
+  AwaitGate: { throwAt: ['AwaitGate'], ...ROLLED_BACK, blueGreen: true },
+  ProbeGate: { throwAt: ['ProbeGate'], ...ROLLED_BACK, blueGreen: true },
+  PlanGateLoad: { throwAt: ['PlanGateLoad'], ...ROLLED_BACK, blueGreen: true },
+  JudgeGate: { throwAt: ['JudgeGate'], ...ROLLED_BACK, blueGreen: true },
+  ProbeBake: { throwAt: ['ProbeBake'], ...ROLLED_BACK, blueGreen: true },
   RecordFailed: {
     throwAt: ['CheckImage', 'RecordFailed'],
     outcome: 'FAILED',
@@ -141,14 +150,40 @@ const CASES: Record<(typeof LAMBDA_FAULT_STATES)[number], Case> = {
   },
 };
 
+const BLUE_GREEN = 'demo-bg';
 let cloud: Awaited<ReturnType<typeof openRunner>>;
 beforeAll(async () => {
+  const ports = [await freePort(), await freePort()];
   cloud = await openRunner((doc) => {
     const target = (doc.targets as Record<string, Record<string, unknown>>[])[0] ?? {};
     Object.assign(target.health as object, { intervalSeconds: 0.2, consecutiveSuccesses: 2 });
     Object.assign(target.load as object, { rate: 10, durationSeconds: 1, workers: 2, connections: 4 });
-    const local = doc.local as { clusters: { services: Record<string, unknown>[] }[] };
-    Object.assign(local.clusters[0]?.services[0] ?? {}, { desiredCount: 1 });
+    const local = doc.local as { clusters: { services: Record<string, unknown>[] }[]; minuteMs?: number };
+    const services = local.clusters[0]?.services ?? [];
+    Object.assign(services[0] ?? {}, { desiredCount: 1 });
+    // the blue/green service: its tags start with g; a bake of 3 s (one "minute"), long enough to be probed
+    const url = (u: unknown, port: number | undefined) => String(u).replace(/:\d+\//, `:${port}/`);
+    const bg = structuredClone(target) as Record<string, Record<string, unknown>>;
+    (doc.targets as unknown[]).push({
+      ...bg,
+      name: BLUE_GREEN,
+      service: BLUE_GREEN,
+      tags: ['g*'],
+      strategy: 'blue-green',
+      bakeMinutes: 1,
+      testRoute: { url: `http://127.0.0.1:${ports[1]}` },
+      gateTimeoutSeconds: 60,
+      health: { ...bg.health, url: url(bg.health?.url, ports[0]) },
+      load: { ...bg.load, url: url(bg.load?.url, ports[0]) },
+    });
+    services.push({
+      ...services[0],
+      name: BLUE_GREEN,
+      taskDefinitionFamily: BLUE_GREEN,
+      loadBalancerPort: ports[0],
+      testListenerPort: ports[1],
+    });
+    local.minuteMs = 3000;
   });
   // a first version deployed (and verified) by rollgate itself
   const push = JSON.parse(readFileSync('test/fixtures/events/ecr/push.json', 'utf8'));
@@ -170,7 +205,7 @@ describe('a handler that throws an unexpected error', () => {
   let version = 0;
   /** The input of the last version that deployed: the `serving` input. */
   let deployed: unknown;
-  it('covers every Task state of the rolling path (the gate states of progressive delivery are not covered here)', () => {
+  it('covers every Task state of the state machine', () => {
     const tasks: string[] = [];
     const walk = (states: Record<string, { Type: string; States?: unknown; ItemProcessor?: { States: unknown } }>) => {
       for (const [name, st] of Object.entries(states)) {
@@ -179,24 +214,18 @@ describe('a handler that throws an unexpected error', () => {
       }
     };
     walk(JSON.parse(readFileSync('statemachines/deploy.asl.json', 'utf8')).States);
-    const covered: readonly string[] = LAMBDA_FAULT_STATES;
-    expect(tasks.filter((t) => !covered.includes(t))).toEqual([
-      'AwaitGate',
-      'ProbeGate',
-      'PlanGateLoad',
-      'JudgeGate',
-      'ProbeBake',
-    ]);
-    expect(Object.keys(CASES)).toEqual([...LAMBDA_FAULT_STATES]);
+    expect([...LAMBDA_FAULT_STATES].sort()).toEqual(tasks.sort());
+    expect(Object.keys(CASES).sort()).toEqual([...LAMBDA_FAULT_STATES].sort());
   });
 
   for (const state of LAMBDA_FAULT_STATES) {
     const c = CASES[state];
     it(`${lambdaFault(state)}: ${c.outcome}${c.error ? ` (${c.error})` : ''}, serving the ${c.serves === 'new' ? 'new' : 'previous'} version`, async () => {
-      await cloud.runner.cloud.ecs.waitForSteadyState('demo', 'demo-app', 60_000);
-      const before = await cloud.primary();
-      const beforeVerified = await exists(verifiedKey('demo', 'demo-app', before.taskDefinitionArn));
-      const tag = `v7${++version}-${state.toLowerCase()}`;
+      const service = c.blueGreen ? BLUE_GREEN : 'demo-app';
+      await cloud.runner.cloud.ecs.waitForSteadyState('demo', service, 60_000);
+      const before = await cloud.primary(service);
+      const beforeVerified = await exists(verifiedKey('demo', service, before.taskDefinitionArn));
+      const tag = `${c.blueGreen ? 'g' : 'v'}7${++version}-${state.toLowerCase()}`;
       const input =
         c.input === 'excluded'
           ? { repository: 'demo-app', tag: `${tag}-rc1` }
@@ -215,16 +244,17 @@ describe('a handler that throws an unexpected error', () => {
       expect(done.unrecorded).toBeUndefined();
       // exactly one audit record (its key is the execution's own), with that outcome
       expect(await cloud.runner.readAudit(done.startDate, done.name)).toMatchObject({ outcome: c.outcome });
-      expect(await cloud.locksHeld(done.name)).toBe(0);
-      expect(await exists(backupKey('demo', 'demo-app', done.name))).toBe(c.backup);
+      expect(await cloud.locksHeld(done.name, service)).toBe(0);
+      expect(await exists(backupKey('demo', service, done.name))).toBe(c.backup);
       const events = await cloud.runner.eventsOf(done.name);
       expect(events.map((e) => c.published.find((p) => e.includes(p)) ?? e)).toEqual([...c.published]);
 
       if (c.outcome === 'DEPLOYED') deployed = input;
-      const after = await cloud.primary();
+      if (c.blueGreen) await cloud.runner.cloud.ecs.waitForSteadyState('demo', service, 60_000);
+      const after = await cloud.primary(service);
       if (c.serves === 'before') expect(after.taskDefinitionArn).toBe(before.taskDefinitionArn);
       else expect(after.image).toContain(`:${tag}`);
-      const verified = await exists(verifiedKey('demo', 'demo-app', after.taskDefinitionArn));
+      const verified = await exists(verifiedKey('demo', service, after.taskDefinitionArn));
       expect(verified).toBe(c.serves === 'new' ? c.verified : beforeVerified);
     }, 60_000);
   }
