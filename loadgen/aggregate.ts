@@ -239,5 +239,16 @@ export function aggregate(results: readonly MergeInput[], meta: AggregateMeta = 
     timeline,
     perWorker,
     aborted: ordered.some((r) => r.aborted),
+    ...pairedBaseline(ordered, slo),
   };
+}
+
+/**
+ * A paired run's baseline report: the workers' `baseline` results merged the same way (present only when every input
+ * has one: a partial baseline would compare unlike loads).
+ */
+function pairedBaseline(ordered: readonly MergeInput[], slo: SloSpec): { baseline?: LoadReport } {
+  const baselines = ordered.map((r) => r.baseline);
+  if (!baselines.every((b): b is MergeInput => b !== undefined)) return {};
+  return { baseline: aggregate(baselines, { slo }) };
 }

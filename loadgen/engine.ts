@@ -160,7 +160,7 @@ export class Engine implements SlotOwner {
     this.#sweep = setInterval(() => timeOut(this.slots, this.o.timeoutMs, performance.now()), period);
   }
 
-  run(signal: AbortSignal | undefined): Promise<void> {
+  run(signal: AbortSignal | undefined, t0 = performance.now()): Promise<void> {
     return new Promise<void>((resolve) => {
       this.#resolve = resolve;
       if (signal?.aborted) {
@@ -168,7 +168,7 @@ export class Engine implements SlotOwner {
         return;
       }
       signal?.addEventListener('abort', () => this.abort(), { once: true });
-      this.t0 = performance.now();
+      this.t0 = t0;
       this.measureStart = this.scheduledAt(this.warmCount);
       this.startedAtMs = Date.now() + (this.measureStart - this.t0);
       this.lastDueAt = this.scheduledAt(this.endCount - 1);

@@ -6,6 +6,7 @@
 import type { Context } from 'aws-lambda';
 import { runWorker } from './engine.ts';
 import { LoadInputError } from './errors.ts';
+import { runPairedWorker } from './paired.ts';
 import type { WorkerResult, WorkerShard } from './types.ts';
 import { resolveShard } from './validate.ts';
 
@@ -33,7 +34,9 @@ export async function generate(
     guard = setTimeout(() => controller.abort(), remainingMs - RETURN_MARGIN_MS);
   }
   try {
-    return await runWorker({ ...(event as WorkerShard), signal: controller.signal });
+    const options = { ...(event as WorkerShard), signal: controller.signal };
+    const { baseline } = options;
+    return await (baseline ? runPairedWorker({ ...options, baseline }) : runWorker(options));
   } finally {
     clearTimeout(guard);
   }

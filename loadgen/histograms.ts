@@ -2,7 +2,13 @@
  * HdrHistogram helpers: one histogram configuration for every worker so encoded histograms merge exactly.
  * Values are integer MICROSECONDS.
  */
-import { build, decodeFromCompressedBase64, encodeIntoCompressedBase64, type Histogram } from 'hdr-histogram-js';
+import {
+  build,
+  decodeFromCompressedBase64,
+  encodeIntoCompressedBase64,
+  type Histogram,
+  type JsHistogram,
+} from 'hdr-histogram-js';
 import type { PercentilesMs } from './types.ts';
 
 /** 3 significant digits: a recorded value is within 0.1% of the true one. */
@@ -119,4 +125,18 @@ export function percentileCurve(histogram: Histogram): Array<{ percentile: numbe
   }
   points.push({ percentile: 100, ms: round3(histogram.maxValue / 1000) });
   return points;
+}
+
+/**
+ * The histogram's recorded values as `{ value, count }`, ascending: each non-empty bucket at its lowest equivalent
+ * value (integer microseconds, within 0.1% of every value it holds). What the judge's rank tests read.
+ */
+export function histogramBins(histogram: Histogram): Array<{ value: number; count: number }> {
+  const h = histogram as unknown as JsHistogram;
+  const bins: Array<{ value: number; count: number }> = [];
+  for (let i = 0; i < h.countsArrayLength; i++) {
+    const count = h.getCountAtIndex(i);
+    if (count > 0) bins.push({ value: h.valueFromIndex(i), count });
+  }
+  return bins;
 }

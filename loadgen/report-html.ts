@@ -6,6 +6,7 @@
  * browser shows the URL as usual, and a grep for remote references finds nothing.
  */
 import { decodeHistogram, percentileCurve } from './histograms.ts';
+import { JUDGE_CSS, judgeSection } from './report-judge.ts';
 import { escapeHtml, type Frame, fmt, niceMax, polyline, svgOpen, yGrid } from './svg-chart.ts';
 import type { LoadReport } from './types.ts';
 
@@ -225,7 +226,7 @@ export function renderReportHtml(report: LoadReport): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width,initial-scale=1">
 <title>Load test ${v.cls === 'fail' ? '✗' : v.cls === 'pass' ? '✓' : ''} ${text(r.url)}</title>
-<style>${CSS}</style>
+<style>${CSS}${JUDGE_CSS}</style>
 </head>
 <body>
 <main>
@@ -238,6 +239,7 @@ export function renderReportHtml(report: LoadReport): string {
 ${r.slo.violations.length > 0 ? `<ul>${r.slo.violations.map((x) => `<li>${text(x.message)}</li>`).join('')}</ul>` : ''}
 </div>
 </section>
+${judgeSection(r)}
 
 <section class="figures">
 ${fig('achieved rate', `${fmt(r.rate.achieved)}<span class="muted" style="font-size:13px"> / ${fmt(r.rate.target)} req/s</span>`, violated.has('achievedRate'))}

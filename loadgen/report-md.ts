@@ -20,6 +20,7 @@ export function renderSummaryMd(report: LoadReport): string {
     '',
     verdictLine(r),
     ...r.slo.violations.map((v) => `- ${v.message}`),
+    ...(r.judge ? ['', `**JUDGE ${r.judge.verdict.toUpperCase()}**: ${r.judge.reason}`] : []),
     '',
     '| metric | value |',
     '|---|---:|',

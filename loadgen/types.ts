@@ -50,6 +50,18 @@ export interface WorkerShard {
   headers?: Record<string, string>;
   /** Index of this worker in the plan (0-based); carried into the result for the report. Default 0. */
   workerIndex?: number;
+  /**
+   * Paired load (the judge): the same schedule is also sent to this route, the baseline, at the same moments from
+   * the same worker; `url` and `headers` above are then the candidate's. The result carries the baseline's own
+   * figures in `baseline`.
+   */
+  baseline?: BaselineRoute;
+}
+
+/** The baseline's route of a paired load test: its URL and its own request headers (none by default). */
+export interface BaselineRoute {
+  url: string;
+  headers?: Record<string, string>;
 }
 
 /** A snapshot passed to `onProgress` about once a second while a worker measures. */
@@ -169,6 +181,8 @@ export interface WorkerResult {
   timeline: WorkerTimeline;
   /** True when the run was cut short by its AbortSignal. */
   aborted: boolean;
+  /** A paired run's baseline: the same schedule sent to the baseline route (`WorkerShard.baseline`). */
+  baseline?: WorkerResult;
 }
 
 /** Latency percentiles in milliseconds. */
@@ -302,4 +316,45 @@ export interface LoadReport {
   }>;
   /** True when any worker was cut short. */
   aborted: boolean;
+  /** A paired run: the baseline's report, merged from the workers' `baseline` results (this report is the candidate's). */
+  baseline?: LoadReport;
+  /** The judge's comparison of this run with its baseline (src/core/judge), when the target has `load.judge`. */
+  judge?: JudgeReport;
+}
+
+/** The judge's verdict as the report keeps it: plain JSON, missing figures null. */
+export interface JudgeReport {
+  /** `Skipped`: nothing to compare with (no second route, no earlier DEPLOYED report with the same load settings). */
+  verdict: 'Pass' | 'Marginal' | 'Fail' | 'NoData' | 'Skipped';
+  /** `paired`: both versions under the same schedule at the same moments; `across-time`: an earlier execution's report. */
+  comparison: 'paired' | 'across-time' | 'none';
+  /** One line: the metrics' evidence and what the verdict means for the deploy. */
+  reason: string;
+  /** Percent of the metrics that passed; null when none had data (or nothing was compared). */
+  score: number | null;
+  confidence: number;
+  /** Where the baseline came from: the baseline route's URL, or the earlier report's key and execution. */
+  baseline: {
+    url?: string;
+    reportKey?: string;
+    execution?: string;
+    startedAt?: string;
+    /** Across time: the earlier report's latency histogram (for the overlaid curves); paired: in `LoadReport.baseline`. */
+    latencyUs?: string;
+  };
+  metrics: Array<{
+    metric: string;
+    class: 'High' | 'Low' | 'Pass' | 'NoData';
+    passed: boolean;
+    critical: boolean;
+    direction: string;
+    tolerance: number;
+    samples: { baseline: number; candidate: number };
+    baseline: number | null;
+    candidate: number | null;
+    change: number | null;
+    p: number | null;
+    shift: { estimate: number; low: number; high: number } | null;
+    evidence: string;
+  }>;
 }

@@ -42,6 +42,11 @@ export interface Scenario {
   readonly production?: 'untouched' | 'canary' | 'clean';
 }
 
+/** The demo's parallel tracks: the rolling deploys, and one per progressive service (a service deploys one at a time). */
+function trackOf(scenario: Scenario): string {
+  return scenario.production ? scenario.repository : 'rolling';
+}
+
 export const SCENARIOS: readonly Scenario[] = [
   { title: 'good version', repository: 'demo-app', tag: 'v2', expect: 'DEPLOYED', because: /rollout completed/ },
   {
@@ -72,6 +77,22 @@ export const SCENARIOS: readonly Scenario[] = [
     expect: 'ROLLED_BACK',
     because: /^SLO gate failed: p95/,
     production: 'untouched',
+  },
+  {
+    title: 'blue/green, 25% slower than v1, judged',
+    repository: 'checkout',
+    tag: 'v5-slower',
+    expect: 'ROLLED_BACK',
+    because: /^judge failed the new version: judge Fail: p50 \+\d+%/,
+    production: 'untouched',
+  },
+  {
+    title: 'blue/green, good version, judged',
+    repository: 'checkout',
+    tag: 'v6',
+    expect: 'DEPLOYED',
+    because: /rollout completed.*judge Pass/,
+    production: 'clean',
   },
   {
     title: 'canary, half its answers 500',
@@ -137,15 +158,14 @@ export async function runDemo(runner: LocalRunner, io: Io, options: { readonly q
   } finally {
     ecs.destroy();
   }
-  // Two tracks in parallel: the rolling deploys of demo-app, and the progressive ones (blue/green, then canary) of
-  // the other services; the scenarios of a track in order. Two pipelines at once is what 2 cores carry without the
-  // load tests' own generators running short of CPU.
+  // Tracks in parallel: the rolling deploys of demo-app, and the progressive ones of each other service (blue/green
+  // checkout, canary catalog); the scenarios of a track in order.
   const targets = new Map(runner.config.targets.map((t) => [t.repository, t]));
   const tracks = new Map<string, { scenario: Scenario; target: Target }[]>();
   for (const scenario of SCENARIOS) {
     const target = targets.get(scenario.repository);
     if (target === undefined) continue; // a config without this service (some tests use the first alone)
-    const key = scenario.production ? 'progressive' : 'rolling';
+    const key = trackOf(scenario);
     tracks.set(key, [...(tracks.get(key) ?? []), { scenario, target }]);
   }
   const results: { scenario: Scenario; summary: RunSummary; ok: boolean }[] = [];

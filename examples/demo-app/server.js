@@ -1,12 +1,15 @@
 // The demo service rollgate deploys. Plain Node, no dependencies, so a task starts in well under 100 ms.
 //
 // Environment: PORT (required), IMAGE_TAG (the version it reports; default "dev"), HOST (default 127.0.0.1).
+// Argument: --work-ms N: every request but /health takes N ms (a timer, no CPU), a service time to compare versions by.
 // The tag's ending picks a fault, for demos and tests:
 //   -unhealthy  GET /health answers 500 (the port opens and / works: only a health probe notices)
 //   -crash      exits with code 1 right after start, before listening
 //   -slow       adds 300 ms to every request but /health
 //   -errors     answers 10% of the requests but /health with 500
 //   -flaky      answers half of the requests but /health with 500 (every other one: a canary's share is exact)
+//   -slowerNN   takes NN% longer than --work-ms (-slower alone: 25%): slower than the running version, yet far
+//               below any fixed latency limit; what the judge (load.judge) catches and fixed SLOs miss
 // It exits cleanly on SIGTERM/SIGINT (stops accepting, finishes in-flight requests) and when its stdin closes, so a
 // parent that dies, even by SIGKILL, leaves no orphan behind.
 import { createServer } from 'node:http';
@@ -30,6 +33,14 @@ const unhealthy = version.endsWith('-unhealthy');
 const slow = version.endsWith('-slow');
 const errors = version.endsWith('-errors');
 const flaky = version.endsWith('-flaky');
+const workArg = process.argv.indexOf('--work-ms');
+const workMs = workArg > 0 ? Number(process.argv[workArg + 1]) : 0;
+if (!(Number.isFinite(workMs) && workMs >= 0)) {
+  console.error(`demo-app: --work-ms must be a number of milliseconds >= 0, got ${process.argv[workArg + 1]}`);
+  process.exit(2);
+}
+const slower = /-slower(\d*)$/.exec(version);
+const serviceMs = workMs * (slower ? 1 + Number(slower[1] || 25) / 100 : 1);
 let served = 0;
 
 let stopping = false;
@@ -66,7 +77,8 @@ const server = createServer((req, res) => {
       send(res, 404, { error: 'not found', path, version });
     }
   };
-  if (slow) setTimeout(answer, 300);
+  if (slow) setTimeout(answer, 300 + serviceMs);
+  else if (serviceMs > 0) setTimeout(answer, serviceMs);
   else answer();
 });
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_WORKERS, planShards } from '../../loadgen/plan.ts';
+import { judgeSchema } from './judge.ts';
 import {
   bakeSeconds,
   gatesOf,
@@ -111,6 +112,8 @@ export const loadSchema = z
     /** Only images whose tag matches one of these globs are load tested (default: all). */
     tags: z.array(tagGlob).min(1).max(100).default(['*']),
     slo: sloSchema.default({}),
+    /** Compare the new version with a baseline by statistics (src/config/judge.ts); absent: SLOs alone. */
+    judge: judgeSchema.exactOptional(),
   })
   .strict();
 

@@ -44,9 +44,19 @@ export interface AuditRecord {
   readonly backupKey?: string;
   readonly reportKey?: string;
   readonly reportHtmlKey?: string;
+  /** The judge's verdict on the last load test (load.judge): paired or across time, with its evidence. */
+  readonly judge?: JudgeSummary;
   readonly startedAt: string;
   readonly endedAt: string;
   readonly durationMs: number;
+}
+
+/** The judge's verdict as the audit record and AggregateLoad's outcome keep it (loadgen/types.ts JudgeReport, short). */
+export interface JudgeSummary {
+  readonly verdict: 'Pass' | 'Marginal' | 'Fail' | 'NoData' | 'Skipped';
+  readonly comparison: 'paired' | 'across-time' | 'none';
+  readonly score: number | null;
+  readonly reason: string;
 }
 
 /** Everything of a record but what `auditRecord` derives (schema, endedAt as ISO, durationMs). */

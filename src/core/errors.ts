@@ -95,6 +95,8 @@ export const ASL_ERRORS = {
   RolloutFailed: 'RolloutFailed',
   /** AggregateLoad answered `passed: false` with a failing verdict (Pass state SloViolated). */
   SloViolated: 'SloViolated',
+  /** The SLOs held but the judge (load.judge) found the new version worse than its baseline (Pass state JudgeFailed). */
+  JudgeFailed: 'JudgeFailed',
   /**
    * The load generator could not keep its schedule (connections or CPU), so the load test says nothing about the
    * service, and the target's `load.onInconclusive` is `rollback`, the default (Pass state LoadInconclusive).

@@ -4,10 +4,12 @@ import { aggregate, type MergeInput } from '../../loadgen/aggregate.ts';
 import { generate } from '../../loadgen/generate.ts';
 import { planShards, workerGroups } from '../../loadgen/plan.ts';
 import { renderReportHtml, renderSummaryMd } from '../../loadgen/report.ts';
-import type { SloSpec, WorkerShard } from '../../loadgen/types.ts';
+import type { BaselineRoute, LoadReport, SloSpec, WorkerShard } from '../../loadgen/types.ts';
 import type { LoadSpec } from '../config/schema.ts';
+import type { JudgeSummary } from './audit.ts';
 import { LoadResultError } from './errors.ts';
 import { type GateRoute, routedUrl } from './gate-route.ts';
+import { judgeLoad } from './load-judge.ts';
 import { loadResultPrefix, reportPrefix } from './naming.ts';
 
 /**
@@ -34,8 +36,11 @@ export function planLoad(params: {
   readonly executionName: string;
   /** A gate's route (src/core/gates.ts): another origin for `load.url`, extra request headers. */
   readonly route?: GateRoute | undefined;
+  /** The gate's stage: at the test stage, production is all the old version, the baseline a paired judge needs. */
+  readonly stage?: 'test' | 'production' | undefined;
 }): LoadPlan {
   const { load, route } = params;
+  const baseline = pairedBaseline(load, route, params.stage);
   const shards = planShards({
     url: routedUrl(load.url, route),
     ...(route?.headers ? { headers: { ...route.headers } } : {}),
@@ -48,12 +53,28 @@ export function planLoad(params: {
   });
   const { workerIndex: _, ...shard } = shards[0] as WorkerShard;
   return {
-    shard,
+    shard: baseline ? { ...shard, baseline } : shard,
     groups: workerGroups(shards.length),
     workers: shards.length,
     resultPrefix: loadResultPrefix(params.executionName),
     reportPrefix: reportPrefix(params.cluster, params.service, params.executionName),
   };
+}
+
+/**
+ * The baseline route of a paired load test, when the target has a judge that may pair and the load runs on a second
+ * route: the test listener (its own origin), or, at the test stage, the test header on the production listener. The
+ * baseline is production (`load.url`, no extra headers), which at the test stage is all the old version. A production
+ * step has no clean second route (production then mixes both versions), so it is not paired.
+ */
+export function pairedBaseline(
+  load: LoadSpec,
+  route: GateRoute | undefined,
+  stage: 'test' | 'production' | undefined,
+): BaselineRoute | undefined {
+  if (!load.judge || load.judge.baseline === 'previous' || !route) return undefined;
+  if (route.origin || (stage === 'test' && route.headers)) return { url: load.url };
+  return undefined;
 }
 
 /**
@@ -155,6 +176,12 @@ export interface LoadOutcome {
   readonly errorRate: number;
   readonly rate: { readonly target: number; readonly achieved: number };
   readonly requests: { readonly total: number; readonly errors: number; readonly dropped: number };
+  /**
+   * With `load.judge`: the judge's verdict (src/core/load-judge.ts). `failedBy` says which gate stopped the deploy
+   * (`judge`: the SLOs held, the comparison did not; LoadPassed then goes to JudgeFailed).
+   */
+  readonly judge?: JudgeSummary;
+  readonly failedBy?: 'slo' | 'judge';
 }
 
 /**
@@ -171,12 +198,28 @@ export async function aggregateLoad(params: {
   readonly resultPrefix: string;
   readonly load: LoadSpec;
   readonly reportPrefix: string;
+  /** For the judge's comparison across time: whose earlier DEPLOYED reports to read (AggregateLoad passes them). */
+  readonly cluster?: string;
+  readonly service?: string;
+  readonly executionName?: string;
 }): Promise<LoadOutcome> {
   const { s3, bucket, load, reportPrefix: prefix } = params;
   const results = await readResults(s3, bucket, checkedKeys(params.resultKeys.flat(), params.resultPrefix));
   // zod gives absent SLOs as undefined properties; the evaluator takes only the ones set
   const slo = Object.fromEntries(Object.entries(load.slo).filter(([, v]) => v !== undefined)) as SloSpec;
-  const report = aggregate(results, { slo, url: load.url });
+  const measured = aggregate(results, { slo, url: load.url });
+  const decision = load.judge
+    ? await judgeLoad({
+        s3,
+        bucket,
+        report: measured,
+        spec: load.judge,
+        service: `${params.cluster}/${params.service}`,
+        executionName: params.executionName ?? '',
+        reportKey: `${prefix}report.json`,
+      })
+    : undefined;
+  const report: LoadReport = decision ? { ...measured, judge: decision.report } : measured;
   const keys = {
     reportKey: `${prefix}report.json`,
     htmlKey: `${prefix}report.html`,
@@ -198,10 +241,44 @@ export async function aggregateLoad(params: {
   else if (verdict === 'inconclusive' && load.onInconclusive === 'deploy') {
     reason = `load test ${inconclusive}; deployed as the target's load.onInconclusive is deploy`;
   } else if (verdict === 'inconclusive') reason = inconclusive;
+  const sloPassed = verdict === 'pass' || (verdict === 'inconclusive' && load.onInconclusive === 'deploy');
+  const judged = decision
+    ? {
+        judge: {
+          verdict: decision.report.verdict,
+          comparison: decision.report.comparison,
+          score: decision.report.score,
+          reason: decision.report.reason,
+        },
+      }
+    : {};
+  if (sloPassed && decision && !decision.passed) {
+    return {
+      ...outcomeFigures(report, keys, violations),
+      passed: false,
+      verdict: 'fail',
+      reason: `${decision.report.reason} (SLOs met: ${figures})`,
+      ...judged,
+      failedBy: 'judge',
+    };
+  }
   return {
-    passed: verdict === 'pass' || (verdict === 'inconclusive' && load.onInconclusive === 'deploy'),
+    ...judged,
+    ...(sloPassed ? {} : { failedBy: 'slo' as const }),
+    passed: sloPassed,
     verdict,
-    reason,
+    reason: decision && sloPassed ? `${reason}; ${decision.report.reason}` : reason,
+    ...outcomeFigures(report, keys, violations),
+  };
+}
+
+/** The figures every outcome carries. */
+function outcomeFigures(
+  report: LoadReport,
+  keys: Pick<LoadOutcome, 'reportKey' | 'htmlKey' | 'summaryKey'>,
+  violations: string[],
+) {
+  return {
     ...keys,
     violations,
     latencyMs: { p50: report.latencyMs.p50, p95: report.latencyMs.p95, p99: report.latencyMs.p99 },

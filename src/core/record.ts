@@ -1,6 +1,14 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { type AuditRecord, auditRecord, type Outcome, type Summary, summaryOf, writeAuditRecord } from './audit.ts';
+import {
+  type AuditRecord,
+  auditRecord,
+  type JudgeSummary,
+  type Outcome,
+  type Summary,
+  summaryOf,
+  writeAuditRecord,
+} from './audit.ts';
 import type { BackupResult } from './backup.ts';
 import type { RolloutCheck } from './check-rollout.ts';
 import { ASL_ERRORS } from './errors.ts';
@@ -35,6 +43,7 @@ export interface ExecutionState extends Partial<Job> {
     readonly htmlKey?: string;
     readonly passed?: boolean;
     readonly reason?: string;
+    readonly judge?: JudgeSummary;
   };
   /** AcquireLock's last answer (why an execution was superseded, rejected or a duplicate). */
   readonly lock?: { readonly status?: string; readonly reason?: string };
@@ -67,6 +76,8 @@ export function describeFailure(caught: CaughtError | undefined): string {
       return `health check failed: ${msg}`;
     case ASL_ERRORS.SloViolated:
       return `SLO gate failed: ${msg}`;
+    case ASL_ERRORS.JudgeFailed:
+      return `judge failed the new version: ${msg}`;
     case ASL_ERRORS.LoadInconclusive:
       return `SLO gate ${msg}`;
     case 'States.Timeout':
@@ -139,6 +150,7 @@ export function buildRecord(path: RecordPath, state: ExecutionState, endedAt: Da
         : {}),
       ...(state.load?.reportKey ? { reportKey: state.load.reportKey } : {}),
       ...(state.load?.htmlKey ? { reportHtmlKey: state.load.htmlKey } : {}),
+      ...(state.load?.judge ? { judge: state.load.judge } : {}),
       startedAt: execution.startedAt,
     },
     endedAt,

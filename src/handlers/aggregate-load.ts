@@ -18,6 +18,10 @@ const aggregateLoadInput = z.object({
   resultPrefix: z.string().min(1),
   load: loadSchema,
   reportPrefix: z.string().min(1),
+  /** With load.judge, for the comparison across time: whose earlier DEPLOYED reports to read. */
+  cluster: z.string().min(1).exactOptional(),
+  service: z.string().min(1).exactOptional(),
+  executionName: z.string().min(1).exactOptional(),
 });
 
 export const handler = lambda({ name: 'AggregateLoad', schema: aggregateLoadInput }, (input) =>

@@ -11,6 +11,8 @@ const planLoadInput = z.object({
   executionName: z.string().min(1),
   /** PlanGateLoad: the gate's route (test listener, header). */
   route: gateRouteSchema.exactOptional(),
+  /** PlanGateLoad: the gate's stage (a paired judge pairs the test stage's header route with production). */
+  stage: z.enum(['test', 'production']).exactOptional(),
 });
 
 export const handler = lambda({ name: 'PlanLoad', schema: planLoadInput }, (input) => planLoad(input));

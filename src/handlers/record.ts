@@ -43,6 +43,14 @@ const executionStateSchema = z.object({
         htmlKey: z.string().exactOptional(),
         passed: z.boolean().exactOptional(),
         reason: z.string().exactOptional(),
+        judge: z
+          .object({
+            verdict: z.enum(['Pass', 'Marginal', 'Fail', 'NoData', 'Skipped']),
+            comparison: z.enum(['paired', 'across-time', 'none']),
+            score: z.number().nullable(),
+            reason: z.string(),
+          })
+          .exactOptional(),
       }),
       z.array(z.unknown()).transform(() => ({})),
     ])

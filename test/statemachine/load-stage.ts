@@ -20,6 +20,7 @@ export function writeLoadStageAsl(file: string): string {
   // What the deploy machine would roll back on ends the run with it as the cause.
   states.SloViolated = { Type: 'Fail', Error: 'SloViolated', CausePath: '$.load.reason' };
   states.LoadInconclusive = { Type: 'Fail', Error: 'LoadInconclusive', CausePath: '$.load.reason' };
+  states.JudgeFailed = { Type: 'Fail', Error: 'JudgeFailed', CausePath: '$.load.reason' };
   states.Rollback = { Type: 'Fail', Error: 'Rollback', CausePath: '$.failure.Cause' };
   writeFileSync(file, JSON.stringify({ StartAt: 'PlanLoad', States: states }));
   return file;
