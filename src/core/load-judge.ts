@@ -4,7 +4,7 @@
  * `baseline`), or, without a second route, the report of the target's last DEPLOYED execution with the same load
  * settings (read from S3 through the audit trail): a comparison across time, and the verdict says so.
  */
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { decodeHistogram, histogramBins } from '../../loadgen/histograms.ts';
 import type { JudgeReport, LoadReport } from '../../loadgen/types.ts';
 import type { JudgeSpec } from '../config/judge.ts';
@@ -102,8 +102,8 @@ export async function judgeLoad(params: {
   /** `cluster/service` and the execution being judged: the earlier report must be another execution's. */
   readonly service: string;
   readonly executionName: string;
-  /** Where this execution's report is written: a gate's paired verdict there is carried to a later unpaired run. */
-  readonly reportKey?: string;
+  /** Where this execution's gates' reports are (`…/gates/`): a gate's paired Pass carries to a later one-route run. */
+  readonly gateReportsPrefix?: string;
   readonly now?: Date;
 }): Promise<JudgeDecision> {
   const { report, spec } = params;
@@ -114,8 +114,10 @@ export async function judgeLoad(params: {
     });
   }
   if (spec.baseline === 'paired') {
-    const gate = params.reportKey ? await readReport(params.s3, params.bucket, params.reportKey) : undefined;
-    if (gate?.judge?.comparison === 'paired' && gate.judge.verdict === 'Pass') {
+    const gate = params.gateReportsPrefix
+      ? await pairedGateReport(params.s3, params.bucket, params.gateReportsPrefix)
+      : undefined;
+    if (gate?.judge) {
       // the final load test after a progressive deploy's gates: the gate's paired verdict stands for the execution
       const { latencyUs: _, ...baseline } = gate.judge.baseline;
       const carried = '; judged at the gate, paired (this load test had one route)';
@@ -164,6 +166,20 @@ async function previousReport(params: {
     if (serviceOf(record) !== params.service) continue;
     const earlier = await readReport(s3, bucket, record.reportKey);
     if (earlier && loadSettings(earlier) === wanted) return { record, report: earlier };
+  }
+  return undefined;
+}
+
+/** The gate reports of an execution: `<report prefix>gates/<gate id>/report.json`. */
+export const GATES_DIR = 'gates/';
+
+/** A gate report of this execution with a paired Pass (any other paired verdict rolled the deploy back). */
+async function pairedGateReport(s3: S3Client, bucket: string, prefix: string): Promise<LoadReport | undefined> {
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  const keys = (listed.Contents ?? []).map((o) => o.Key ?? '').filter((k) => k.endsWith('/report.json'));
+  for (const key of keys.sort()) {
+    const report = await readReport(s3, bucket, key);
+    if (report?.judge?.comparison === 'paired' && report.judge.verdict === 'Pass') return report;
   }
   return undefined;
 }

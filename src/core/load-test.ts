@@ -9,7 +9,7 @@ import type { LoadSpec } from '../config/schema.ts';
 import type { JudgeSummary } from './audit.ts';
 import { LoadResultError } from './errors.ts';
 import { type GateRoute, routedUrl } from './gate-route.ts';
-import { judgeLoad } from './load-judge.ts';
+import { GATES_DIR, judgeLoad } from './load-judge.ts';
 import { loadResultPrefix, reportPrefix } from './naming.ts';
 
 /**
@@ -38,6 +38,8 @@ export function planLoad(params: {
   readonly route?: GateRoute | undefined;
   /** The gate's stage: at the test stage, production is all the old version, the baseline a paired judge needs. */
   readonly stage?: 'test' | 'production' | undefined;
+  /** The gate's id: its report goes under `gates/<id>/` of the execution's, so a later load test keeps it. */
+  readonly gateId?: string | undefined;
 }): LoadPlan {
   const { load, route } = params;
   const baseline = pairedBaseline(load, route, params.stage);
@@ -57,7 +59,7 @@ export function planLoad(params: {
     groups: workerGroups(shards.length),
     workers: shards.length,
     resultPrefix: loadResultPrefix(params.executionName),
-    reportPrefix: reportPrefix(params.cluster, params.service, params.executionName),
+    reportPrefix: `${reportPrefix(params.cluster, params.service, params.executionName)}${params.gateId ? `${GATES_DIR}${params.gateId}/` : ''}`,
   };
 }
 
@@ -216,7 +218,7 @@ export async function aggregateLoad(params: {
         spec: load.judge,
         service: `${params.cluster}/${params.service}`,
         executionName: params.executionName ?? '',
-        reportKey: `${prefix}report.json`,
+        gateReportsPrefix: `${prefix.replace(/gates\/[^/]+\/$/, '')}${GATES_DIR}`,
       })
     : undefined;
   const report: LoadReport = decision ? { ...measured, judge: decision.report } : measured;

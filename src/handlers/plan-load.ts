@@ -13,6 +13,11 @@ const planLoadInput = z.object({
   route: gateRouteSchema.exactOptional(),
   /** PlanGateLoad: the gate's stage (a paired judge pairs the test stage's header route with production). */
   stage: z.enum(['test', 'production']).exactOptional(),
+  /** PlanGateLoad: the gate's id (its report goes under the execution's `gates/<id>/`). */
+  gateId: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'a gate id such as "POST_TEST_TRAFFIC_SHIFT-100"')
+    .exactOptional(),
 });
 
 export const handler = lambda({ name: 'PlanLoad', schema: planLoadInput }, (input) => planLoad(input));

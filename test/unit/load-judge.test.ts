@@ -89,14 +89,14 @@ describe('the judge across time (no second route)', () => {
     const gate = reportOf(20_000);
     const paired = await judgeLoad({ ...common, report: { ...gate, baseline: reportOf(20_000, 300, 9) }, spec });
     expect(paired.report.comparison).toBe('paired');
-    objects.set('reports/demo/web/now-1/report.json', JSON.stringify({ ...gate, judge: paired.report }));
-    const final = await judgeLoad({
-      ...common,
-      report: reportOf(20_000),
-      spec,
-      reportKey: 'reports/demo/web/now-1/report.json',
-    });
-    expect(final.report.verdict).toBe(paired.report.verdict);
+    expect(paired.report.verdict).toBe('Pass');
+    const gates = 'reports/demo/web/now-1/gates/';
+    const none = await judgeLoad({ ...common, report: reportOf(20_000), spec, gateReportsPrefix: gates });
+    expect(none.report.verdict).toBe('Skipped');
+    objects.set(`${gates}POST_TEST_TRAFFIC_SHIFT-100/report.json`, JSON.stringify({ ...gate, judge: paired.report }));
+    const final = await judgeLoad({ ...common, report: reportOf(20_000), spec, gateReportsPrefix: gates });
+    expect(final.report.verdict).toBe('Pass');
+    expect(final.report.metrics).toEqual(paired.report.metrics);
     expect(final.report.reason).toMatch(/judged at the gate, paired/);
   });
 });
@@ -109,6 +109,14 @@ describe('planLoad pairs the routes', () => {
     const plan = planLoad({ ...base, route: { origin: 'http://test:81' }, stage: 'test' });
     expect(plan.shard.url).toBe('http://test:81/api?q=1');
     expect(plan.shard.baseline).toEqual({ url: 'http://prod:80/api?q=1' });
+    expect(plan.reportPrefix).toBe('reports/demo/web/e/');
+    const gate = planLoad({
+      ...base,
+      route: { origin: 'http://test:81' },
+      stage: 'test',
+      gateId: 'POST_TEST_TRAFFIC_SHIFT-100',
+    });
+    expect(gate.reportPrefix).toBe('reports/demo/web/e/gates/POST_TEST_TRAFFIC_SHIFT-100/');
   });
 
   it('the test header at the test stage; never a production step (production mixes both versions)', () => {
