@@ -10,7 +10,6 @@
  */
 import { writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
@@ -18,20 +17,10 @@ import { parse, stringify } from 'yaml';
 import { pushEvent } from '../cli/commands/demo.ts';
 import type { LoadReport } from '../loadgen/types.ts';
 import { LOCAL_BUCKET } from '../local/cloud.ts';
+import { freePort } from '../test/free-port.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 20);
 const phases = (process.env.BENCH_PHASES ?? 'aa,slow').split(',');
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 // rollgate.config.yml's checkout alone, every listener on a free port
 const dir = await mkdtemp(path.join(tmpdir(), 'rollgate-bench-judge-'));

@@ -7,7 +7,7 @@
  */
 import { decodeHistogram, percentileCurve } from './histograms.ts';
 import { JUDGE_CSS, judgeSection } from './report-judge.ts';
-import { escapeHtml, type Frame, fmt, niceMax, polyline, svgOpen, yGrid } from './svg-chart.ts';
+import { escapeHtml, type Frame, fmt, niceMax, nines, percentileAxis, polyline, svgOpen, yGrid } from './svg-chart.ts';
 import type { LoadReport } from './types.ts';
 
 /** Escapes text and defuses scheme separators ("http://" -> "http&#58;//"). */
@@ -19,25 +19,16 @@ function percentileChart(report: LoadReport): string {
   const curve = percentileCurve(decodeHistogram(report.histograms.latencyUs));
   const f: Frame = { width: 760, height: 320, left: 64, right: 20, top: 16, bottom: 40 };
   if (curve.length === 0) return '<p class="muted">No latency was recorded.</p>';
-  // x = log10(1 / (1 - p)): 0 at p0, 1 at p90, 2 at p99, 3 at p99.9 ... as HdrHistogram's plots draw it.
-  const nines = (p: number): number => (p >= 100 ? Number.POSITIVE_INFINITY : Math.log10(100 / (100 - p)));
   const finite = curve.filter((c) => c.percentile < 100);
   const maxX = Math.max(2, Math.ceil(Math.max(...finite.map((c) => nines(c.percentile)))));
   const sloMax = Math.max(report.slo.spec.p95Ms ?? 0, report.slo.spec.p99Ms ?? 0);
   const maxY = niceMax(Math.max(report.latencyMs.max, sloMax) * 1.05);
   const w = f.width - f.left - f.right;
   const h = f.height - f.top - f.bottom;
-  const x = (p: number): number => f.left + (Math.min(nines(p), maxX) / maxX) * w;
+  const { x, grid } = percentileAxis(f, maxX);
   const y = (v: number): number => f.top + h - (v / maxY) * h;
 
-  let out = svgOpen(f, 'Latency by percentile') + yGrid(f, maxY, '');
-  for (let i = 0; i <= maxX; i++) {
-    const p = 100 * (1 - 10 ** -i);
-    const label = i === 0 ? '0%' : `${Number(p.toFixed(i))}%`;
-    const xi = f.left + (i / maxX) * w;
-    out += `<line class="grid" x1="${xi}" x2="${xi}" y1="${f.top}" y2="${f.top + h}"/>`;
-    out += `<text class="axis" x="${xi}" y="${f.top + h + 18}" text-anchor="middle">${label}</text>`;
-  }
+  let out = svgOpen(f, 'Latency by percentile') + yGrid(f, maxY, '') + grid;
   out += `<text class="axis" x="${f.left + w / 2}" y="${f.height - 4}" text-anchor="middle">percentile</text>`;
   out += `<text class="axis" x="14" y="${f.top + h / 2}" transform="rotate(-90 14 ${f.top + h / 2})" text-anchor="middle">latency (ms)</text>`;
 

@@ -3,7 +3,7 @@
  * baseline's), the per-metric table with class and interval, the score and the verdict. Pure.
  */
 import { decodeHistogram, percentileCurve } from './histograms.ts';
-import { escapeHtml, type Frame, fmt, niceMax, polyline, svgOpen, yGrid } from './svg-chart.ts';
+import { escapeHtml, type Frame, fmt, niceMax, nines, percentileAxis, polyline, svgOpen, yGrid } from './svg-chart.ts';
 import type { JudgeReport, LoadReport } from './types.ts';
 
 const text = (s: string): string => escapeHtml(s).replace(/:\/\//g, '&#58;//');
@@ -32,20 +32,12 @@ export function comparisonChart(report: LoadReport): string {
   const all = curves.flatMap((c) => c.curve);
   if (all.length === 0) return '<p class="muted">No latency was recorded.</p>';
   const f: Frame = { width: 760, height: 300, left: 64, right: 20, top: 16, bottom: 40 };
-  const nines = (p: number): number => Math.log10(100 / (100 - p));
   const maxX = Math.max(2, Math.ceil(Math.max(...all.map((c) => nines(c.percentile)))));
   const maxY = niceMax(Math.max(...all.map((c) => c.ms)) * 1.05);
-  const w = f.width - f.left - f.right;
   const h = f.height - f.top - f.bottom;
-  const x = (p: number): number => f.left + (Math.min(nines(p), maxX) / maxX) * w;
+  const { x, grid } = percentileAxis(f, maxX);
   const y = (v: number): number => f.top + h - (v / maxY) * h;
-  let out = svgOpen(f, 'Latency by percentile, candidate and baseline') + yGrid(f, maxY, '');
-  for (let i = 0; i <= maxX; i++) {
-    const xi = f.left + (i / maxX) * w;
-    const label = i === 0 ? '0%' : `${Number((100 * (1 - 10 ** -i)).toFixed(i))}%`;
-    out += `<line class="grid" x1="${xi}" x2="${xi}" y1="${f.top}" y2="${f.top + h}"/>`;
-    out += `<text class="axis" x="${xi}" y="${f.top + h + 18}" text-anchor="middle">${label}</text>`;
-  }
+  let out = svgOpen(f, 'Latency by percentile, candidate and baseline') + yGrid(f, maxY, '') + grid;
   out += `<text class="axis" x="14" y="${f.top + h / 2}" transform="rotate(-90 14 ${f.top + h / 2})" text-anchor="middle">latency (ms)</text>`;
   for (const { cls, curve } of curves) {
     out += polyline(

@@ -62,3 +62,26 @@ export function yGrid(f: Frame, max: number, unit: string): string {
 export function svgOpen(f: Frame, label: string): string {
   return `<svg viewBox="0 0 ${f.width} ${f.height}" role="img" aria-label="${escapeHtml(label)}">`;
 }
+
+/**
+ * The percentile axis HdrHistogram's plots use: x = log10(1 / (1 - p)), 0 at p0, 1 at p90, 2 at p99 ... up to `maxX`
+ * nines. Returns the x of a percentile and the vertical grid with its labels (0%, 90%, 99%, ...).
+ */
+export function percentileAxis(f: Frame, maxX: number): { x: (p: number) => number; grid: string } {
+  const w = f.width - f.left - f.right;
+  const h = f.height - f.top - f.bottom;
+  const x = (p: number): number => f.left + (Math.min(nines(p), maxX) / maxX) * w;
+  let grid = '';
+  for (let i = 0; i <= maxX; i++) {
+    const xi = f.left + (i / maxX) * w;
+    const label = i === 0 ? '0%' : `${Number((100 * (1 - 10 ** -i)).toFixed(i))}%`;
+    grid += `<line class="grid" x1="${xi}" x2="${xi}" y1="${f.top}" y2="${f.top + h}"/>`;
+    grid += `<text class="axis" x="${xi}" y="${f.top + h + 18}" text-anchor="middle">${label}</text>`;
+  }
+  return { x, grid };
+}
+
+/** How many nines a percentile has: log10(100 / (100 - p)); infinite at 100. */
+export function nines(p: number): number {
+  return p >= 100 ? Number.POSITIVE_INFINITY : Math.log10(100 / (100 - p));
+}

@@ -5,6 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { freePort } from '../free-port.ts';
+
+export { freePort };
 
 /** Temp dirs this test file made; removed after its last hook (registered first, so it runs after the file's own). */
 const dirs: string[] = [];
@@ -54,18 +57,6 @@ export async function e2eEnv(
   const marker = randomUUID();
   process.env.ROLLGATE_TEST_MARKER = marker;
   return { dir, stateDir: path.join(dir, 'state'), configFile, port, marker };
-}
-
-/** A port nothing listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** PIDs of live processes whose environment carries the marker (Linux /proc), this process excluded. */
