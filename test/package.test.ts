@@ -520,7 +520,8 @@ describe('npm run package (osls, offline)', () => {
       ProbeHealth: [],
       PlanLoad: [],
       GenerateLoad: ['s3:PutObject'],
-      AggregateLoad: ['s3:GetObject', 's3:PutObject'],
+      // s3:ListBucket for the judge, on the reports/ and audit/ prefixes only (scoped below)
+      AggregateLoad: ['s3:GetObject', 's3:ListBucket', 's3:PutObject'],
       MergeLoad: ['s3:GetObject', 's3:PutObject'],
       Rollback: [
         'dynamodb:GetItem',
@@ -686,6 +687,19 @@ describe('npm run package (osls, offline)', () => {
       expect(prefixes('AggregateLoad')).toEqual(['reports']);
       expect(prefixes('GenerateLoad')).toEqual(['load-results']);
       for (const fn of ['GateHook', 'ParkGate', 'JudgeGate', 'Rollback']) expect(prefixes(fn), fn).toEqual(['gates']);
+    });
+
+    it('lets AggregateLoad list and read only the reports and audit records the judge compares with', () => {
+      const list = roleStatements('AggregateLoadLambdaFunction').filter((s) => grants(s, 's3:ListBucket'));
+      expect(list).toHaveLength(1);
+      expect(JSON.stringify(list[0]?.Condition)).toBe(
+        JSON.stringify({ StringLike: { 's3:prefix': ['reports/*', 'audit/*'] } }),
+      );
+      const reads = roleStatements('AggregateLoadLambdaFunction').filter((s) => grants(s, 's3:GetObject'));
+      const readPrefixes = reads.flatMap((s) =>
+        [...JSON.stringify(s.Resource).matchAll(/"\/([\w-]+)\/\*"/g)].map((m) => m[1]),
+      );
+      expect(readPrefixes.sort()).toEqual(['audit', 'load-results', 'reports']);
     });
   });
 
