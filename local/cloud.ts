@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { CODEDEPLOY_GATE_EVENTS } from '../src/config/codedeploy.ts';
 import type { RollgateConfig } from '../src/config/schema.ts';
 import { ConfigError } from '../src/core/errors.ts';
+import { codeDeployHookEnv } from '../src/core/naming.ts';
+import { type LocalCodeDeploy, startCodeDeploy } from './codedeploy/server.ts';
 import { type LocalDynamo, startDynamo } from './dynamodb.ts';
 import { startEcr } from './ecr.ts';
 import { startEcs } from './ecs/server.ts';
@@ -26,6 +29,8 @@ export interface LocalCloud {
   readonly spec: LocalCloudSpec;
   readonly s3: LocalS3;
   readonly ecs: Ecs;
+  /** CodeDeploy: the deployments of the config's CODE_DEPLOY services (state under `<stateDir>/codedeploy/`). */
+  readonly codeDeploy: LocalCodeDeploy;
   readonly registry: LocalRegistry;
   /** The lock table's DynamoDB (data under `<stateDir>/dynamodb/`). */
   readonly dynamo: LocalDynamo;
@@ -207,6 +212,15 @@ export async function startLocalCloud(options: {
       ...(options.log ? { log: options.log } : {}),
     });
     started.push(ecs);
+    const codeDeploy = await startCodeDeploy({
+      spec,
+      stateDir: path.join(stateDir, 'codedeploy'),
+      ecs: ecs.codeDeploy,
+      lambdaEndpoint: lambda.endpoint,
+      minuteMs: options.minuteMs ?? spec.minuteMs ?? 1000,
+      ...(options.log ? { log: options.log } : {}),
+    });
+    started.push(codeDeploy);
     const dynamo = await startDynamo({
       table: LOCAL_LOCK_TABLE,
       region: spec.region,
@@ -236,16 +250,24 @@ export async function startLocalCloud(options: {
       AWS_ENDPOINT_URL_ECR: ecr.endpoint,
       AWS_ENDPOINT_URL_LAMBDA: lambda.endpoint,
       AWS_ENDPOINT_URL_SFN: sfn.endpoint,
+      AWS_ENDPOINT_URL_CODEDEPLOY: codeDeploy.endpoint,
       // What Deploy names in a progressive deployment's lifecycle hook: the local hook function, a role for ECS.
       GATE_HOOK_FUNCTION_ARN: localFunctionArn('gateHook', spec.region, spec.accountId),
       ECS_HOOK_ROLE_ARN: `arn:aws:iam::${spec.accountId}:role/rollgate-local-EcsHookInvokeRole`,
+      // What Deploy names in a CodeDeploy deployment's AppSpec Hooks: the local hook function of each gate event.
+      ...Object.fromEntries(
+        CODEDEPLOY_GATE_EVENTS.map((e) => [
+          codeDeployHookEnv(e),
+          localFunctionArn(`codeDeploy${e}`, spec.region, spec.accountId),
+        ]),
+      ),
       ARTIFACTS_BUCKET: LOCAL_BUCKET,
       LOCK_TABLE: LOCAL_LOCK_TABLE,
       ROLLGATE_CONFIG: JSON.stringify(config),
       // the handlers' Powertools logs would mix with the CLI's output: off unless asked for
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'SILENT',
     };
-    return { stateDir, spec, s3, ecs, dynamo, registry, lambda, taskTokens, env, stop };
+    return { stateDir, spec, s3, ecs, codeDeploy, dynamo, registry, lambda, taskTokens, env, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -31,6 +31,10 @@ export interface LocalServiceSpec {
   testListenerPort?: number;
   /** A rule on the production listener sending requests with this header where test traffic goes. */
   testHeader?: { name: string; value: string };
+  /** CODE_DEPLOY: the local ECS refuses UpdateService with a new task definition; the local CodeDeploy deploys it. */
+  deploymentController?: 'ECS' | 'CODE_DEPLOY';
+  /** A CODE_DEPLOY service's CodeDeploy application and deployment group (the local CodeDeploy creates them). */
+  codeDeploy?: { application: string; deploymentGroup: string; terminationWaitMinutes: number } | undefined;
 }
 
 export interface LocalCloudSpec {

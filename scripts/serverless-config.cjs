@@ -23,6 +23,10 @@
  * - `vpc`: the `vpc` of the functions that send requests to the targets' URLs (ProbeHealth, GenerateLoad):
  *   `{ subnetIds, securityGroupIds }` from the top-level `vpc` or the one the targets name, `{}` when none (no
  *   VpcConfig, and no network-interface policy on their roles).
+ * - `codeDeploy*Statement`: the CodeDeploy grants of the targets with `codeDeploy` (services on the CODE_DEPLOY
+ *   controller), scoped to their deployment groups, applications and deployment configs; StopDeployment and
+ *   PutLifecycleEventHookExecutionStatus accept no resource (IAM allows only "*"). Explicit Denies when no target uses
+ *   CodeDeploy.
  * - `eventBusName`, `eventBusArn`: the EventBridge bus Notify publishes rollback events on: ROLLGATE_EVENT_BUS at
  *   packaging time, the account's `default` bus when unset (the ECR push rule is always on the default bus, where ECR
  *   sends its events).
@@ -117,6 +121,55 @@ function repositoryArn(name) {
   return arnInStack('ecr', `repository/${name}`);
 }
 
+/** The Rollback's redeploy of a backup after a CodeDeploy deployment succeeded uses this config (codedeploy-rollout.ts). */
+const ROLLBACK_DEPLOYMENT_CONFIG = 'CodeDeployDefault.ECSAllAtOnce';
+
+/**
+ * The CodeDeploy statements, one per use (see serverless.yml), from the targets' `codeDeploy` sections; each an
+ * explicit Deny on "*" when no target deploys through CodeDeploy.
+ */
+function codeDeployStatements(config) {
+  const specs = config.targets.filter((t) => t.codeDeploy).map((t) => t.codeDeploy);
+  const groups = unique(specs.map((c) => `deploymentgroup:${c.application}/${c.deploymentGroup}`));
+  const applications = unique(specs.map((c) => `application:${c.application}`));
+  const configs = unique([...specs.map((c) => c.deploymentConfig), ROLLBACK_DEPLOYMENT_CONFIG]).map(
+    (name) => `deploymentconfig:${name}`,
+  );
+  const statement = (sid, action, resources) =>
+    specs.length > 0
+      ? {
+          Sid: sid,
+          Effect: 'Allow',
+          Action: action,
+          Resource: resources === '*' ? '*' : resources.map((r) => arnInStack('codedeploy', r)),
+        }
+      : { Sid: `${sid}NoCodeDeployTargets`, Effect: 'Deny', Action: action, Resource: '*' };
+  return {
+    // find the deployment an execution created, and follow it (Deploy, Rollback, CheckRollout)
+    codeDeployFollowStatement: statement(
+      'FollowCodeDeployDeployments',
+      ['codedeploy:ListDeployments', 'codedeploy:BatchGetDeployments'],
+      groups,
+    ),
+    codeDeployReadStatement: statement('ReadCodeDeployDeployments', 'codedeploy:BatchGetDeployments', groups),
+    // CreateDeployment with an AppSpec: the group, its config and the application's revision (Deploy, Rollback)
+    codeDeployCreateStatement: statement('CreateCodeDeployDeployments', 'codedeploy:CreateDeployment', groups),
+    codeDeployConfigStatement: statement('ReadCodeDeployConfigs', 'codedeploy:GetDeploymentConfig', configs),
+    codeDeployRevisionStatement: statement(
+      'RegisterCodeDeployRevisions',
+      ['codedeploy:GetApplicationRevision', 'codedeploy:RegisterApplicationRevision'],
+      applications,
+    ),
+    // IAM takes no resource for these two: "*" (a deployment id or a hook execution id is all they act on)
+    codeDeployStopStatement: statement('StopCodeDeployDeployments', 'codedeploy:StopDeployment', '*'),
+    codeDeployReportStatement: statement(
+      'ReportCodeDeployHooks',
+      'codedeploy:PutLifecycleEventHookExecutionStatus',
+      '*',
+    ),
+  };
+}
+
 /** The VPC of the request senders: the top-level `vpc`, else the one the targets name (the schema makes them agree). */
 function stackVpc(config) {
   const vpc = config.vpc ?? config.targets.find((t) => t.vpc)?.vpc;
@@ -187,6 +240,7 @@ function derive(config, stage = 'dev') {
   const vpc = stackVpc(config);
 
   return {
+    ...codeDeployStatements(config),
     json,
     envBytes,
     warning,
@@ -249,6 +303,13 @@ module.exports = {
   missedPushStartStatement: ({ options } = {}) => current(options?.stage ?? 'dev').missedPushStartStatement,
   missedPushCheck: () => current().missedPushCheck,
   vpc: () => current().vpc ?? {},
+  codeDeployFollowStatement: () => current().codeDeployFollowStatement,
+  codeDeployReadStatement: () => current().codeDeployReadStatement,
+  codeDeployCreateStatement: () => current().codeDeployCreateStatement,
+  codeDeployConfigStatement: () => current().codeDeployConfigStatement,
+  codeDeployRevisionStatement: () => current().codeDeployRevisionStatement,
+  codeDeployStopStatement: () => current().codeDeployStopStatement,
+  codeDeployReportStatement: () => current().codeDeployReportStatement,
   eventBusName: () => eventBus().name,
   eventBusArn: () => eventBus().arn,
   // For scripts/package.js and tests: not read by serverless.yml.

@@ -10,6 +10,7 @@ import { type LocalRegistry, parseImageUri } from '../registry.ts';
 import type { LocalCloudSpec, LocalServiceSpec } from '../types.ts';
 import { configuredWiring, elbArnPrefix, wireAlb, withAlternate } from './alb.ts';
 import { applyTaskFailure } from './circuit-breaker.ts';
+import { applyController } from './controller.ts';
 import { clusterNotFound, invalidParameter, serviceNotFound } from './errors.ts';
 import {
   type ClusterRecord,
@@ -172,6 +173,7 @@ export class EcsEngine {
           // The LB wiring is the local cloud's own: the config wins over the persisted state.
           existing.loadBalancer = configuredWiring(existing.loadBalancer, serviceSpec);
         }
+        applyController(cluster.services[serviceSpec.name], serviceSpec);
       }
     }
     this.#store.save();
@@ -461,10 +463,7 @@ export class EcsEngine {
 
   // ---- steady state -----------------------------------------------------------------------------------------------
 
-  /**
-   * Settled: the PRIMARY deployment is not IN_PROGRESS and runs the desired count with nothing else left, or it is
-   * FAILED (ECS stopped trying).
-   */
+  /** Settled: the PRIMARY is not IN_PROGRESS and runs the desired count alone, or it is FAILED (ECS gave up). */
   isSettled(svc: ServiceRecord): boolean {
     return isSettled(svc.deployments, this.#runtime(svc)?.memory.steady === true);
   }

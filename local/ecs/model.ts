@@ -133,6 +133,8 @@ export interface ServiceRecord {
   tags: Tag[];
   /** Strategy deployments, oldest first (the last {@link MAX_SERVICE_DEPLOYMENTS}). */
   serviceDeployments?: ServiceDeploymentRecord[];
+  /** CODE_DEPLOY (the config's `deploymentController`): deployed by the local CodeDeploy only; absent: ECS. */
+  deploymentController?: 'CODE_DEPLOY';
 }
 
 export interface ClusterRecord {

@@ -10,6 +10,7 @@ import type { LoadBalancer, TargetInfo } from '../lb.ts';
 import { LocalRegistry } from '../registry.ts';
 import { killAllSync } from '../tasks.ts';
 import type { LocalCloudSpec } from '../types.ts';
+import { type CodeDeployController, codeDeployController } from './controller.ts';
 import { EcsEngine } from './engine.ts';
 import { ECS_TARGET_PREFIX, type LocalTaskInfo, type ServiceDeploymentRecord } from './model.ts';
 import { ecsOperations } from './operations.ts';
@@ -83,6 +84,8 @@ export interface LocalEcs {
   waitForSteadyState(cluster: string, service: string, timeoutMs?: number): Promise<void>;
   /** The registry the tasks pull from. */
   registry: LocalRegistry;
+  /** What the local CodeDeploy drives: the blue/green deployments of CODE_DEPLOY services. */
+  codeDeploy: CodeDeployController;
   /** Stops every task (no orphans), the load balancers and the endpoint; writes the state. Idempotent. */
   close(): Promise<void>;
 }
@@ -150,6 +153,7 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
     endpoint,
     calls,
     registry,
+    codeDeploy: codeDeployController(engine),
     loadBalancerUrl: (cluster, service) => engine.loadBalancerUrl(cluster, service),
     targets: (cluster, service) => engine.loadBalancer(cluster, service)?.targets() ?? [],
     loadBalancer: (cluster, service) => engine.loadBalancer(cluster, service),

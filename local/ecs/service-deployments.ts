@@ -12,6 +12,7 @@
  */
 import type { LoadBalancer } from '../lb.ts';
 import { otherGroup, testRules } from './alb.ts';
+import { refuseUnderCodeDeploy } from './controller.ts';
 import { conflict, invalidParameter } from './errors.ts';
 import {
   type DeploymentRecord,
@@ -62,6 +63,16 @@ const FINAL = new Set(['SUCCESSFUL', 'ROLLBACK_SUCCESSFUL', 'ROLLBACK_FAILED', '
 
 export const isFinished = (record: ServiceDeploymentRecord): boolean => FINAL.has(record.status);
 
+/** How a deployment started by another controller (the local CodeDeploy) calls hooks and hears of its progress. */
+export interface StartOptions {
+  /** Started by the local CodeDeploy (a CODE_DEPLOY service refuses any other deployment). */
+  readonly byCodeDeploy?: boolean;
+  /** Instead of the Lambda invoker of ECS's lifecycle hooks. */
+  readonly invoke?: HookInvoker;
+  /** After every change of the run (and the record updated from it), its end included. */
+  readonly onChange?: (record: ServiceDeploymentRecord, run: StrategyRun) => void;
+}
+
 export class ServiceDeployments {
   readonly #host: DeploymentHost;
   readonly #settings: DeploymentSettings;
@@ -94,7 +105,8 @@ export class ServiceDeployments {
    * Refuses what cannot work: a strategy other than ROLLING on a service without a load balancer, or a new deployment
    * (`deploying`) while a service deployment is in progress.
    */
-  check(svc: ServiceRecord, strategy: StrategyConfig, deploying: boolean): void {
+  check(svc: ServiceRecord, strategy: StrategyConfig, deploying: boolean, byCodeDeploy = false): void {
+    if (!byCodeDeploy) refuseUnderCodeDeploy(svc, deploying);
     if (strategy.strategy !== 'ROLLING' && svc.loadBalancer === undefined) {
       throw invalidParameter(
         `deploymentConfiguration.strategy ${strategy.strategy} needs a service with a load balancer and its advancedConfiguration; service ${svc.serviceName} has none.`,
@@ -109,8 +121,13 @@ export class ServiceDeployments {
   }
 
   /** Starts a service deployment of `taskDefinition` with `strategy` (BLUE_GREEN, CANARY or LINEAR). */
-  start(svc: ServiceRecord, strategy: StrategyConfig, taskDefinition: string): ServiceDeploymentRecord {
-    this.check(svc, strategy, true);
+  start(
+    svc: ServiceRecord,
+    strategy: StrategyConfig,
+    taskDefinition: string,
+    options: StartOptions = {},
+  ): ServiceDeploymentRecord {
+    this.check(svc, strategy, true, options.byCodeDeploy === true);
     const host = this.#host;
     const rt = host.runtime(svc);
     const wiring = svc.loadBalancer;
@@ -149,14 +166,23 @@ export class ServiceDeployments {
       svc,
       `(service ${svc.serviceName}) (deployment ${id}) service deployment ${record.arn} started: ${strategy.strategy} to ${taskDefinition}.`,
     );
-    const run = this.#walk(svc, rt, lb, record);
+    const run = this.#walk(svc, rt, lb, record, options);
     this.#runs.set(record.arn, run);
-    void run.done.then(() => this.#finish(svc, record, run));
+    void run.done.then(() => {
+      this.#finish(svc, record, run);
+      options.onChange?.(record, run);
+    });
     host.save();
     return record;
   }
 
-  #walk(svc: ServiceRecord, rt: ServiceRuntime, lb: LoadBalancer, record: ServiceDeploymentRecord): StrategyRun {
+  #walk(
+    svc: ServiceRecord,
+    rt: ServiceRuntime,
+    lb: LoadBalancer,
+    record: ServiceDeploymentRecord,
+    options: StartOptions,
+  ): StrategyRun {
     const host = this.#host;
     const { source, target } = record;
     const tasksOf = (mine: (t: TaskRecord) => boolean) =>
@@ -180,10 +206,13 @@ export class ServiceDeployments {
       serviceDeploymentArn: record.arn,
       blueRevisionArn: source.arn,
       greenRevisionArn: target.arn,
-      invoke: this.#invoker.invoke,
+      invoke: options.invoke ?? this.#invoker.invoke,
       minuteMs: this.#settings.minuteMs,
       log: (line) => host.log(`ecs: ${svc.serviceName}: ${line}`),
-      onChange: (run) => this.#update(svc, record, run),
+      onChange: (run) => {
+        this.#update(svc, record, run);
+        options.onChange?.(record, run);
+      },
       scaleUp: async () => {
         const deployment = svc.deployments.find((d) => d.id === target.deploymentId);
         if (deployment === undefined) throw new Error(`deployment ${target.deploymentId} is gone`);

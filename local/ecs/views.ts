@@ -142,7 +142,7 @@ export function serviceView(
     placementStrategy: [],
     healthCheckGracePeriodSeconds: lb === undefined ? undefined : 0,
     schedulingStrategy: 'REPLICA',
-    deploymentController: { type: 'ECS' },
+    deploymentController: { type: service.deploymentController ?? 'ECS' },
     createdBy: `arn:aws:iam::${ctx.accountId}:root`,
     enableECSManagedTags: false,
     propagateTags: 'NONE',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { MAX_WORKERS, planShards } from '../../loadgen/plan.ts';
+import { codeDeployFields, codeDeployIssues, localCodeDeployFields } from './codedeploy.ts';
 import { judgeSchema } from './judge.ts';
 import {
   bakeSeconds,
@@ -203,6 +204,8 @@ export const targetSchema = z
     missedPushCheck: z.boolean().default(false),
     /** Progressive delivery: `strategy`, `bakeMinutes`, `canary`, `linear`, `testRoute`, `gateTimeoutSeconds`. */
     ...progressiveFields,
+    /** Services on the CODE_DEPLOY controller: `codeDeploy: { application, deploymentGroup, deploymentConfig, gates }`. */
+    ...codeDeployFields,
   })
   .strict();
 
@@ -230,6 +233,8 @@ const localServiceSchema = z
       .object({ name: z.string().min(1), value: z.string().min(1) })
       .strict()
       .optional(),
+    /** `deploymentController` (ECS or CODE_DEPLOY) and, for CODE_DEPLOY, its CodeDeploy application and group. */
+    ...localCodeDeployFields,
   })
   .strict();
 
@@ -309,8 +314,10 @@ export const configSchema = z
         .find((c) => c.name === t.cluster)
         ?.services.find((s) => s.name === t.service);
       for (const issue of [
-        ...progressiveIssues(t),
+        // a codeDeploy target's strategy fields are checked by codeDeployIssues (its deployment config decides)
+        ...(t.codeDeploy ? [] : progressiveIssues(t)),
         ...(local && t.testRoute ? localRouteIssues(t.testRoute, local) : []),
+        ...codeDeployIssues(t, local),
       ]) {
         ctx.addIssue({ code: 'custom', path: ['targets', i, ...issue.path], message: issue.message });
       }

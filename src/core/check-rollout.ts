@@ -1,6 +1,8 @@
+import type { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import { z } from 'zod';
 import type { RolloutSpec } from '../config/schema.ts';
+import { checkCodeDeploy } from './codedeploy-rollout.ts';
 import { type RolloutWatch, rolloutWatchSchema } from './deploy.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 import { describeServiceDeployment, readServiceDeployment } from './service-deployments.ts';
@@ -17,6 +19,8 @@ export type RolloutCheck = Readonly<z.output<typeof rolloutCheckSchema>>;
 
 export interface CheckRolloutParams {
   readonly ecs: ECSClient;
+  /** For a watch of a CodeDeploy deployment (`codeDeployDeploymentId`). */
+  readonly codeDeploy?: CodeDeployClient;
   readonly watch: RolloutWatch;
   readonly rollout: RolloutSpec;
   readonly now?: () => Date;
@@ -27,8 +31,18 @@ export interface CheckRolloutParams {
  * deployment id, same task definition) and ECS says COMPLETED. A deployment ECS rolled back with its circuit
  * breaker shows up as FAILED or as no longer PRIMARY: both are FAILED here.
  */
-export async function checkRollout({ ecs, watch, rollout, now }: CheckRolloutParams): Promise<RolloutCheck> {
+export async function checkRollout({
+  ecs,
+  codeDeploy,
+  watch,
+  rollout,
+  now,
+}: CheckRolloutParams): Promise<RolloutCheck> {
   const at = now?.() ?? new Date();
+  if (watch.codeDeployDeploymentId) {
+    if (!codeDeploy) throw new Error('checkRollout: a CodeDeploy watch needs a CodeDeploy client');
+    return checkCodeDeploy({ codeDeploy, watch, rollout, at });
+  }
   if (watch.serviceDeploymentArn)
     return checkServiceDeployment({ ecs, watch, arn: watch.serviceDeploymentArn, rollout, at });
   const svc = await describeService(ecs, watch.cluster, watch.service);

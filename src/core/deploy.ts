@@ -1,8 +1,10 @@
 import { type ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { z } from 'zod';
-import type { ProgressiveTarget } from '../config/progressive.ts';
+import type { CodeDeployTarget } from '../config/codedeploy.ts';
 import type { RolloutSpec } from '../config/schema.ts';
+import type { CodeDeployHooks } from './codedeploy.ts';
+import { type CodeDeployContext, deployWithCodeDeploy } from './codedeploy-rollout.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 import { BackupFailedError, messageOf, TargetNotFoundError } from './errors.ts';
 import {
@@ -31,6 +33,8 @@ export const rolloutWatchSchema = z.object({
   expect: z.enum(['SUCCESSFUL', 'ROLLBACK_SUCCESSFUL']).exactOptional(),
   /** CheckRollout answers BAKING during ECS's bake (the deploy's watch, not a rollback's). */
   bake: z.boolean().exactOptional(),
+  /** A CODE_DEPLOY target: the CodeDeploy deployment CheckRollout follows (codedeploy-rollout.ts). */
+  codeDeployDeploymentId: z.string().min(1).exactOptional(),
 });
 export type RolloutWatch = Readonly<z.output<typeof rolloutWatchSchema>>;
 
@@ -50,9 +54,13 @@ export interface DeployParams {
    * The target's strategy; anything but `rolling` deploys with ECS's strategy and rollgate's lifecycle hook on this
    * execution (`hook` is read only then: GATE_HOOK_FUNCTION_ARN and ECS_HOOK_ROLE_ARN).
    */
-  readonly delivery?: ProgressiveTarget;
+  readonly delivery?: CodeDeployTarget;
   readonly hook?: () => GateHook;
   readonly executionName?: string;
+  /** A target with `codeDeploy` deploys through CodeDeploy (codedeploy-rollout.ts) with these. */
+  readonly codeDeploy?: Omit<CodeDeployContext, 'spec' | 's3' | 'executionName'> & {
+    readonly hooks: () => CodeDeployHooks;
+  };
 }
 
 /**
@@ -63,6 +71,19 @@ export async function deploy(params: DeployParams): Promise<RolloutWatch> {
   await params.confirmLock?.();
   const svc = await describeService(params.ecs, params.cluster, params.service);
   const { delivery } = params;
+  if (delivery?.codeDeploy) {
+    if (!params.codeDeploy || !params.executionName)
+      throw new Error('deploy: a codeDeploy target needs the CodeDeploy context and executionName');
+    return deployWithCodeDeploy({
+      ...params,
+      ...params.codeDeploy,
+      spec: delivery.codeDeploy,
+      executionName: params.executionName,
+      svc,
+      checkBackup: () => checkBackup(params),
+      watchOf,
+    });
+  }
   if (delivery && delivery.strategy !== 'rolling') {
     // A retry or redrive after UpdateService went through: follow the service deployment to this revision.
     if (svc.taskDefinition === params.taskDefinitionArn) {

@@ -1,17 +1,7 @@
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { isTransient } from './errors.ts';
-import {
-  arrivedGateIds,
-  type GateArrival,
-  type GateStore,
-  gateOf,
-  readClosed,
-  readToken,
-  readVerdict,
-  sendGate,
-  writeArrival,
-} from './gates.ts';
+import { announceGate, arrivedGateIds, type GateArrival, type GateStore, readClosed, readVerdict } from './gates.ts';
 import { gateId, parseGateId } from './naming.ts';
 
 /**
@@ -122,11 +112,6 @@ async function answerGate(
     ...(event.resourceArn ? { serviceDeploymentArn: event.resourceArn } : {}),
     arrivedAt: (params.now?.() ?? new Date()).toISOString(),
   };
-  // first the arrival, then the token, then the verdict again (see gates.ts): no gate missed, none sent once judged
-  if (!arrived.includes(id)) await writeArrival(store, arrival);
-  const parked = await readToken(store);
-  if (parked && !(await readVerdict(store, id))) {
-    await sendGate(params.sfn, parked.taskToken, gateOf(arrival, parked.testRoute));
-  }
+  await announceGate(store, params.sfn, arrival, arrived.includes(id));
   return { hookStatus: 'IN_PROGRESS', callBackDelay: HOOK_CALLBACK_DELAY_SECONDS };
 }

@@ -1,7 +1,9 @@
+import type { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import type { TestRoute } from '../config/progressive.ts';
+import { reportHook } from './codedeploy.ts';
 import { gateRouteSchema, routeOf } from './gate-route.ts';
 import {
   gateArrivalKey,
@@ -41,6 +43,10 @@ export const gateSchema = z.object({
   final: z.boolean(),
   route: gateRouteSchema,
   serviceDeploymentArn: z.string().min(1).exactOptional(),
+  /** A CodeDeploy hook's gate: the hook execution JudgeGate (Succeeded) or Rollback (Failed) reports on. */
+  codeDeploy: z
+    .object({ deploymentId: z.string().min(1), lifecycleEventHookExecutionId: z.string().min(1) })
+    .exactOptional(),
   arrivedAt: z.string().min(1),
   /** Set by JudgeGate. */
   verdict: z.literal('PASS').exactOptional(),
@@ -58,6 +64,10 @@ export interface GateArrival {
   readonly testPercent: number;
   readonly productionPercent: number;
   readonly serviceDeploymentArn?: string;
+  /** A CodeDeploy hook's gate (src/core/codedeploy-hook.ts): its deployment and hook execution. */
+  readonly codeDeploy?: { readonly deploymentId: string; readonly lifecycleEventHookExecutionId: string };
+  /** The last gate of the deployment (CodeDeploy: the target's last gate event); else 100% of production is. */
+  readonly final?: boolean;
   readonly arrivedAt: string;
 }
 
@@ -85,12 +95,15 @@ export interface GateStore {
 export function gateOf(arrival: GateArrival, testRoute: TestRoute | undefined): Gate {
   return {
     ...arrival,
-    final: arrival.stage === 'production' && arrival.percent >= 100,
+    final: arrival.final ?? (arrival.stage === 'production' && arrival.percent >= 100),
     route: routeOf(arrival, testRoute),
   };
 }
 
-async function getJson<T>({ s3, bucket }: GateStore, key: string): Promise<T | undefined> {
+export async function getJson<T>(
+  { s3, bucket }: Pick<GateStore, 's3' | 'bucket'>,
+  key: string,
+): Promise<T | undefined> {
   try {
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return JSON.parse((await out.Body?.transformToString()) ?? 'null') as T;
@@ -101,7 +114,11 @@ async function getJson<T>({ s3, bucket }: GateStore, key: string): Promise<T | u
   }
 }
 
-async function putJson({ s3, bucket }: GateStore, key: string, body: unknown): Promise<void> {
+export async function putJson(
+  { s3, bucket }: Pick<GateStore, 's3' | 'bucket'>,
+  key: string,
+  body: unknown,
+): Promise<void> {
   await s3.send(
     new PutObjectCommand({ Bucket: bucket, Key: key, Body: JSON.stringify(body), ContentType: 'application/json' }),
   );
@@ -191,10 +208,41 @@ export async function parkGate(
   return { parkedAt };
 }
 
-/** JudgeGate: the gate's probes and load test passed: PASS, which the hook answers ECS with (SUCCEEDED). */
-export async function judgeGate(params: GateStore & { readonly gate: Gate; readonly now?: () => Date }): Promise<Gate> {
+/**
+ * Records a gate's arrival (unless `recorded`), then wakes the parked execution with it unless it was judged
+ * meanwhile: first the arrival, then the token, then the verdict again (see above): no gate missed, none sent once
+ * judged. The ECS hook (gate-hook.ts) and the CodeDeploy hooks (codedeploy-hook.ts) announce their gates so.
+ */
+export async function announceGate(
+  store: GateStore,
+  sfn: SFNClient,
+  arrival: GateArrival,
+  recorded: boolean,
+): Promise<void> {
+  if (!recorded) await writeArrival(store, arrival);
+  const parked = await readToken(store);
+  if (parked && !(await readVerdict(store, arrival.id))) {
+    await sendGate(sfn, parked.taskToken, gateOf(arrival, parked.testRoute));
+  }
+}
+
+/**
+ * JudgeGate: the gate's probes and load test passed: PASS, which the ECS hook answers ECS with (SUCCEEDED); a
+ * CodeDeploy hook's gate is reported Succeeded here (CodeDeploy never calls a hook twice), after the verdict is kept.
+ */
+export async function judgeGate(
+  params: GateStore & {
+    readonly gate: Gate;
+    readonly now?: () => Date;
+    readonly codeDeploy?: CodeDeployClient;
+  },
+): Promise<Gate> {
   const verdict: GateVerdict = { verdict: 'PASS', at: (params.now?.() ?? new Date()).toISOString() };
   await putJson(params, gateVerdictKey(params.executionName, params.gate.id), verdict);
+  if (params.gate.codeDeploy) {
+    if (!params.codeDeploy) throw new Error('judgeGate: a CodeDeploy gate needs a CodeDeploy client');
+    await reportHook(params.codeDeploy, params.gate.codeDeploy, 'Succeeded');
+  }
   return { ...params.gate, verdict: 'PASS', ...(params.gate.final ? { allPassed: true as const } : {}) };
 }
 

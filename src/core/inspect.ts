@@ -1,6 +1,7 @@
-import type { ECSClient } from '@aws-sdk/client-ecs';
+import type { ECSClient, Service } from '@aws-sdk/client-ecs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { containerImage, describeService, describeTaskDefinition, primaryDeployment } from './ecs.ts';
+import { TargetNotFoundError } from './errors.ts';
 import type { ImageRef } from './naming.ts';
 import { DIGEST_TAG, REPOSITORY_TAG, splitImageRef, TAG_TAG } from './naming.ts';
 import { isVerified } from './verified.ts';
@@ -27,9 +28,12 @@ export async function inspectService(params: {
   readonly image: ImageRef;
   /** The artifacts bucket, where the verified marks are. */
   readonly artifacts: { readonly s3: S3Client; readonly bucket: string };
+  /** The target's `codeDeploy` section, if any: it must match the service's deployment controller. */
+  readonly codeDeploy?: { readonly application: string; readonly deploymentGroup: string } | undefined;
 }): Promise<Inspection> {
   const { ecs, cluster, service, container, image } = params;
   const svc = await describeService(ecs, cluster, service);
+  checkController(svc, `${cluster}/${service}`, params.codeDeploy);
   const primary = primaryDeployment(svc);
   const arn = primary?.taskDefinition ?? svc.taskDefinition ?? '';
   const { taskDefinition, tags } = await describeTaskDefinition(ecs, arn);
@@ -77,4 +81,32 @@ async function unverifiedRevision(
   if (await isVerified(artifacts, { cluster, service, taskDefinitionArn: arn })) return undefined;
   const revision = arn.split('/').pop() ?? arn;
   return `the service runs this image (${running}) but no rollgate execution verified its revision ${revision}: deploying to verify it`;
+}
+
+/**
+ * Refuses (TargetNotFoundError, before anything is touched) a target that does not fit the service's deployment
+ * controller, saying what to change: a CODE_DEPLOY service needs the target's `codeDeploy` (ECS refuses UpdateService
+ * with a new task definition for it), an ECS one must not have it; an EXTERNAL one rollgate cannot deploy.
+ */
+export function checkController(
+  svc: Service,
+  where: string,
+  codeDeploy: { readonly application: string; readonly deploymentGroup: string } | undefined,
+): void {
+  const type = svc.deploymentController?.type ?? 'ECS';
+  if (type === 'CODE_DEPLOY' && !codeDeploy) {
+    throw new TargetNotFoundError(
+      `${where} uses the CODE_DEPLOY deployment controller, so ECS refuses UpdateService with a new task definition: add codeDeploy: { application, deploymentGroup } (the service's CodeDeploy application and deployment group) to the target`,
+    );
+  }
+  if (type === 'ECS' && codeDeploy) {
+    throw new TargetNotFoundError(
+      `${where} uses the ECS deployment controller, not CODE_DEPLOY: remove codeDeploy (${codeDeploy.application}/${codeDeploy.deploymentGroup}) from the target (strategy blue-green, canary or linear gives ECS's own progressive deployments)`,
+    );
+  }
+  if (type === 'EXTERNAL') {
+    throw new TargetNotFoundError(
+      `${where} uses the EXTERNAL deployment controller: rollgate deploys services on the ECS or CODE_DEPLOY controller only`,
+    );
+  }
 }

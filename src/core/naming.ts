@@ -95,10 +95,56 @@ export function gateId(lifecycleStage: string, percent: number): string {
   return `${lifecycleStage}-${percent}`;
 }
 
-/** The stage and share of a gate id (undefined for anything else). */
+/** The stage and share of a gate id (undefined for anything else); CodeDeploy's stages are its event names. */
 export function parseGateId(id: string): { lifecycleStage: string; percent: number } | undefined {
-  const m = /^([A-Z_]+)-(\d+(?:\.\d+)?)$/.exec(id);
+  const m = /^([A-Za-z_]+)-(\d+(?:\.\d+)?)$/.exec(id);
   return m?.[1] && m[2] ? { lifecycleStage: m[1], percent: Number(m[2]) } : undefined;
+}
+
+/**
+ * `gates/codedeploy-deployments/<deployment id>/`: a CodeDeploy deployment's link to its execution (Deploy writes it
+ * after CreateDeployment) and the hooks CodeDeploy invoked (each hook Lambda writes its own), so that a hook that
+ * comes before the link is forwarded by Deploy (src/core/codedeploy-hook.ts).
+ */
+export function codeDeployPrefix(deploymentId: string): string {
+  return `gates/codedeploy-deployments/${deploymentId}/`;
+}
+
+/** `gates/codedeploy-deployments/<deployment id>/execution.json`: the execution that created the deployment. */
+export function codeDeployLinkKey(deploymentId: string): string {
+  return `${codeDeployPrefix(deploymentId)}execution.json`;
+}
+
+/** `gates/codedeploy-deployments/<deployment id>/hooks/`: one object per lifecycle event hook CodeDeploy invoked. */
+export function codeDeployHookPrefix(deploymentId: string): string {
+  return `${codeDeployPrefix(deploymentId)}hooks/`;
+}
+
+/** `gates/codedeploy-deployments/<deployment id>/hooks/<event>.json`. */
+export function codeDeployHookKey(deploymentId: string, lifecycleEvent: string): string {
+  return `${codeDeployHookPrefix(deploymentId)}${lifecycleEvent}.json`;
+}
+
+/** The environment variable naming the hook Lambda of a CodeDeploy lifecycle event (`CODEDEPLOY_HOOK_AFTER_ALLOW_TEST_TRAFFIC`). */
+export function codeDeployHookEnv(event: string): string {
+  return `CODEDEPLOY_HOOK_${event.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+/**
+ * The description rollgate gives its CodeDeploy deployments, by which a retry finds the one of its execution:
+ * `rollgate execution <name>: <image>` (Deploy), `rollgate rollback <name>: <image>` (Rollback's redeploy of the backup).
+ */
+export function codeDeployDescription(kind: 'execution' | 'rollback', executionName: string, image: string): string {
+  return `rollgate ${kind} ${executionName}: ${image}`.slice(0, 1000);
+}
+
+/** The execution named in a deployment's description of that kind (undefined for any other deployment). */
+export function executionOfDescription(
+  description: string | undefined,
+  kind: 'execution' | 'rollback',
+): string | undefined {
+  const m = /^rollgate (execution|rollback) (\S{1,80}): /.exec(description ?? '');
+  return m?.[1] === kind ? m[2] : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { ProgressiveTarget } from '../config/progressive.ts';
+import type { CodeDeployTarget } from '../config/codedeploy.ts';
 import type { RolloutSpec } from '../config/schema.ts';
+import { type CodeDeployContext, rollbackWithCodeDeploy } from './codedeploy-rollout.ts';
 import { type RolloutWatch, updateService, watchOf } from './deploy.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 import { closeGates } from './gates.ts';
@@ -23,11 +24,13 @@ export interface RollbackParams {
   /** Throws when this execution does not hold the service's deploy lock (see confirmLock). */
   readonly confirmLock?: () => Promise<void>;
   /** The target's strategy: anything but `rolling` rolls back the ECS service deployment (below). */
-  readonly delivery?: ProgressiveTarget;
+  readonly delivery?: CodeDeployTarget;
   /** Where this execution's gates are (a progressive rollback closes them: the hook answers FAILED). */
   readonly gates?: { readonly s3: S3Client; readonly bucket: string; readonly executionName: string };
   /** Why (the failure), for the gates' FAIL mark. */
   readonly reason?: string;
+  /** A target with `codeDeploy` rolls back through CodeDeploy (codedeploy-rollout.ts) with these. */
+  readonly codeDeploy?: Omit<CodeDeployContext, 'spec' | 's3' | 'bucket' | 'executionName'>;
 }
 
 /**
@@ -40,6 +43,18 @@ export interface RollbackParams {
 export async function rollback(params: RollbackParams): Promise<RolloutWatch> {
   const { ecs, cluster, service, taskDefinitionArn, delivery } = params;
   await params.confirmLock?.();
+  if (delivery?.codeDeploy) {
+    if (!params.codeDeploy || !params.gates)
+      throw new Error('rollback: a codeDeploy target needs the CodeDeploy context and its gates');
+    return rollbackWithCodeDeploy({
+      ...params,
+      ...params.codeDeploy,
+      ...params.gates,
+      spec: delivery.codeDeploy,
+      reason: params.reason ?? 'the execution rolls back',
+      watchOf,
+    });
+  }
   if (delivery && delivery.strategy !== 'rolling') {
     if (params.gates) await closeGates({ ...params.gates, reason: params.reason ?? 'the execution rolls back' });
     const open = await latestServiceDeployment(ecs, cluster, service, [

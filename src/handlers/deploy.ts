@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { deliverySchema } from '../config/progressive.ts';
+import { codeDeployDeliverySchema } from '../config/codedeploy.ts';
 import { lockSchema, rolloutSchema } from '../config/schema.ts';
 import { deploy } from '../core/deploy.ts';
-import { ecs, s3 } from '../runtime/clients.ts';
-import { gateHookFromEnv } from '../runtime/gates.ts';
+import { codeDeploy, ecs, s3, sfn } from '../runtime/clients.ts';
+import { getRequiredEnv } from '../runtime/env.ts';
+import { codeDeployHooksFromEnv, gateHookFromEnv } from '../runtime/gates.ts';
 import { lambda } from '../runtime/handler.ts';
 import { lockConfirmer } from '../runtime/lock.ts';
 
@@ -17,10 +18,22 @@ const deployInput = z.object({
   executionName: z.string().min(1),
   image: z.string().min(1),
   lock: lockSchema,
-  /** The target's strategy fields (`$.target`): anything but rolling deploys through ECS's service deployments. */
-  delivery: deliverySchema,
+  /**
+   * The target's strategy fields (`$.target`): anything but rolling deploys through ECS's service deployments;
+   * `codeDeploy` through CodeDeploy.
+   */
+  delivery: codeDeployDeliverySchema,
 });
 
+const bucket = getRequiredEnv('ARTIFACTS_BUCKET');
+
 export const handler = lambda({ name: 'Deploy', schema: deployInput }, (input) =>
-  deploy({ ecs, s3, ...input, hook: gateHookFromEnv, confirmLock: lockConfirmer(input) }),
+  deploy({
+    ecs,
+    s3,
+    ...input,
+    hook: gateHookFromEnv,
+    codeDeploy: { codeDeploy, sfn, bucket, image: input.image, hooks: codeDeployHooksFromEnv },
+    confirmLock: lockConfirmer(input),
+  }),
 );

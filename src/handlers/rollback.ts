@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { deliverySchema } from '../config/progressive.ts';
+import { codeDeployDeliverySchema } from '../config/codedeploy.ts';
 import { lockSchema, rolloutSchema } from '../config/schema.ts';
 import { rollback } from '../core/rollback.ts';
-import { ecs, s3 } from '../runtime/clients.ts';
+import { codeDeploy, ecs, s3, sfn } from '../runtime/clients.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
 import { lambda } from '../runtime/handler.ts';
 import { lockConfirmer } from '../runtime/lock.ts';
@@ -19,8 +19,11 @@ const rollbackInput = z.object({
   executionName: z.string().min(1),
   image: z.string().min(1),
   lock: lockSchema,
-  /** The target's strategy fields (`$.target`): a progressive deployment is stopped with ROLLBACK. */
-  delivery: deliverySchema,
+  /**
+   * The target's strategy fields (`$.target`): a progressive deployment is stopped with ROLLBACK, a CodeDeploy one
+   * with StopDeployment (autoRollbackEnabled).
+   */
+  delivery: codeDeployDeliverySchema,
   /** Why the execution rolls back (`$.failure`), for the gates' FAIL mark. */
   failure: z.object({ Error: z.string().exactOptional(), Cause: z.string().exactOptional() }).exactOptional(),
 });
@@ -30,6 +33,7 @@ export const handler = lambda({ name: 'Rollback', schema: rollbackInput }, (inpu
     ecs,
     ...input,
     gates: { s3, bucket, executionName: input.executionName },
+    codeDeploy: { codeDeploy, sfn, image: input.image },
     reason: [input.failure?.Error, input.failure?.Cause].filter(Boolean).join(': ') || 'the execution rolls back',
     confirmLock: lockConfirmer(input),
   }),

@@ -1,3 +1,4 @@
+import { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECRClient } from '@aws-sdk/client-ecr';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -10,6 +11,9 @@ import { SFNClient } from '@aws-sdk/client-sfn';
  * `AWS_ENDPOINT_URL_S3` point them at the local cloud and nothing else differs between local and AWS.
  */
 export const ecs = new ECSClient({});
+
+/** Services on the CODE_DEPLOY controller (`AWS_ENDPOINT_URL_CODEDEPLOY` points it at the local cloud). */
+export const codeDeploy = new CodeDeployClient({});
 
 /**
  * Checksums only when an operation requires them: S3-compatible servers such as s3rver otherwise store streamed
