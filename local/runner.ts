@@ -94,6 +94,8 @@ export class LocalRunner {
       readonly statusChangeRule?: boolean;
       /** `$$.Execution.RedriveCount` for a redrive. */
       readonly redriveCount?: number;
+      /** Each state's input as it is entered (tests: what a Task state received). */
+      readonly onStateEntered?: (state: string, input: unknown) => void;
     } = {},
   ): Promise<StoredExecution> {
     const parsed = parseInput(input);
@@ -129,6 +131,7 @@ export class LocalRunner {
         },
         signal,
         ...(options.redriveCount ? { redriveCount: options.redriveCount } : {}),
+        ...(options.onStateEntered ? { onStateEntered: options.onStateEntered } : {}),
       });
       await progress.flush();
       const by = this.#interruptedBy;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect } from 'vitest';
 import { parse, stringify } from 'yaml';
+import type { LocalRunner } from '../../local/runner.ts';
 import { freePort } from '../free-port.ts';
 
 export { freePort };
@@ -16,18 +17,19 @@ afterAll(() => {
 });
 
 /**
- * An isolated local cloud for one test file: a temp state dir, a config copied from rollgate.config.yml with every
+ * An isolated local cloud for one test file: a temp state dir, a config copied from rollgate.config.yml (or
+ * `configFile`) with every
  * load balancer listener on a free port (the targets' URLs follow), and a marker in the environment every task
  * process inherits, so the file can check that none of its processes outlived it. Only the first target and its
  * service are kept (the rolling demo-app: fewer processes per test) unless `allServices` is set.
  */
 export async function e2eEnv(
   mutate?: (config: Record<string, unknown>) => void,
-  options: { readonly allServices?: boolean } = {},
+  options: { readonly allServices?: boolean; readonly configFile?: string } = {},
 ) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rollgate-e2e-'));
   dirs.push(dir);
-  const doc = parse(readFileSync('rollgate.config.yml', 'utf8'));
+  const doc = parse(readFileSync(options.configFile ?? 'rollgate.config.yml', 'utf8'));
   if (!options.allServices) {
     doc.targets = doc.targets.slice(0, 1);
     doc.local.clusters = doc.local.clusters.slice(0, 1);
@@ -103,4 +105,20 @@ export async function openRunner(env: { readonly configFile: string; readonly st
     configSource: env.configFile,
     stateDir: env.stateDir,
   });
+}
+
+/** The service deployment's traffic split over time (the local ECS's record of what it set on the rules). */
+export function watchSplit(runner: LocalRunner, cluster: string, service: string) {
+  const changes: Array<{ at: number; production: number; status: string }> = [];
+  const before = runner.cloud.ecs.serviceDeployments(cluster, service).at(-1)?.arn;
+  let last = '';
+  const timer = setInterval(() => {
+    const d = runner.cloud.ecs.serviceDeployments(cluster, service).at(-1);
+    if (d === undefined || d.arn === before) return;
+    const key = `${d.productionPercent}/${d.status}`;
+    if (key === last) return;
+    last = key;
+    changes.push({ at: performance.now(), production: d.productionPercent, status: d.status });
+  }, 2);
+  return { changes, stop: () => clearInterval(timer) };
 }

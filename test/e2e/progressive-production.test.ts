@@ -3,7 +3,7 @@ import { pushEvent } from '../../cli/commands/demo.ts';
 import { startProductionClient } from '../../local/production-client.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import type { ExecutionEvent } from '../../local/state-machine.ts';
-import { e2eEnv, openRunner, processesWithMarker } from './env.ts';
+import { e2eEnv, openRunner, processesWithMarker, watchSplit } from './env.ts';
 
 /**
  * Progressive delivery through the whole pipeline on the local cloud: rollgate.config.yml's `checkout` (blue/green,
@@ -25,25 +25,9 @@ afterAll(async () => {
   expect(processesWithMarker(env.marker)).toEqual([]);
 }, 60_000);
 
-/** The service deployment's traffic split over time (the local ECS's record of what it set on the rules). */
-function watchSplit(service: string) {
-  const changes: Array<{ at: number; production: number; status: string }> = [];
-  const before = runner.cloud.ecs.serviceDeployments('demo', service).at(-1)?.arn;
-  let last = '';
-  const timer = setInterval(() => {
-    const d = runner.cloud.ecs.serviceDeployments('demo', service).at(-1);
-    if (d === undefined || d.arn === before) return;
-    const key = `${d.productionPercent}/${d.status}`;
-    if (key === last) return;
-    last = key;
-    changes.push({ at: performance.now(), production: d.productionPercent, status: d.status });
-  }, 2);
-  return { changes, stop: () => clearInterval(timer) };
-}
-
 async function deploy(repository: string, service: string, tag: string) {
   const client = startProductionClient(`${runner.cloud.ecs.loadBalancerUrl('demo', service)}/`);
-  const split = watchSplit(service);
+  const split = watchSplit(runner, 'demo', service);
   const events: Array<ExecutionEvent & { at: number }> = [];
   const digest = await runner.cloud.registry.pushImage(repository, tag);
   const stored = await runner.run(pushEvent(runner, repository, tag, digest), {
