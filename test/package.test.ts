@@ -85,7 +85,16 @@ const FIXTURE_CONFIG = {
   version: 1,
   targets: [
     { ...target('web', 'demo-app', 'web', [ROLES.web, ROLES.execution]), vpc: VPC },
-    target('api', 'team/api', 'api', [ROLES.execution]),
+    // on the CODE_DEPLOY controller: deployed through CodeDeploy
+    {
+      ...target('api', 'team/api', 'api', [ROLES.execution]),
+      codeDeploy: {
+        application: 'api',
+        deploymentGroup: 'api-prod',
+        deploymentConfig: 'CodeDeployDefault.ECSLinear10PercentEvery1Minutes',
+      },
+      testRoute: { url: 'https://api-test.example.com:8443' },
+    },
   ],
 };
 
@@ -491,6 +500,21 @@ describe('npm run package (osls, offline)', () => {
       'states:SendTaskHeartbeat',
       'states:SendTaskSuccess',
     ];
+    /** A CodeDeploy hook: the gate bridge, and reporting a hook's status (nothing else of CodeDeploy). */
+    const CODEDEPLOY_HOOK = [
+      ...GATE_BRIDGE.slice(0, 3),
+      'codedeploy:PutLifecycleEventHookExecutionStatus',
+      ...GATE_BRIDGE.slice(3),
+    ].sort();
+    /** Finding, following and creating a CodeDeploy deployment (Deploy, Rollback). */
+    const CODEDEPLOY_CREATE = [
+      'codedeploy:BatchGetDeployments',
+      'codedeploy:CreateDeployment',
+      'codedeploy:GetApplicationRevision',
+      'codedeploy:GetDeploymentConfig',
+      'codedeploy:ListDeployments',
+      'codedeploy:RegisterApplicationRevision',
+    ];
     /** Each function's allowed actions beyond writing its own logs: exactly what its handler calls. */
     const EXPECTED: Record<string, string[]> = {
       Normalize: [],
@@ -507,6 +531,7 @@ describe('npm run package (osls, offline)', () => {
         's3:ListBucket',
       ],
       Deploy: [
+        ...CODEDEPLOY_CREATE,
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'ecs:DescribeServices',
@@ -515,8 +540,12 @@ describe('npm run package (osls, offline)', () => {
         'iam:PassRole',
         's3:GetObject',
         's3:ListBucket',
+        's3:PutObject',
+        'states:SendTaskFailure',
+        'states:SendTaskHeartbeat',
+        'states:SendTaskSuccess',
       ],
-      CheckRollout: ['ecs:DescribeServiceDeployments', 'ecs:DescribeServices'],
+      CheckRollout: ['codedeploy:BatchGetDeployments', 'ecs:DescribeServiceDeployments', 'ecs:DescribeServices'],
       ProbeHealth: [],
       PlanLoad: [],
       GenerateLoad: ['s3:PutObject'],
@@ -524,17 +553,26 @@ describe('npm run package (osls, offline)', () => {
       AggregateLoad: ['s3:GetObject', 's3:ListBucket', 's3:PutObject'],
       MergeLoad: ['s3:GetObject', 's3:PutObject'],
       Rollback: [
+        ...CODEDEPLOY_CREATE.slice(0, 5),
+        'codedeploy:PutLifecycleEventHookExecutionStatus',
+        'codedeploy:RegisterApplicationRevision',
+        'codedeploy:StopDeployment',
         'dynamodb:GetItem',
         'dynamodb:PutItem',
         'ecs:DescribeServices',
         'ecs:ListServiceDeployments',
         'ecs:StopServiceDeployment',
         'ecs:UpdateService',
+        's3:GetObject',
+        's3:ListBucket',
         's3:PutObject',
       ],
       GateHook: GATE_BRIDGE,
       ParkGate: GATE_BRIDGE,
-      JudgeGate: ['s3:PutObject'],
+      CodeDeployAfterAllowTestTraffic: CODEDEPLOY_HOOK,
+      CodeDeployBeforeAllowTraffic: CODEDEPLOY_HOOK,
+      CodeDeployAfterAllowTraffic: CODEDEPLOY_HOOK,
+      JudgeGate: ['codedeploy:PutLifecycleEventHookExecutionStatus', 's3:PutObject'],
       Record: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 's3:PutObject'],
       Notify: ['events:PutEvents'],
       ExecutionEnded: [
@@ -564,7 +602,9 @@ describe('npm run package (osls, offline)', () => {
       // the logs grant is its own log group's, nothing wider
       const logs = allowed.filter((s) => asArray(s.Action).some((a) => a.startsWith('logs:')));
       expect(logs).toHaveLength(1);
-      expect(JSON.stringify(logs[0]?.Resource)).toContain(`:log-group:/aws/lambda/rollgate-dev-`);
+      const name = resource(template, `${fn}LambdaFunction`).Properties.FunctionName as string;
+      expect(name).toMatch(/^(rollgate-dev-|CodeDeployHook_rollgate-dev-)/);
+      expect(JSON.stringify(logs[0]?.Resource)).toContain(`:log-group:/aws/lambda/${name}:`);
     });
 
     it('lets only the deploy and rollback paths update a service, and only Register pass a role', () => {
@@ -666,7 +706,14 @@ describe('npm run package (osls, offline)', () => {
       expect(allowedTo('ecs:ListServiceDeployments')).toEqual(['Deploy', 'ExecutionEnded', 'Rollback']);
       expect(allowedTo('ecs:DescribeServiceDeployments')).toEqual(['CheckRollout']);
       expect(allowedTo('ecs:StopServiceDeployment')).toEqual(['ExecutionEnded', 'Rollback']);
-      expect(allowedTo('states:SendTaskSuccess')).toEqual(['GateHook', 'ParkGate']);
+      expect(allowedTo('states:SendTaskSuccess')).toEqual([
+        'CodeDeployAfterAllowTestTraffic',
+        'CodeDeployAfterAllowTraffic',
+        'CodeDeployBeforeAllowTraffic',
+        'Deploy',
+        'GateHook',
+        'ParkGate',
+      ]);
     });
 
     it('lets CheckImage look up images in the configured repositories only', () => {
@@ -686,7 +733,55 @@ describe('npm run package (osls, offline)', () => {
       expect(prefixes('ExecutionEnded')).toEqual(['audit', 'verified', 'gates']);
       expect(prefixes('AggregateLoad')).toEqual(['reports']);
       expect(prefixes('GenerateLoad')).toEqual(['load-results']);
-      for (const fn of ['GateHook', 'ParkGate', 'JudgeGate', 'Rollback']) expect(prefixes(fn), fn).toEqual(['gates']);
+      for (const fn of ['GateHook', 'ParkGate', 'JudgeGate', 'Rollback', 'Deploy', 'CodeDeployAfterAllowTestTraffic'])
+        expect(prefixes(fn), fn).toEqual(['gates']);
+    });
+
+    it('scopes CodeDeploy to the configured application, deployment group and configs; the hooks may report status only', () => {
+      const resources = (action: string) =>
+        allStatements(template)
+          .filter(({ statement }) => statement.Effect === 'Allow' && grants(statement, action))
+          .map(({ where, statement }) => ({
+            where,
+            arns: asArray(statement.Resource).map((r) =>
+              r === '*' ? '*' : /:codedeploy:.*?:(\w+:[^"]+)"/.exec(JSON.stringify(r))?.[1],
+            ),
+          }));
+      for (const action of [
+        'codedeploy:CreateDeployment',
+        'codedeploy:ListDeployments',
+        'codedeploy:BatchGetDeployments',
+      ]) {
+        const grants = resources(action);
+        expect(grants.length, action).toBeGreaterThan(0);
+        for (const g of grants) expect(g.arns, action).toEqual(['deploymentgroup:api/api-prod']);
+      }
+      for (const g of resources('codedeploy:GetDeploymentConfig')) {
+        expect(g.arns.sort()).toEqual([
+          'deploymentconfig:CodeDeployDefault.ECSAllAtOnce',
+          'deploymentconfig:CodeDeployDefault.ECSLinear10PercentEvery1Minutes',
+        ]);
+      }
+      for (const g of resources('codedeploy:RegisterApplicationRevision')) expect(g.arns).toEqual(['application:api']);
+      // IAM takes no resource for these two (the ids are the capability): "*", to the functions that report or stop
+      for (const g of resources('codedeploy:PutLifecycleEventHookExecutionStatus')) expect(g.arns).toEqual(['*']);
+      expect(allowedTo('codedeploy:PutLifecycleEventHookExecutionStatus')).toEqual([
+        'CodeDeployAfterAllowTestTraffic',
+        'CodeDeployAfterAllowTraffic',
+        'CodeDeployBeforeAllowTraffic',
+        'JudgeGate',
+        'Rollback',
+      ]);
+      expect(allowedTo('codedeploy:StopDeployment')).toEqual(['Rollback']);
+      expect(allowedTo('codedeploy:CreateDeployment')).toEqual(['Deploy', 'Rollback']);
+      // the hooks: named for AWSCodeDeployRoleForECS, and in Deploy's environment for the AppSpec
+      const env = (resource(template, 'DeployLambdaFunction').Properties.Environment as { Variables: Json }).Variables;
+      for (const event of ['AfterAllowTestTraffic', 'BeforeAllowTraffic', 'AfterAllowTraffic']) {
+        const id = `CodeDeploy${event}LambdaFunction`;
+        expect(resource(template, id).Properties.FunctionName).toBe(`CodeDeployHook_rollgate-dev-${event}`);
+        const key = `CODEDEPLOY_HOOK_${event.replace(/([a-z])([A-Z])/g, '$1_$2').toUpperCase()}`;
+        expect(env[key], key).toEqual({ 'Fn::GetAtt': [id, 'Arn'] });
+      }
     });
 
     it('lets AggregateLoad list and read only the reports and audit records the judge compares with', () => {
