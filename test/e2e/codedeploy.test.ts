@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startProductionClient } from '../../local/production-client.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
 import { readAsl } from '../asl.ts';
+import { applyParameters } from '../statemachine/payload-contract.ts';
 import { e2eEnv, openRunner, processesWithMarker, watchSplit } from './env.ts';
 
 /**
@@ -46,27 +47,6 @@ function readmeInputs(): Map<string, { repository: string; tag: string }> {
   return inputs;
 }
 
-/** The payload a Task state sends its function: its Parameters resolved against the state's input. */
-function taskPayload(state: string, input: unknown, executionName: string): Record<string, unknown> {
-  const params = readAsl().States[state]?.Parameters ?? {};
-  const at = (path: string) =>
-    path === '$$.Execution.Name'
-      ? executionName
-      : path
-          .slice(2)
-          .split('.')
-          .reduce<unknown>((v, k) => (v as Record<string, unknown> | undefined)?.[k], input);
-  const resolve = (p: Record<string, unknown>): Record<string, unknown> =>
-    Object.fromEntries(
-      Object.entries(p).map(([k, v]) =>
-        k.endsWith('.$')
-          ? [k.slice(0, -2), at(v as string)]
-          : [k, typeof v === 'object' && v !== null ? resolve(v as Record<string, unknown>) : v],
-      ),
-    );
-  return resolve(params);
-}
-
 async function run(tag: string, options: { retryDeployAt?: string } = {}) {
   const input = readmeInputs().get(tag);
   if (!input) throw new Error(`README.md has no rollgate run line for ${tag}`);
@@ -87,7 +67,9 @@ async function run(tag: string, options: { retryDeployAt?: string } = {}) {
       // The Deploy Task again with the very payload it had (what a Retry or a redrive sends), once
       // CreateDeployment went through: the execution waits at its first gate.
       if (state === options.retryDeployAt && retry === undefined) {
-        const payload = taskPayload('Deploy', deployInput, name);
+        const payload = applyParameters(readAsl().States.Deploy?.Parameters, deployInput, {
+          Execution: { Name: name },
+        });
         retry = lambda
           .send(new InvokeCommand({ FunctionName: 'deploy', Payload: Buffer.from(JSON.stringify(payload)) }))
           .then((out) => JSON.parse(Buffer.from(out.Payload ?? []).toString('utf8')) as Record<string, unknown>);

@@ -30,7 +30,7 @@ function resolvePath(path: string, input: unknown, context: unknown): unknown {
 }
 
 /** A Task's Parameters applied to its input, as Step Functions does (keys ending `.$` are paths). */
-function applyParameters(template: unknown, input: unknown, context: unknown): unknown {
+export function applyParameters(template: unknown, input: unknown, context: unknown): unknown {
   if (typeof template !== 'object' || template === null || Array.isArray(template)) return template;
   return Object.fromEntries(
     Object.entries(template).map(([key, value]) =>
