@@ -122,6 +122,25 @@ async function handle(
   }
 }
 
+/** One call an endpoint received: the operation, its input, when (epoch ms). */
+export interface AwsJsonCall {
+  readonly op: string;
+  readonly input: AwsJsonInput;
+  readonly at: number;
+}
+
+/** An `onCall` that keeps the last `max` calls, oldest first, in `calls` (what tests read of an endpoint). */
+export function callLog(max = 10_000): { calls: AwsJsonCall[]; onCall: (op: string, input: AwsJsonInput) => void } {
+  const calls: AwsJsonCall[] = [];
+  return {
+    calls,
+    onCall: (op, input) => {
+      calls.push({ op, input, at: Date.now() });
+      if (calls.length > max) calls.splice(0, calls.length - max);
+    },
+  };
+}
+
 /**
  * `ROLLGATE_LOCAL_FAULTS=ECS:throttle=3/10` (see faults.ts): of every 10 calls to the local ECS, the first 3 answer
  * ThrottlingException (HTTP 400, "Rate exceeded"), as ECS does past its API rate: bursts longer than the SDK's own

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
-import { AwsError, type AwsJsonInput, startAwsJsonEndpoint } from '../aws-json.ts';
+import { AwsError, type AwsJsonCall, type AwsJsonInput, callLog, startAwsJsonEndpoint } from '../aws-json.ts';
 import type { CodeDeployController } from '../ecs/controller.ts';
 import type { LocalCloudSpec } from '../types.ts';
 import { CodeDeployEngine } from './engine.ts';
@@ -28,13 +28,12 @@ export interface LocalCodeDeploy {
   /** `http://127.0.0.1:<port>`: the value for `AWS_ENDPOINT_URL_CODEDEPLOY`. */
   readonly endpoint: string;
   /** Every call received, oldest first (`CreateDeployment`, ...). */
-  readonly calls: ReadonlyArray<{ readonly op: string; readonly input: AwsJsonInput; readonly at: number }>;
+  readonly calls: readonly AwsJsonCall[];
   /** Every deployment, newest first, as the engine keeps it (lifecycle events and the ECS walk included). */
   deployments(): readonly DeploymentRecord[];
   close(): Promise<void>;
 }
 
-const MAX_CALLS = 10_000;
 const MAX_BATCH = 25;
 
 const str = (input: AwsJsonInput, key: string): string | undefined =>
@@ -47,7 +46,7 @@ export async function startCodeDeploy(options: StartCodeDeployOptions): Promise<
   const log = options.log ?? (() => undefined);
   await mkdir(options.stateDir, { recursive: true });
   const engine = await CodeDeployEngine.open({ ...options, log });
-  const calls: Array<{ op: string; input: AwsJsonInput; at: number }> = [];
+  const { calls, onCall } = callLog();
   const operations = {
     CreateDeployment: (input: AwsJsonInput) => {
       const group = engine.group(input.applicationName, input.deploymentGroupName);
@@ -155,10 +154,7 @@ export async function startCodeDeploy(options: StartCodeDeployOptions): Promise<
         service: 'CodeDeploy',
         targetPrefix: CODEDEPLOY_TARGET_PREFIX,
         operations,
-        onCall: (op, input) => {
-          calls.push({ op, input, at: Date.now() });
-          if (calls.length > MAX_CALLS) calls.splice(0, calls.length - MAX_CALLS);
-        },
+        onCall,
       },
       { port: options.port ?? 0, log },
     );

@@ -5,7 +5,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type AwsJsonEndpoint, startAwsJsonEndpoint } from '../aws-json.ts';
+import { type AwsJsonCall, type AwsJsonEndpoint, callLog, startAwsJsonEndpoint } from '../aws-json.ts';
 import type { LoadBalancer, TargetInfo } from '../lb.ts';
 import { LocalRegistry } from '../registry.ts';
 import { killAllSync } from '../tasks.ts';
@@ -50,20 +50,11 @@ export interface StartEcsOptions {
   lambdaEndpoint?: string;
 }
 
-/** One call received by the endpoint. */
-export interface EcsCall {
-  /** e.g. `UpdateService` */
-  op: string;
-  input: unknown;
-  /** epoch ms */
-  at: number;
-}
-
 export interface LocalEcs {
   /** `http://127.0.0.1:<port>`: the value for `AWS_ENDPOINT_URL_ECS` or a client's `endpoint`. */
   endpoint: string;
   /** Every call received, oldest first (at most the last 10000). */
-  calls: EcsCall[];
+  calls: AwsJsonCall[];
   /** The URL of a service's load balancer, e.g. `http://127.0.0.1:18080`. Throws for an unknown service. */
   loadBalancerUrl(cluster: string, service: string): string;
   /** The targets a service's load balancer knows, with their health. */
@@ -125,7 +116,7 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
     throw error;
   }
 
-  const calls: EcsCall[] = [];
+  const { calls, onCall } = callLog(MAX_CALLS);
   let server: AwsJsonEndpoint;
   try {
     server = await startAwsJsonEndpoint(
@@ -133,10 +124,7 @@ export async function startEcs(options: StartEcsOptions): Promise<LocalEcs> {
         service: 'ECS',
         targetPrefix: ECS_TARGET_PREFIX,
         operations: ecsOperations(engine),
-        onCall: (op, input) => {
-          calls.push({ op, input, at: Date.now() });
-          if (calls.length > MAX_CALLS) calls.splice(0, calls.length - MAX_CALLS);
-        },
+        onCall,
       },
       { port: options.port ?? 0, log },
     );

@@ -2,8 +2,8 @@ import type { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import { z } from 'zod';
 import type { RolloutSpec } from '../config/schema.ts';
-import { checkCodeDeploy } from './codedeploy-rollout.ts';
-import { type RolloutWatch, rolloutWatchSchema } from './deploy.ts';
+import { getDeployment, readDeployment } from './codedeploy.ts';
+import { nextWaitSeconds, type RolloutWatch, rolloutWatchSchema } from './deploy.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 import { describeServiceDeployment, readServiceDeployment } from './service-deployments.ts';
 
@@ -57,10 +57,7 @@ export async function checkRollout({
   const next = {
     ...watch,
     attempt: watch.attempt + 1,
-    waitSeconds: Math.min(
-      rollout.maxWaitSeconds,
-      Math.ceil(rollout.initialWaitSeconds * rollout.backoffRate ** (watch.attempt + 1)),
-    ),
+    waitSeconds: nextWaitSeconds(watch, rollout),
     ...counts,
   };
   const failed = (reason: string): RolloutCheck => ({ ...next, status: 'FAILED', reason });
@@ -119,25 +116,76 @@ async function checkServiceDeployment(params: {
   const fresh = new Date(at.getTime() + rollout.deadlineSeconds * 1000).toISOString();
   const deadline = watch.attempt === 0 || reading.status === 'BAKING' ? fresh : watch.deadline;
   const target = d.targetServiceRevision;
+  return progressed(
+    { watch, rollout, at, reading, deadline },
+    `ECS service deployment ${arn}`,
+    `${d.status}, stage ${d.lifecycleStage ?? '?'}`,
+    {
+      ...(target?.runningTaskCount !== undefined ? { runningCount: target.runningTaskCount } : {}),
+      ...(target?.requestedTaskCount !== undefined ? { desiredCount: target.requestedTaskCount } : {}),
+    },
+  );
+}
+
+/**
+ * The next watch after a check of a deployment the cloud walks (an ECS service deployment, a CodeDeploy deployment):
+ * the reading, the deadline (FAILED past it while still IN_PROGRESS), the next wait.
+ */
+function progressed(
+  check: {
+    readonly watch: RolloutWatch;
+    readonly rollout: RolloutSpec;
+    readonly at: Date;
+    readonly reading: { readonly status: RolloutCheck['status']; readonly reason?: string };
+    readonly deadline: string;
+  },
+  what: string,
+  state: string,
+  extra: Partial<RolloutCheck> = {},
+): RolloutCheck {
+  const { watch, rollout, at, reading, deadline } = check;
   const next: RolloutCheck = {
     ...watch,
     deadline,
     attempt: watch.attempt + 1,
-    waitSeconds: Math.min(
-      rollout.maxWaitSeconds,
-      Math.ceil(rollout.initialWaitSeconds * rollout.backoffRate ** (watch.attempt + 1)),
-    ),
-    ...(target?.runningTaskCount !== undefined ? { runningCount: target.runningTaskCount } : {}),
-    ...(target?.requestedTaskCount !== undefined ? { desiredCount: target.requestedTaskCount } : {}),
+    waitSeconds: nextWaitSeconds(watch, rollout),
+    ...extra,
     status: reading.status,
     ...(reading.reason ? { reason: reading.reason } : {}),
   };
   if (reading.status === 'IN_PROGRESS' && at.getTime() > Date.parse(deadline)) {
-    return {
-      ...next,
-      status: 'FAILED',
-      reason: `ECS service deployment ${arn} did not finish by its deadline ${deadline} (${d.status}, stage ${d.lifecycleStage ?? '?'})`,
-    };
+    return { ...next, status: 'FAILED', reason: `${what} did not finish by its deadline ${deadline} (${state})` };
   }
   return next;
+}
+
+/**
+ * CheckRollout of a CodeDeploy deployment (or of the rollback CodeDeploy started for it, which the watch then
+ * follows). The deadline counts from the first check and again from the second: the execution waits at its gates
+ * between them (RolloutDone sends a deploy's watch to AwaitGate until every gate passed), and after them CodeDeploy
+ * shifts the traffic; it counts again from each check during the termination wait (BAKING), as long as the group sets.
+ */
+async function checkCodeDeploy(params: {
+  readonly codeDeploy: CodeDeployClient;
+  readonly watch: RolloutWatch;
+  readonly rollout: RolloutSpec;
+  readonly at: Date;
+}): Promise<RolloutCheck> {
+  const { codeDeploy, rollout, at } = params;
+  let { watch: w } = params;
+  const expect = w.expect ?? 'SUCCESSFUL';
+  let d = await getDeployment(codeDeploy, w.codeDeployDeploymentId ?? '');
+  let reading = readDeployment(d, expect, w.bake === true);
+  if (reading.follow) {
+    w = { ...w, codeDeployDeploymentId: reading.follow };
+    d = await getDeployment(codeDeploy, reading.follow);
+    reading = readDeployment(d, expect, w.bake === true);
+  }
+  const fresh = new Date(at.getTime() + rollout.deadlineSeconds * 1000).toISOString();
+  const deadline = w.attempt <= 1 || reading.status === 'BAKING' ? fresh : w.deadline;
+  return progressed(
+    { watch: w, rollout, at, reading, deadline },
+    `CodeDeploy deployment ${d.deploymentId}`,
+    `${d.status}`,
+  );
 }

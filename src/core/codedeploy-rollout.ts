@@ -3,20 +3,16 @@ import type { ECSClient, Service } from '@aws-sdk/client-ecs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import type { CodeDeploySpec } from '../config/codedeploy.ts';
-import type { RolloutSpec } from '../config/schema.ts';
-import type { RolloutCheck } from './check-rollout.ts';
 import {
   appSpecFor,
   type CodeDeployHooks,
   createDeployment,
   findExecutionDeployment,
-  getDeployment,
   isOpen,
-  readDeployment,
   stopWithRollback,
 } from './codedeploy.ts';
 import { failOpenHooks, linkDeployment } from './codedeploy-hook.ts';
-import type { RolloutWatch } from './deploy.ts';
+import type { RolloutWatch, WatchParams } from './deploy.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 import { TargetNotFoundError } from './errors.ts';
 import { closeGates } from './gates.ts';
@@ -40,14 +36,7 @@ export interface CodeDeployContext {
   readonly image: string;
 }
 
-interface WatchBase {
-  readonly ecs: ECSClient;
-  readonly cluster: string;
-  readonly service: string;
-  readonly taskDefinitionArn: string;
-  readonly rollout: RolloutSpec;
-  readonly now?: () => Date;
-}
+type WatchBase = WatchParams & { readonly ecs: ECSClient };
 
 /** A fresh watch of a CodeDeploy deployment. */
 function watch(
@@ -113,51 +102,6 @@ export async function deployWithCodeDeploy(
   }
   await linkDeployment({ ...params, deploymentId: id, gates: spec.gates });
   return watch(params, id, 'SUCCESSFUL', params.watchOf, true);
-}
-
-/**
- * CheckRollout of a CodeDeploy deployment (or of the rollback CodeDeploy started for it, which the watch then
- * follows). The deadline counts from the first check and again from the second: the execution waits at its gates
- * between them (RolloutDone sends a deploy's watch to AwaitGate until every gate passed), and after them CodeDeploy
- * shifts the traffic; it counts again from each check during the termination wait (BAKING), as long as the group sets.
- */
-export async function checkCodeDeploy(params: {
-  readonly codeDeploy: CodeDeployClient;
-  readonly watch: RolloutWatch;
-  readonly rollout: RolloutSpec;
-  readonly at: Date;
-}): Promise<RolloutCheck> {
-  const { codeDeploy, rollout, at } = params;
-  let { watch: w } = params;
-  const expect = w.expect ?? 'SUCCESSFUL';
-  let d = await getDeployment(codeDeploy, w.codeDeployDeploymentId ?? '');
-  let reading = readDeployment(d, expect, w.bake === true);
-  if (reading.follow) {
-    w = { ...w, codeDeployDeploymentId: reading.follow };
-    d = await getDeployment(codeDeploy, reading.follow);
-    reading = readDeployment(d, expect, w.bake === true);
-  }
-  const fresh = new Date(at.getTime() + rollout.deadlineSeconds * 1000).toISOString();
-  const deadline = w.attempt <= 1 || reading.status === 'BAKING' ? fresh : w.deadline;
-  const next: RolloutCheck = {
-    ...w,
-    deadline,
-    attempt: w.attempt + 1,
-    waitSeconds: Math.min(
-      rollout.maxWaitSeconds,
-      Math.ceil(rollout.initialWaitSeconds * rollout.backoffRate ** (w.attempt + 1)),
-    ),
-    status: reading.status,
-    ...(reading.reason ? { reason: reading.reason } : {}),
-  };
-  if (reading.status === 'IN_PROGRESS' && at.getTime() > Date.parse(deadline)) {
-    return {
-      ...next,
-      status: 'FAILED',
-      reason: `CodeDeploy deployment ${d.deploymentId} did not finish by its deadline ${deadline} (${d.status})`,
-    };
-  }
-  return next;
 }
 
 /**

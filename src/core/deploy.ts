@@ -141,17 +141,25 @@ async function checkBackup({ s3, backup }: Pick<DeployParams, 's3' | 'backup'>):
   }
 }
 
+/** What a watch is made from: the service, the revision it goes to, the poll timings, the clock. */
+export interface WatchParams {
+  readonly cluster: string;
+  readonly service: string;
+  readonly taskDefinitionArn: string;
+  readonly rollout: RolloutSpec;
+  readonly now?: () => Date;
+}
+
+/** Seconds the next Wait state waits after check number `attempt + 1`: back-off from initialWait to maxWait. */
+export function nextWaitSeconds(watch: { readonly attempt: number }, rollout: RolloutSpec): number {
+  return Math.min(
+    rollout.maxWaitSeconds,
+    Math.ceil(rollout.initialWaitSeconds * rollout.backoffRate ** (watch.attempt + 1)),
+  );
+}
+
 /** The watch CheckRollout follows for a deployment that already exists. */
-export function watchOf(
-  params: {
-    readonly cluster: string;
-    readonly service: string;
-    readonly taskDefinitionArn: string;
-    readonly rollout: RolloutSpec;
-    readonly now?: () => Date;
-  },
-  deploymentId: string | undefined,
-): RolloutWatch {
+export function watchOf(params: WatchParams, deploymentId: string | undefined): RolloutWatch {
   const now = params.now?.() ?? new Date();
   return {
     cluster: params.cluster,
@@ -166,14 +174,7 @@ export function watchOf(
 }
 
 /** UpdateService to a task definition and the watch that CheckRollout follows; shared by Deploy and Rollback. */
-export async function updateService(params: {
-  readonly ecs: ECSClient;
-  readonly cluster: string;
-  readonly service: string;
-  readonly taskDefinitionArn: string;
-  readonly rollout: RolloutSpec;
-  readonly now?: () => Date;
-}): Promise<RolloutWatch> {
+export async function updateService(params: WatchParams & { readonly ecs: ECSClient }): Promise<RolloutWatch> {
   const { ecs, cluster, service, taskDefinitionArn } = params;
   const now = params.now?.() ?? new Date();
   const out = await ecs.send(new UpdateServiceCommand({ cluster, service, taskDefinition: taskDefinitionArn }));

@@ -1,9 +1,8 @@
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { CodeDeployTarget } from '../config/codedeploy.ts';
-import type { RolloutSpec } from '../config/schema.ts';
 import { type CodeDeployContext, rollbackWithCodeDeploy } from './codedeploy-rollout.ts';
-import { type RolloutWatch, updateService, watchOf } from './deploy.ts';
+import { type RolloutWatch, updateService, type WatchParams, watchOf } from './deploy.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
 import { closeGates } from './gates.ts';
 import {
@@ -13,14 +12,9 @@ import {
   updateServiceProgressive,
 } from './service-deployments.ts';
 
-export interface RollbackParams {
+/** `taskDefinitionArn`: the backed-up revision (`$.backup.taskDefinitionArn`). */
+export interface RollbackParams extends WatchParams {
   readonly ecs: ECSClient;
-  readonly cluster: string;
-  readonly service: string;
-  /** The backed-up revision (`$.backup.taskDefinitionArn`). */
-  readonly taskDefinitionArn: string;
-  readonly rollout: RolloutSpec;
-  readonly now?: () => Date;
   /** Throws when this execution does not hold the service's deploy lock (see confirmLock). */
   readonly confirmLock?: () => Promise<void>;
   /** The target's strategy: anything but `rolling` rolls back the ECS service deployment (below). */

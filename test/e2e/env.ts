@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect } from 'vitest';
 import { parse, stringify } from 'yaml';
+import type { Answer } from '../../local/production-client.ts';
 import type { LocalRunner } from '../../local/runner.ts';
 import { freePort } from '../free-port.ts';
 
@@ -121,4 +122,36 @@ export function watchSplit(runner: LocalRunner, cluster: string, service: string
     changes.push({ at: performance.now(), production: d.productionPercent, status: d.status });
   }, 2);
   return { changes, stop: () => clearInterval(timer) };
+}
+
+/**
+ * A version that failed its test gate: rolled back for a too slow p95, and no production request reached it (the
+ * client sent plenty, every one answered 200; production never moved; the service deployment ended rolled back).
+ */
+export function expectStoppedAtTestGate(
+  run: {
+    readonly stored: { readonly summary: { readonly outcome: string; readonly reason: string } };
+    readonly samples: readonly Answer[];
+    readonly changes: ReadonlyArray<{ readonly production: number; readonly status: string }>;
+  },
+  version: string,
+): void {
+  expect(run.stored.summary.outcome).toBe('ROLLED_BACK');
+  expect(run.stored.summary.reason).toMatch(/^SLO gate failed: p95 latency/);
+  expect(run.samples.length).toBeGreaterThan(100);
+  expect(run.samples.filter((s) => s.version === version)).toEqual([]);
+  expect(run.samples.filter((s) => s.status !== 200)).toEqual([]);
+  expect(Math.max(...run.changes.map((c) => c.production))).toBe(0);
+  expect(run.changes.at(-1)?.status).toBe('ROLLBACK_SUCCESSFUL');
+}
+
+/** The versions that answer `n` requests in a row to `url` (after a deploy: all of production on one). */
+export async function versionsServed(url: string, n = 20): Promise<Set<string>> {
+  const seen = new Set<string>();
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    seen.add(res.headers.get('x-app-version') ?? '?');
+  }
+  return seen;
 }
