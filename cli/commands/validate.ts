@@ -1,3 +1,4 @@
+import { describeCodeDeploy } from '../../src/config/codedeploy.ts';
 import { describeStrategy } from '../../src/config/progressive.ts';
 import { LOCAL_OPTIONS, parseFlags } from '../args.ts';
 import { loadConfig } from '../config.ts';
@@ -20,7 +21,7 @@ export async function command(argv: string[], io: Io): Promise<number> {
     const tags = `${t.tags.join(', ')}${t.excludeTags.length ? `; not ${t.excludeTags.join(', ')}` : ''}`;
     const load = t.load ? `; load ${t.load.rate} req/s for ${t.load.durationSeconds} s` : '';
     io.stdout(
-      `  ${t.name}: ${t.repository} [${tags}] -> ${t.cluster}/${t.service} container ${t.container}; health ${t.health.url}${load}; ${describeStrategy(t)}\n`,
+      `  ${t.name}: ${t.repository} [${tags}] -> ${t.cluster}/${t.service} container ${t.container}; health ${t.health.url}${load}; ${t.codeDeploy ? describeCodeDeploy({ ...t, codeDeploy: t.codeDeploy }) : describeStrategy(t)}\n`,
     );
   }
   return EXIT.ok;

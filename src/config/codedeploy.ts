@@ -180,3 +180,19 @@ export function codeDeployIssues(t: CodeDeployTarget, local?: LocalControllerSpe
   }
   return issues;
 }
+
+/** One line for `rollgate validate`: `CodeDeploy payments/payments-prod: CodeDeployDefault.ECSCanary10Percent5Minutes (10% for 5 min, then 100%); gates AfterAllowTestTraffic; ...`. */
+export function describeCodeDeploy(t: CodeDeployTarget & { readonly codeDeploy: CodeDeploySpec }): string {
+  const cd = t.codeDeploy;
+  const routing = trafficRoutingOf(cd.deploymentConfig);
+  const how =
+    routing === undefined
+      ? 'a custom config'
+      : routing.type === 'AllAtOnce'
+        ? 'all at once'
+        : routing.type === 'TimeBasedCanary'
+          ? `${routing.percent}% for ${routing.minutes} min, then 100%`
+          : `${routing.percent}% more every ${routing.minutes} min`;
+  const route = t.testRoute ? [t.testRoute.url, t.testRoute.header?.name].filter(Boolean).join(' + ') : 'none';
+  return `CodeDeploy ${cd.application}/${cd.deploymentGroup}: ${cd.deploymentConfig} (${how}); gates ${orderedGates(cd).join(', ')}; test route ${route}; gates wait ${t.gateTimeoutSeconds} s`;
+}

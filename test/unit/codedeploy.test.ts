@@ -15,7 +15,7 @@ import { SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseAppSpec } from '../../local/codedeploy/model.ts';
-import { codeDeployIssues } from '../../src/config/codedeploy.ts';
+import { codeDeployIssues, describeCodeDeploy } from '../../src/config/codedeploy.ts';
 import { checkRollout } from '../../src/core/check-rollout.ts';
 import { appSpecFor, appSpecRevision, readDeployment } from '../../src/core/codedeploy.ts';
 import { linkDeployment, onCodeDeployHook } from '../../src/core/codedeploy-hook.ts';
@@ -457,8 +457,13 @@ describe('codeDeployIssues (validate)', () => {
   const issues = (overrides: Record<string, unknown>, local?: Parameters<typeof codeDeployIssues>[1]) =>
     codeDeployIssues({ ...target, ...overrides } as never, local).map((i) => `${i.path.join('.')}: ${i.message}`);
 
-  it('accepts the example target', () => {
+  it('accepts the example target, and describes it for rollgate validate', () => {
     expect(issues({})).toEqual([]);
+    expect(
+      describeCodeDeploy({ ...target, codeDeploy: target.codeDeploy as NonNullable<typeof target.codeDeploy> }),
+    ).toBe(
+      'CodeDeploy payments/payments-prod: CodeDeployDefault.ECSCanary10Percent5Minutes (10% for 5 min, then 100%); gates AfterAllowTestTraffic; test route http://127.0.0.1:9091; gates wait 900 s',
+    );
   });
   it('names what cannot work with codeDeploy', () => {
     expect(issues({ strategy: 'canary' })).toEqual([
