@@ -324,7 +324,7 @@ export const configSchema = z
       // The longest path must end before the state machine's own timeout, or no Catch (and no rollback) runs.
       const worst = worstCaseSeconds(t);
       if (worst > EXECUTION_TIMEOUT_SECONDS) {
-        const gates = gatesOf(t).length;
+        const gates = t.codeDeploy ? t.codeDeploy.gates.length : gatesOf(t).length;
         const progressive = gates
           ? ` + ${gates} gate(s) x (gateTimeoutSeconds + health.deadlineSeconds + load.durationSeconds) + bakeMinutes x 60 (${bakeSeconds(t)} s)`
           : '';
@@ -353,11 +353,15 @@ export function worstCaseSeconds(
     readonly rollout: { readonly deadlineSeconds: number };
     readonly health: { readonly settleSeconds: number; readonly deadlineSeconds: number };
     readonly load?: { readonly durationSeconds: number } | undefined;
+    /** A CodeDeploy target's gates (its strategy stays rolling). */
+    readonly codeDeploy?: { readonly gates: readonly string[] } | undefined;
   } & Partial<ProgressiveTarget>,
 ): number {
   const leg = t.rollout.deadlineSeconds + t.health.settleSeconds + t.health.deadlineSeconds;
   const loadSeconds = t.load ? t.load.durationSeconds + 60 : 0;
   const rolling = t.lock.maxWaitSeconds + 2 * leg + loadSeconds;
+  const gate = (t.gateTimeoutSeconds ?? 0) + t.health.deadlineSeconds + loadSeconds;
+  if (t.codeDeploy) return rolling + t.codeDeploy.gates.length * gate;
   if (t.strategy === undefined || t.strategy === 'rolling') return rolling;
   const p = {
     ...t,
@@ -365,7 +369,6 @@ export function worstCaseSeconds(
     bakeMinutes: t.bakeMinutes ?? 0,
     gateTimeoutSeconds: t.gateTimeoutSeconds ?? 0,
   };
-  const gate = p.gateTimeoutSeconds + t.health.deadlineSeconds + loadSeconds;
   return rolling + gatesOf(p).length * gate + bakeSeconds(p);
 }
 

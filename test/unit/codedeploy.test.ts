@@ -16,6 +16,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { parseAppSpec } from '../../local/codedeploy/model.ts';
 import { codeDeployIssues, describeCodeDeploy } from '../../src/config/codedeploy.ts';
+import { configSchema } from '../../src/config/schema.ts';
 import { checkRollout } from '../../src/core/check-rollout.ts';
 import { appSpecFor, appSpecRevision, readDeployment } from '../../src/core/codedeploy.ts';
 import { linkDeployment, onCodeDeployHook } from '../../src/core/codedeploy-hook.ts';
@@ -24,7 +25,7 @@ import { BackupFailedError, TargetNotFoundError } from '../../src/core/errors.ts
 import { type Gate, judgeGate, parkGate } from '../../src/core/gates.ts';
 import { checkController } from '../../src/core/inspect.ts';
 import { rollback } from '../../src/core/rollback.ts';
-import { testTarget } from '../helpers.ts';
+import { MINIMAL_TARGET, testTarget } from '../helpers.ts';
 import { deployment, NEW_TD, OLD_TD, service } from './aws-fixtures.ts';
 import { memoryBucket } from './s3-fake.ts';
 
@@ -454,6 +455,30 @@ describe('checkController (Inspect)', () => {
 });
 
 describe('codeDeployIssues (validate)', () => {
+  it("counts a CodeDeploy target's gates in the time budget of the state machine's 2 hours", () => {
+    const config = (gateTimeoutSeconds: number) =>
+      configSchema.safeParse({
+        version: 1,
+        targets: [
+          {
+            ...MINIMAL_TARGET,
+            codeDeploy: {
+              application: 'a',
+              deploymentGroup: 'g',
+              gates: ['AfterAllowTestTraffic', 'BeforeAllowTraffic'],
+            },
+            testRoute: { url: 'http://127.0.0.1:9091' },
+            lock: { maxWaitSeconds: 600 },
+            gateTimeoutSeconds,
+          },
+        ],
+      });
+    expect(config(900).success).toBe(true);
+    const tooLong = config(3000);
+    expect(tooLong.success).toBe(false);
+    expect(tooLong.error?.issues[0]?.message).toMatch(/\+ 2 gate\(s\) x \(gateTimeoutSeconds/);
+  });
+
   const issues = (overrides: Record<string, unknown>, local?: Parameters<typeof codeDeployIssues>[1]) =>
     codeDeployIssues({ ...target, ...overrides } as never, local).map((i) => `${i.path.join('.')}: ${i.message}`);
 
