@@ -576,6 +576,9 @@ describe('npm run package (osls, offline)', () => {
       Record: ['dynamodb:DeleteItem', 'dynamodb:GetItem', 's3:PutObject'],
       Notify: ['events:PutEvents'],
       ExecutionEnded: [
+        'codedeploy:BatchGetDeployments',
+        'codedeploy:PutLifecycleEventHookExecutionStatus',
+        'codedeploy:StopDeployment',
         'dynamodb:DeleteItem',
         'dynamodb:GetItem',
         'ecs:DescribeServices',
@@ -769,10 +772,11 @@ describe('npm run package (osls, offline)', () => {
         'CodeDeployAfterAllowTestTraffic',
         'CodeDeployAfterAllowTraffic',
         'CodeDeployBeforeAllowTraffic',
+        'ExecutionEnded',
         'JudgeGate',
         'Rollback',
       ]);
-      expect(allowedTo('codedeploy:StopDeployment')).toEqual(['Rollback']);
+      expect(allowedTo('codedeploy:StopDeployment')).toEqual(['ExecutionEnded', 'Rollback']);
       expect(allowedTo('codedeploy:CreateDeployment')).toEqual(['Deploy', 'Rollback']);
       // the hooks: named for AWSCodeDeployRoleForECS, and in Deploy's environment for the AppSpec
       const env = (resource(template, 'DeployLambdaFunction').Properties.Environment as { Variables: Json }).Variables;

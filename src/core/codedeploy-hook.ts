@@ -3,10 +3,11 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import { CODEDEPLOY_GATE_EVENTS, type CodeDeployGateEvent } from '../config/codedeploy.ts';
-import { reportHook } from './codedeploy.ts';
+import { getDeployment, isOpen, reportHook, stopWithRollback } from './codedeploy.ts';
 import {
   announceGate,
   arrivedGateIds,
+  closeGates,
   type GateArrival,
   type GateStore,
   getJson,
@@ -15,7 +16,7 @@ import {
   readClosed,
   readVerdict,
 } from './gates.ts';
-import { codeDeployHookKey, codeDeployHookPrefix, codeDeployLinkKey, gateId } from './naming.ts';
+import { codeDeployHookKey, codeDeployHookPrefix, codeDeployLinkKey, gateCodeDeployKey, gateId } from './naming.ts';
 
 /**
  * The gate bridge for CodeDeploy's lifecycle hooks. CodeDeploy invokes a hook Lambda once per lifecycle event with
@@ -157,6 +158,7 @@ export async function linkDeployment(
     linkedAt: at(params),
   };
   await putJson(store, codeDeployLinkKey(params.deploymentId), link);
+  await putJson(store, gateCodeDeployKey(params.executionName), { deploymentId: params.deploymentId });
   const prefix = codeDeployHookPrefix(params.deploymentId);
   // at most one object per lifecycle event: one page
   const out = await params.s3.send(new ListObjectsV2Command({ Bucket: params.bucket, Prefix: prefix }));
@@ -166,6 +168,24 @@ export async function linkDeployment(
     if (hook) outcomes.push(await forwardHook({ ...params, link, hook }));
   }
   return outcomes;
+}
+
+/**
+ * An execution that ended outside its own paths (ExecutionEnded, which has no config to find the deployment group
+ * by): its gates closed, its hooks still waiting reported Failed, and the CodeDeploy deployment it created, found by
+ * its link, stopped with autoRollbackEnabled while it is in progress. The deployment stopped, if one was.
+ */
+export async function stopExecutionDeployment(
+  params: GateStore & { readonly codeDeploy: CodeDeployClient; readonly reason: string },
+): Promise<string | undefined> {
+  const link = await getJson<{ deploymentId: string }>(params, gateCodeDeployKey(params.executionName));
+  if (!link) return undefined;
+  await closeGates(params);
+  await failOpenHooks(params);
+  const d = await getDeployment(params.codeDeploy, link.deploymentId);
+  if (!isOpen(d)) return undefined;
+  await stopWithRollback(params.codeDeploy, link.deploymentId);
+  return link.deploymentId;
 }
 
 /**

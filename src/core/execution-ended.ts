@@ -1,9 +1,11 @@
+import type { CodeDeployClient } from '@aws-sdk/client-codedeploy';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { ECSClient } from '@aws-sdk/client-ecs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { rolloutSchema } from '../config/schema.ts';
 import { type AuditRecord, auditImage, auditRecord, auditRecordExists, writeAuditRecord } from './audit.ts';
 import { readBackup } from './backup.ts';
+import { stopExecutionDeployment } from './codedeploy-hook.ts';
 import { describeService, describeTaskDefinition, primaryDeployment } from './ecs.ts';
 import { closeGates } from './gates.ts';
 import { releaseLock } from './lock.ts';
@@ -43,6 +45,8 @@ export async function executionEnded(params: {
   readonly ecs: ECSClient;
   readonly bucket: string;
   readonly event: ExecutionStatusChange;
+  /** A CODE_DEPLOY service's deployment is stopped through CodeDeploy. */
+  readonly codeDeploy?: CodeDeployClient;
 }): Promise<{ released: boolean; recorded: boolean; rolledBack?: string }> {
   const { detail } = params.event;
   if (detail.status === 'SUCCEEDED') return succeededUnrecorded(params);
@@ -133,7 +137,12 @@ const UNWATCHED_ROLLOUT = rolloutSchema.parse({});
  * superseded already).
  */
 async function rollbackIfOurs(
-  params: { readonly s3: S3Client; readonly ecs: ECSClient; readonly bucket: string },
+  params: {
+    readonly s3: S3Client;
+    readonly ecs: ECSClient;
+    readonly bucket: string;
+    readonly codeDeploy?: CodeDeployClient | undefined;
+  },
   executionName: string,
   serviceKey: string,
 ): Promise<{ from: string; to: string } | undefined> {
@@ -146,6 +155,20 @@ async function rollbackIfOurs(
   const previous = backup?.taskDefinition.taskDefinitionArn;
   if (!previous) return undefined;
   const svc = await describeService(params.ecs, cluster, service);
+  if (svc.deploymentController?.type === 'CODE_DEPLOY') {
+    // ECS refuses UpdateService for such a service: the CodeDeploy deployment this execution created (its link) is
+    // stopped with its automatic rollback, and its hooks fail; one that already ended is left as it ended.
+    const stopped = params.codeDeploy
+      ? await stopExecutionDeployment({
+          ...params,
+          s3: params.s3,
+          codeDeploy: params.codeDeploy,
+          executionName,
+          reason: 'the execution ended',
+        })
+      : undefined;
+    return stopped ? { from: `CodeDeploy deployment ${stopped}`, to: previous } : undefined;
+  }
   const primary = primaryDeployment(svc)?.taskDefinition;
   if (!primary || primary === previous) return undefined;
   const { tags } = await describeTaskDefinition(params.ecs, primary);

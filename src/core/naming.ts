@@ -85,6 +85,11 @@ export function gateVerdictKey(executionName: string, gateId: string): string {
   return `${gatePrefix(executionName)}verdicts/${gateId}.json`;
 }
 
+/** `gates/<execution>/codedeploy.json`: the CodeDeploy deployment the execution created (Deploy links it). */
+export function gateCodeDeployKey(executionName: string): string {
+  return `${gatePrefix(executionName)}codedeploy.json`;
+}
+
 /** `gates/<execution>/closed.json`: the execution rolls back; every gate still open fails. */
 export function gatesClosedKey(executionName: string): string {
   return `${gatePrefix(executionName)}closed.json`;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { executionEnded } from '../core/execution-ended.ts';
-import { ddb, ecs, s3 } from '../runtime/clients.ts';
+import { codeDeploy, ddb, ecs, s3 } from '../runtime/clients.ts';
 import { getRequiredEnv } from '../runtime/env.ts';
 import { lambda } from '../runtime/handler.ts';
 
@@ -30,5 +30,5 @@ export const handler = lambda(
     schema: statusChangeEvent,
     logKeys: (event) => ({ executionName: event.detail.name, stateName: 'ExecutionEnded' }),
   },
-  (event) => executionEnded({ ddb, table, s3, ecs, bucket, event }),
+  (event) => executionEnded({ ddb, table, s3, ecs, bucket, event, codeDeploy }),
 );

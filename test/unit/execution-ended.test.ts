@@ -1,3 +1,4 @@
+import { BatchGetDeploymentsCommand, CodeDeployClient, StopDeploymentCommand } from '@aws-sdk/client-codedeploy';
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeServicesCommand,
@@ -7,7 +8,14 @@ import {
   StopServiceDeploymentCommand,
   UpdateServiceCommand,
 } from '@aws-sdk/client-ecs';
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  NoSuchKey,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { executionEnded } from '../../src/core/execution-ended.ts';
@@ -108,6 +116,55 @@ describe('executionEnded', () => {
     expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
     const keys = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
     expect(keys[0]).toBe('gates/e1/closed.json');
+  });
+
+  it("stops a timed-out execution's CodeDeploy deployment with autoRollbackEnabled: no UpdateService on CODE_DEPLOY", async () => {
+    const cdMock = mockClient(CodeDeployClient);
+    try {
+      ecsMock.on(DescribeServicesCommand).resolves({
+        services: [
+          { ...service([deployment({ taskDefinition: NEW_TD })]), deploymentController: { type: 'CODE_DEPLOY' } },
+        ],
+      });
+      const backup = await (
+        await s3.send(new GetObjectCommand({ Bucket: 'artifacts', Key: 'x' }))
+      ).Body?.transformToString();
+      s3Mock.on(GetObjectCommand).callsFake((i: { Key: string }) => {
+        const body =
+          i.Key === 'gates/e1/codedeploy.json'
+            ? '{"deploymentId":"d-ABCDEF123"}'
+            : i.Key.startsWith('backups/')
+              ? backup
+              : undefined;
+        if (body === undefined) throw new NoSuchKey({ message: 'no such key', $metadata: {} });
+        return { Body: { transformToString: async () => body } };
+      });
+      s3Mock.on(ListObjectsV2Command).resolves({ Contents: [], IsTruncated: false });
+      cdMock
+        .on(BatchGetDeploymentsCommand)
+        .resolves({ deploymentsInfo: [{ deploymentId: 'd-ABCDEF123', status: 'InProgress' }] });
+      cdMock.on(StopDeploymentCommand).resolves({ status: 'Pending' });
+      const codeDeploy = new CodeDeployClient({ region: 'us-east-1' });
+      const out = await executionEnded({
+        ddb,
+        table: 'locks',
+        s3,
+        ecs,
+        bucket: 'artifacts',
+        event: event('TIMED_OUT'),
+        codeDeploy,
+      });
+      expect(out).toMatchObject({ recorded: true, rolledBack: OLD_TD });
+      expect(cdMock.commandCalls(StopDeploymentCommand)[0]?.args[0].input).toEqual({
+        deploymentId: 'd-ABCDEF123',
+        autoRollbackEnabled: true,
+      });
+      expect(ecsMock.commandCalls(UpdateServiceCommand)).toHaveLength(0);
+      const keys = s3Mock.commandCalls(PutObjectCommand).map((c) => c.args[0].input.Key);
+      expect(keys).toContain('gates/e1/closed.json');
+    } finally {
+      cdMock.restore();
+    }
   });
 
   it("leaves an aborted execution's service as the operator left it, and says so", async () => {
