@@ -18,8 +18,8 @@ const INITIAL = 'demo-app:v1';
 const AGAIN_AFTER = 'the rollout wait';
 
 const envs: Env[] = [];
-/** Four local clouds at a time (one task each); a case waits for its slot within its own timeout. */
-const slot = limit(4);
+/** Three local clouds at a time; a case waits for its slot within its own timeout. */
+const slot = limit(3);
 
 /** One task, and the gates' probes and load cut short: v4-slow still fails its SLO gate (every answer takes 300 ms). */
 function interruptEnv(): Promise<Env> {
@@ -36,6 +36,23 @@ afterAll(() => {
   // every case's processes carry the marker of the last env made (e2eEnv sets one per process)
   expect(processesWithMarker(envs.at(-1)?.marker ?? '')).toEqual([]);
 });
+
+/**
+ * A new local cloud and `rollgate run` of v4-slow in it, signalled once `state` is entered. The cloud's ports are
+ * picked free before rollgate binds them: when another process took one meanwhile (EADDRINUSE, before anything
+ * started), the case starts over once on new ports.
+ */
+async function interruptedIn(state: string, signal: NodeJS.Signals) {
+  for (let attempt = 1; ; attempt++) {
+    const env = await interruptEnv();
+    envs.push(env);
+    try {
+      return { env, run: await interruptRun(env, SLOW, state, signal) };
+    } catch (err) {
+      if (attempt > 1 || !/before .*EADDRINUSE/s.test((err as Error).message)) throw err;
+    }
+  }
+}
 
 /** The end state every interrupted case must reach. */
 async function expectResolved(env: Env, name: string) {
@@ -61,9 +78,7 @@ describe.concurrent('interrupted rollgate run', () => {
         `${interruptFault(signal, stage)}: rolls back, records, frees the lock, then exits ${exitCode}`,
         () =>
           slot(async () => {
-            const env = await interruptEnv();
-            envs.push(env);
-            const run = await interruptRun(env, SLOW, state, signal);
+            const { env, run } = await interruptedIn(state, signal);
             expect(run.code, run.stderr()).toBe(exitCode);
             expect(run.stdout()).toBe('');
             expect(run.stderr()).toContain(`rollgate: ${signal}: execution ${run.name}: FAILED`);
@@ -81,9 +96,7 @@ describe.concurrent('interrupted rollgate run', () => {
       `${interruptFault('SIGKILL', stage)}: left unfinished; the next run resolves it (rolled back) first`,
       () =>
         slot(async () => {
-          const env = await interruptEnv();
-          envs.push(env);
-          const run = await interruptRun(env, SLOW, state, 'SIGKILL');
+          const { env, run } = await interruptedIn(state, 'SIGKILL');
           expect(run.signal).toBe('SIGKILL');
           expect((await endState(env, run.name)).stored.schema).toBe('rollgate.local-execution.running.v1');
           expect((await rollgate(env, ['history'])).stderr).toContain(`execution ${run.name} (started`);
