@@ -67,6 +67,8 @@ export class CodeDeployEngine {
   readonly #walks = new Map<string, ServiceDeploymentRecord>();
   /** Deployments StopDeployment was called on. */
   readonly #stopped = new Set<string>();
+  /** The hook timeouts running (cleared on close). */
+  readonly #timers = new Set<NodeJS.Timeout>();
 
   private constructor(options: CodeDeployEngineOptions, state: CodeDeployState, store: StateStore<CodeDeployState>) {
     this.#options = options;
@@ -257,8 +259,10 @@ export class CodeDeployEngine {
       const timeoutMs = Math.max(HOOK_TIMEOUT_MINUTES * this.#options.minuteMs, MIN_HOOK_TIMEOUT_MS);
       const status = await new Promise<'Succeeded' | 'Failed'>((resolve) => {
         const timer = setTimeout(() => settle('Failed'), timeoutMs);
+        this.#timers.add(timer);
         const settle = (s: 'Succeeded' | 'Failed') => {
           clearTimeout(timer);
+          this.#timers.delete(timer);
           this.#waits.delete(record.hookExecutionId);
           resolve(s);
         };
@@ -401,8 +405,13 @@ export class CodeDeployEngine {
     return record.hookExecutionId;
   }
 
+  /**
+   * Stops waiting: the hooks waiting stay unanswered (the local ECS abandons their walks too), the deployments stay
+   * unfinished in the state file, and the next start stops them (see the module's comment).
+   */
   async close(): Promise<void> {
-    for (const settle of this.#waits.values()) settle('Failed');
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     this.#lambda.destroy();
     await this.#store.flush();
   }

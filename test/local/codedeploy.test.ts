@@ -14,7 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalCodeDeploy, startCodeDeploy } from '../../local/codedeploy/server.ts';
 import { type LocalLambda, startLambda } from '../../local/lambda.ts';
 import { appSpecFor, appSpecRevision } from '../../src/core/codedeploy.ts';
-import { closeTestEcs, demoSpec, eventually, openTestEcs, registerImage, type TestEcs } from './support.ts';
+import {
+  closeTestEcs,
+  demoSpec,
+  ecsClient,
+  eventually,
+  openTestEcs,
+  registerImage,
+  startTestEcs,
+  type TestEcs,
+} from './support.ts';
 
 /**
  * The local CodeDeploy endpoint through @aws-sdk/client-codedeploy: a CODE_DEPLOY service with a test listener, its
@@ -229,5 +238,42 @@ describe('the local CodeDeploy', () => {
       name: 'LifecycleEventAlreadyCompletedException',
     });
     expect(await version(production())).toBe('v2');
+  }, 60_000);
+
+  it('persists under its state directory: a deployment cut short by a stop is Stopped at the next start, its rollback Succeeded', async () => {
+    const id = await create('demo-app:v5', ['AfterAllowTestTraffic']);
+    await nextHook(id, 0);
+    await codeDeploy.close();
+    await env.ecs.close();
+    const ecs = await startTestEcs(env.tmp.dir, {
+      spec,
+      lambdaEndpoint: lambda.endpoint,
+      minuteMs: 600,
+      healthCheckIntervalMs: 100,
+    });
+    env.client.destroy();
+    env = { ...env, ecs, client: ecsClient(ecs.endpoint) };
+    codeDeploy = await startCodeDeploy({
+      spec,
+      stateDir: path.join(env.tmp.dir, 'codedeploy'),
+      ecs: ecs.codeDeploy,
+      lambdaEndpoint: lambda.endpoint,
+      minuteMs: 600,
+    });
+    client.destroy();
+    client = new CodeDeployClient({
+      endpoint: codeDeploy.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'x', secretAccessKey: 'x' },
+      maxAttempts: 1,
+    });
+    const stopped = await get(id);
+    expect(stopped).toMatchObject({ status: 'Stopped', errorInformation: { code: 'MANUAL_STOP' } });
+    expect(await get(stopped.rollbackInfo?.rollbackDeploymentId ?? '')).toMatchObject({ status: 'Succeeded' });
+    expect(await version(production())).toBe('v2');
+    // and the group takes a new deployment
+    const next = await create('demo-app:v6', []);
+    expect((await finished(next)).status).toBe('Succeeded');
+    expect(await version(production())).toBe('v6');
   }, 60_000);
 });
