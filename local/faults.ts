@@ -7,7 +7,9 @@
  *   aws-json.ts's faultSwitch);
  * - `Lambda:<State>=throw`: the Lambda a Task state of the state machine invokes throws an unexpected error (an
  *   `Error` named `InjectedFault`, which no Retry lists) each time that state calls it, before the handler runs;
- * - `Lambda:<State>=throw-once`: the same, on that state's first call of each execution only.
+ * - `Lambda:<State>=throw-once`: the same, on that state's first call of each execution only;
+ * - `Lambda:<State>=throw-after`: the handler runs (its effects land), then the call fails all the same, as a Lambda
+ *   that crashes or times out after its last AWS call does.
  */
 
 export const FAULTS_ENV = 'ROLLGATE_LOCAL_FAULTS';
@@ -25,17 +27,27 @@ export class InjectedFault extends Error {
   override readonly name = 'InjectedFault';
 }
 
+/** When a Task state's Lambda call fails: before its handler runs, or after (its effects landed). */
+export type LambdaFault = 'before' | 'after' | undefined;
+
 /**
- * The Lambda fault of a Task state, checked at each call (the variable is read then, so a test may change it between
- * executions): throws {@link InjectedFault} when the switch says this call fails. `failed` is the execution's own
- * memory of the states it already failed (for `throw-once`).
+ * The Lambda fault of a Task state's call, checked at each call (the variable is read then, so a test may change it
+ * between executions). `failed` is the execution's own memory of the states it already failed (for `throw-once`).
  */
-export function injectLambdaFault(state: string, failed: Set<string>, env: NodeJS.ProcessEnv = process.env): void {
+export function lambdaFault(state: string, failed: Set<string>, env: NodeJS.ProcessEnv = process.env): LambdaFault {
   for (const entry of faultEntries(env)) {
-    const match = /^Lambda:([A-Za-z0-9_-]+)=(throw|throw-once)$/.exec(entry);
+    const match = /^Lambda:([A-Za-z0-9_-]+)=(throw|throw-once|throw-after)$/.exec(entry);
     if (!match || match[1] !== state) continue;
     if (match[2] === 'throw-once' && failed.has(state)) continue;
     failed.add(state);
-    throw new InjectedFault(`${FAULTS_ENV}: the Lambda of state ${state} failed (${match[2]})`);
+    return match[2] === 'throw-after' ? 'after' : 'before';
   }
+  return undefined;
+}
+
+/** The error of an injected fault. */
+export function injectedFault(state: string, fault: Exclude<LambdaFault, undefined>): InjectedFault {
+  return new InjectedFault(
+    `${FAULTS_ENV}: the Lambda of state ${state} failed (${fault === 'after' ? 'after its handler ran' : 'before its handler ran'})`,
+  );
 }

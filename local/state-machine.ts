@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
 import { parse as parseYaml } from 'yaml';
 import { stateMachineName } from '../src/core/naming.ts';
-import { injectLambdaFault } from './faults.ts';
+import { injectedFault, lambdaFault } from './faults.ts';
 import type { TaskTokens } from './sfn.ts';
 
 /** A Lambda handler as the local runner calls it. */
@@ -215,14 +215,17 @@ export class LocalStateMachine {
       );
       return call;
     };
-    // the fault switch (ROLLGATE_LOCAL_FAULTS=Lambda:<State>=throw): the Lambda fails before its handler runs
+    // the fault switch (ROLLGATE_LOCAL_FAULTS=Lambda:<State>=throw...): the Lambda fails before or after its handler
     const failed = new Set<string>();
     const invoke = (state: string, call: () => Promise<unknown>) =>
       track(
-        Promise.resolve().then(() => {
-          injectLambdaFault(state, failed);
-          return call() as Promise<Json>;
-        }),
+        (async () => {
+          const fault = lambdaFault(state, failed);
+          if (fault === 'before') throw injectedFault(state, fault);
+          const out = (await call()) as Json;
+          if (fault === 'after') throw injectedFault(state, fault);
+          return out;
+        })(),
       );
     const taskResourceLocalHandlers = Object.fromEntries(
       Object.entries(this.handlers).map(([state, fn]) => [

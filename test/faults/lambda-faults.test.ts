@@ -20,6 +20,8 @@ type Outcome = StoredExecution['summary']['outcome'];
 interface Case {
   /** The Task states whose Lambda throws: the case's own state last, the ones before it lead the run there. */
   readonly throwAt: readonly string[];
+  /** The case's own state throws after its handler ran (`throw-after`: its effects landed) instead of before. */
+  readonly after?: true;
   /** The input: a new good version (default), a tag the target excludes, or the version serving now. */
   readonly input?: 'new' | 'excluded' | 'serving';
   readonly outcome: Outcome;
@@ -54,7 +56,8 @@ const CASES: Record<(typeof LAMBDA_FAULT_STATES)[number], Case> = {
   Inspect: { throwAt: ['Inspect'], ...FAILED_EARLY, backup: false },
   Backup: { throwAt: ['Backup'], ...FAILED_EARLY, backup: false },
   Register: { throwAt: ['Register'], ...FAILED_EARLY, backup: true },
-  Deploy: { throwAt: ['Deploy'], ...ROLLED_BACK },
+  // after its handler ran: the new revision is being rolled out when the Catch rolls back to the backup
+  Deploy: { throwAt: ['Deploy'], after: true, ...ROLLED_BACK },
   CheckRollout: { throwAt: ['CheckRollout'], ...ROLLED_BACK },
   ProbeHealth: { throwAt: ['ProbeHealth'], ...ROLLED_BACK },
   PlanLoad: { throwAt: ['PlanLoad'], ...ROLLED_BACK },
@@ -232,9 +235,21 @@ describe('a handler that throws an unexpected error', () => {
           : c.input === 'serving'
             ? deployed
             : { repository: 'demo-app', tag };
-      process.env[FAULTS_ENV] = c.throwAt.map((s) => `Lambda:${s}=throw`).join(',');
+      process.env[FAULTS_ENV] = c.throwAt
+        .map((s, i) => `Lambda:${s}=${c.after && i === c.throwAt.length - 1 ? 'throw-after' : 'throw'}`)
+        .join(',');
+      const from = Date.now();
       const done = await cloud.runner.run(input);
       delete process.env[FAULTS_ENV];
+      if (c.after) {
+        // the handler's effect landed (the new revision deployed), then the rollback put the previous one back
+        const updates = cloud.runner.cloud.ecs.calls
+          .filter((x) => x.op === 'UpdateService' && x.at >= from)
+          .map((x) => (x.input as { taskDefinition?: string }).taskDefinition);
+        expect(updates).toHaveLength(2);
+        expect(updates[0]).not.toBe(before.taskDefinitionArn);
+        expect(updates[1]).toBe(before.taskDefinitionArn);
+      }
 
       expect(done.summary, JSON.stringify(done.statesEntered)).toMatchObject({
         outcome: c.outcome,
