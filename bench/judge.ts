@@ -3,7 +3,8 @@
  * bench/judge.ts`, by hand): rollgate.config.yml's `checkout` alone (blue/green with a test listener, 30 req/s for 3 s
  * at each gate, `load.judge: { baseline: paired }`, the demo app answering in 40 ms), through the whole pipeline.
  * - A/A: BENCH_RUNS pushes of the running code under new tags (v10, v11, ...): the same version against itself.
- * - 20% slower: BENCH_RUNS pushes of `-slower20` tags (48 ms for 40 ms).
+ * - 20% slower: BENCH_RUNS pushes of `-slower20` tags (48 ms for 40 ms). One that gets deployed is a miss, and the
+ *   running code is put back (a plain tag deployed, not counted), so each one is compared with the 40 ms version.
  * Both verdicts are read from the same paired run: the test gate's report (its `slo` and `judge`), so the two gates
  * are compared on identical data. Prints one line per run and the counts; BENCH_OUT (JSON) keeps every figure.
  * BENCH_RUNS (default 20), BENCH_PHASES (default "aa,slow").
@@ -93,6 +94,11 @@ try {
         seconds: (Date.now() - t0) / 1000,
       };
       rows.push(row);
+      if (phase !== 'aa' && stored.summary.outcome === 'DEPLOYED') {
+        // missed: put the 40 ms code back in production, so the next one is compared with it again
+        const back = `v${n}-restore`;
+        await runner.run(pushEvent(runner, 'checkout', back, await runner.cloud.registry.pushImage('checkout', back)));
+      }
       console.log(
         `${phase.padEnd(4)} ${tag.padEnd(14)} ${row.outcome.padEnd(11)} judge ${row.judge.padEnd(8)} slo ${row.slo.padEnd(12)} ` +
           `p50 ${row.p50 ? `${row.p50.baseline.toFixed(1)} -> ${row.p50.candidate.toFixed(1)} ms` : '?'}  HL ${row.hlMs?.toFixed(2) ?? '?'} ms  p ${row.p?.toExponential(1) ?? '?'}  ${row.seconds.toFixed(1)} s`,

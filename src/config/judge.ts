@@ -12,7 +12,7 @@ const metricSchema = (tolerance: number, max: number) =>
     .object({
       /**
        * The smallest change that counts, even when significant: latency, the Hodges-Lehmann shift as a fraction of the
-       * baseline's median (0.1 = 10%); error rate, the difference of the rates (0.005 = half a percentage point).
+       * baseline's median (0.05 = 5%); error rate, the difference of the rates (0.005 = half a percentage point).
        */
       tolerance: z.number().min(0).max(max).default(tolerance),
       /** Which way is bad: `increase` (default), `decrease`, or `either`. */
@@ -33,7 +33,7 @@ export const judgeSchema = z
     confidence: z.number().min(0.5).max(0.9999).default(0.98),
     /** Fewer samples than this on either side (answered requests, or requests for the error rate) is NoData. */
     minSamples: z.number().int().min(5).max(1_000_000).default(30),
-    latency: metricSchema(0.1, 10).default({ tolerance: 0.1, direction: 'increase', critical: true }),
+    latency: metricSchema(0.05, 10).default({ tolerance: 0.05, direction: 'increase', critical: true }),
     errorRate: metricSchema(0.005, 1).default({ tolerance: 0.005, direction: 'increase', critical: true }),
     /** Score (percent of metrics that pass) at or above `pass` passes; at or above `marginal` is Marginal. */
     scoreThresholds: z
