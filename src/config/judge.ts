@@ -53,3 +53,21 @@ export type JudgeMetricSpec = JudgeSpec['latency'];
 
 /** The defaults, as `judge: {}` gives them. */
 export const defaultJudge = (): JudgeSpec => judgeSchema.parse({});
+
+/**
+ * What a target's judge cannot work with: a load test too short for `minSamples` answers on each side (every verdict
+ * would be NoData, which rolls back by default).
+ */
+export function judgeIssues(
+  load: { readonly rate: number; readonly durationSeconds: number; readonly judge?: JudgeSpec } | undefined,
+): Array<{ path: Array<string | number>; message: string }> {
+  if (!load?.judge) return [];
+  const planned = Math.floor(load.rate * load.durationSeconds);
+  if (planned >= load.judge.minSamples) return [];
+  return [
+    {
+      path: ['load', 'judge', 'minSamples'],
+      message: `at most ${planned} (rate x durationSeconds: the requests each side gets), or a faster or longer load test: with fewer than ${load.judge.minSamples} answers on a side every verdict is NoData (a rollback by default)`,
+    },
+  ];
+}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MAX_WORKERS, planShards } from '../../loadgen/plan.ts';
 import { codeDeployFields, codeDeployIssues, localCodeDeployFields } from './codedeploy.ts';
-import { judgeSchema } from './judge.ts';
+import { judgeIssues, judgeSchema } from './judge.ts';
 import {
   bakeSeconds,
   gatesOf,
@@ -318,6 +318,7 @@ export const configSchema = z
         ...(t.codeDeploy ? [] : progressiveIssues(t)),
         ...(local && t.testRoute ? localRouteIssues(t.testRoute, local) : []),
         ...codeDeployIssues(t, local),
+        ...judgeIssues(t.load),
       ]) {
         ctx.addIssue({ code: 'custom', path: ['targets', i, ...issue.path], message: issue.message });
       }

@@ -133,6 +133,31 @@ describe('planLoad pairs the routes', () => {
     expect(pairedBaseline(previous, { origin: 'http://test:81' }, 'test')).toBeUndefined();
   });
 
+  it('validate names a load test too short for the judge', async () => {
+    const { configSchema } = await import('../../src/config/schema.ts');
+    const config = (rate: number) => ({
+      version: 1,
+      targets: [
+        {
+          name: 'web',
+          repository: 'web',
+          cluster: 'demo',
+          service: 'web',
+          container: 'web',
+          health: { url: 'http://p/health' },
+          load: { url: 'http://p/', rate, durationSeconds: 2, judge: {} },
+        },
+      ],
+    });
+    const short = configSchema.safeParse(config(10));
+    expect(short.success).toBe(false);
+    expect(short.error?.issues[0]?.path).toEqual(['targets', 0, 'load', 'judge', 'minSamples']);
+    expect(short.error?.issues[0]?.message).toMatch(
+      /^at most 20 \(rate x durationSeconds: the requests each side gets\).* fewer than 30 answers on a side every verdict is NoData/,
+    );
+    expect(configSchema.safeParse(config(15)).success).toBe(true);
+  });
+
   it('the judge config has sane defaults and names a bad field', () => {
     expect(defaultJudge()).toMatchObject({
       confidence: 0.98,
