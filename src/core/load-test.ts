@@ -259,7 +259,7 @@ export async function aggregateLoad(params: {
       ...outcomeFigures(report, keys, violations),
       passed: false,
       verdict: 'fail',
-      reason: `${decision.report.reason} (SLOs met: ${figures})`,
+      reason: `${decision.report.reason} (${verdict === 'pass' ? 'SLOs met' : 'SLO gate inconclusive, load.onInconclusive deploy'}: ${figures})`,
       ...judged,
       failedBy: 'judge',
     };

@@ -23,10 +23,13 @@ beforeAll(async () => {
   env = await e2eEnv(
     (config) => {
       const doc = config as {
-        targets: Array<{ name: string }>;
+        targets: Array<{ name: string; load: Record<string, unknown> }>;
         local: { clusters: Array<{ services: Array<{ name: string }> }> };
       };
       doc.targets = doc.targets.filter((t) => t.name === 'checkout');
+      // the judge alone decides here: a run the shared machine starves is inconclusive for the fixed SLOs (the
+      // generator late), while the paired comparison is not (both routes are late alike)
+      for (const t of doc.targets) t.load.onInconclusive = 'deploy';
       for (const c of doc.local.clusters) c.services = c.services.filter((s) => s.name === 'checkout');
     },
     { allServices: true },
@@ -47,10 +50,10 @@ describe('the judge rolls back a version 25% slower than the running one', () =>
     stored = await runner.run(pushEvent(runner, 'checkout', 'v2-slower', digest));
   }, 90_000);
 
-  it('rolls back on the paired comparison, the SLOs met, and the audit record keeps the verdict', async () => {
+  it('rolls back on the paired comparison under the fixed SLOs, and the audit record keeps the verdict', async () => {
     expect(stored.summary.outcome).toBe('ROLLED_BACK');
     expect(stored.summary.reason).toMatch(
-      /^judge failed the new version: judge Fail: p50 \+\d+% \(HL \+\d+\.\d ms, 98% CI \+\d+\.\d\.\.\+\d+\.\d ms\), error rate 0\.0% vs 0\.0%; critical latency High \(candidate vs baseline, paired with production under the same schedule\) \(SLOs met: p95 /,
+      /^judge failed the new version: judge Fail: p50 \+\d+% \(HL \+\d+\.\d ms, 98% CI \+\d+\.\d\.\.\+\d+\.\d ms\), error rate 0\.0% vs 0\.0%; critical latency High \(candidate vs baseline, paired with production under the same schedule\) \((SLOs met|SLO gate inconclusive, load\.onInconclusive deploy): p95 /,
     );
     const record = await runner.readAudit(stored.summary.startedAt, stored.summary.executionName);
     expect(record?.error).toBe('JudgeFailed');
@@ -59,7 +62,9 @@ describe('the judge rolls back a version 25% slower than the running one', () =>
     const report = JSON.parse(
       readFileSync(stored.summary.reportFile?.replace(/\.html$/, '.json') ?? '', 'utf8'),
     ) as LoadReport;
-    expect(report.slo.verdict).toBe('pass');
+    // far under the fixed SLOs: none violated (the verdict is pass, or inconclusive on a starved machine)
+    expect(report.slo.violations).toEqual([]);
+    expect(['pass', 'inconclusive']).toContain(report.slo.verdict);
     expect(report.baseline?.requests.total).toBe(report.requests.total);
     expect(report.judge?.metrics[0]).toMatchObject({ metric: 'latency', class: 'High', passed: false });
     // v1 answers in ~40 ms plus the proxy; v2-slower ~50 ms: the shift's interval excludes 0 and sits near +10 ms
