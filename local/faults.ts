@@ -9,7 +9,10 @@
  *   `Error` named `InjectedFault`, which no Retry lists) each time that state calls it, before the handler runs;
  * - `Lambda:<State>=throw-once`: the same, on that state's first call of each execution only;
  * - `Lambda:<State>=throw-after`: the handler runs (its effects land), then the call fails all the same, as a Lambda
- *   that crashes or times out after its last AWS call does.
+ *   that crashes or times out after its last AWS call does;
+ * - `Lambda:<State>=retry-after`: the handler runs, then the call fails once per execution with Lambda's own
+ *   `Lambda.ServiceException`, which the state's Retry retries: the handler runs a second time with the same input,
+ *   as after a Lambda service error that hid a call that went through (the idempotency case).
  */
 
 export const FAULTS_ENV = 'ROLLGATE_LOCAL_FAULTS';
@@ -27,8 +30,11 @@ export class InjectedFault extends Error {
   override readonly name = 'InjectedFault';
 }
 
-/** When a Task state's Lambda call fails: before its handler runs, or after (its effects landed). */
-export type LambdaFault = 'before' | 'after' | undefined;
+/**
+ * When a Task state's Lambda call fails: before its handler runs, or after (its effects landed), with an error no
+ * Retry lists, or (`retry`) after, with one the state's Retry retries.
+ */
+export type LambdaFault = 'before' | 'after' | 'retry' | undefined;
 
 /**
  * The Lambda fault of a Task state's call, checked at each call (the variable is read then, so a test may change it
@@ -36,17 +42,25 @@ export type LambdaFault = 'before' | 'after' | undefined;
  */
 export function lambdaFault(state: string, failed: Set<string>, env: NodeJS.ProcessEnv = process.env): LambdaFault {
   for (const entry of faultEntries(env)) {
-    const match = /^Lambda:([A-Za-z0-9_-]+)=(throw|throw-once|throw-after)$/.exec(entry);
+    const match = /^Lambda:([A-Za-z0-9_-]+)=(throw|throw-once|throw-after|retry-after)$/.exec(entry);
     if (!match || match[1] !== state) continue;
-    if (match[2] === 'throw-once' && failed.has(state)) continue;
+    if ((match[2] === 'throw-once' || match[2] === 'retry-after') && failed.has(state)) continue;
     failed.add(state);
-    return match[2] === 'throw-after' ? 'after' : 'before';
+    return match[2] === 'throw-after' ? 'after' : match[2] === 'retry-after' ? 'retry' : 'before';
   }
   return undefined;
 }
 
-/** The error of an injected fault. */
-export function injectedFault(state: string, fault: Exclude<LambdaFault, undefined>): InjectedFault {
+/** The error of an injected fault (`retry`: named as Lambda's service error, which TASK_RETRY retries). */
+export function injectedFault(state: string, fault: Exclude<LambdaFault, undefined>): Error {
+  if (fault === 'retry') {
+    return Object.assign(
+      new Error(`${FAULTS_ENV}: Lambda answered a service error after the handler of ${state} ran`),
+      {
+        name: 'Lambda.ServiceException',
+      },
+    );
+  }
   return new InjectedFault(
     `${FAULTS_ENV}: the Lambda of state ${state} failed (${fault === 'after' ? 'after its handler ran' : 'before its handler ran'})`,
   );

@@ -223,7 +223,7 @@ export class LocalStateMachine {
           const fault = lambdaFault(state, failed);
           if (fault === 'before') throw injectedFault(state, fault);
           const out = (await call()) as Json;
-          if (fault === 'after') throw injectedFault(state, fault);
+          if (fault === 'after' || fault === 'retry') throw injectedFault(state, fault);
           return out;
         })(),
       );

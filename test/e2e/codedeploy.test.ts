@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAULTS_ENV } from '../../local/faults.ts';
 import { startProductionClient } from '../../local/production-client.ts';
 import type { LocalRunner as Runner } from '../../local/runner.ts';
+import type { ExecutionEvent } from '../../local/state-machine.ts';
 import { readAsl } from '../asl.ts';
 import { applyParameters } from '../statemachine/payload-contract.ts';
 import { e2eEnv, expectStoppedAtTestGate, openRunner, processesWithMarker, versionsServed, watchSplit } from './env.ts';
@@ -47,7 +49,7 @@ function readmeInputs(): Map<string, { repository: string; tag: string }> {
   return inputs;
 }
 
-async function run(tag: string, options: { retryDeployAt?: string } = {}) {
+async function run(tag: string, options: { retryDeployAt?: string; faults?: string } = {}) {
   const input = readmeInputs().get(tag);
   if (!input) throw new Error(`README.md has no rollgate run line for ${tag}`);
   const client = startProductionClient(`${runner.cloud.ecs.loadBalancerUrl('shop', 'payments')}/`);
@@ -60,8 +62,11 @@ async function run(tag: string, options: { retryDeployAt?: string } = {}) {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  const stored = await runner.run(input, {
+  const events: ExecutionEvent[] = [];
+  if (options.faults) process.env[FAULTS_ENV] = options.faults;
+  const running = runner.run(input, {
     name,
+    onEvent: (e) => events.push(e),
     onStateEntered: (state, stateInput) => {
       if (state === 'Deploy') deployInput = stateInput;
       // The Deploy Task again with the very payload it had (what a Retry or a redrive sends), once
@@ -76,6 +81,9 @@ async function run(tag: string, options: { retryDeployAt?: string } = {}) {
       }
     },
   });
+  const stored = await running.finally(() => {
+    delete process.env[FAULTS_ENV];
+  });
   split.stop();
   await client.stop();
   const retried = await retry;
@@ -85,7 +93,7 @@ async function run(tag: string, options: { retryDeployAt?: string } = {}) {
     (c) => c.op === 'CreateDeployment' && String(c.input.description).includes(`execution ${name}:`),
   );
   const reports = runner.cloud.codeDeploy.calls.filter((c) => c.op === 'PutLifecycleEventHookExecutionStatus');
-  return { stored, samples: client.answers, changes: split.changes, mine, creates, reports, retried };
+  return { stored, samples: client.answers, changes: split.changes, mine, creates, reports, retried, events };
 }
 
 describe('a service on CodeDeploy, a production request every 10 ms', () => {
@@ -111,10 +119,15 @@ describe('a service on CodeDeploy, a production request every 10 ms', () => {
     expect(rollback).toMatchObject({ status: 'Succeeded', creator: 'codeDeployRollback' });
   }, 60_000);
 
-  it('canary: a good version goes through 10% and 100% to DEPLOYED, 0 failed; a retried Deploy created no second deployment', async () => {
-    const { stored, samples, changes, mine, creates, reports, retried } = await run('v2', {
+  it('canary: a good version goes through 10% and 100% to DEPLOYED, 0 failed; a Deploy retried (Retry, then redrive) created no second deployment', async () => {
+    // Deploy's first call fails after CreateDeployment went through (Lambda.ServiceException, which its Retry
+    // retries), and once the execution waits at its first gate, the Deploy Task is invoked again with its payload
+    // (what a redrive sends)
+    const { stored, samples, changes, mine, creates, reports, retried, events } = await run('v2', {
       retryDeployAt: 'AwaitGate',
+      faults: 'Lambda:Deploy=retry-after',
     });
+    expect(events.filter((e) => e.type === 'StateRetried').map((e) => e.state)).toEqual(['Deploy']);
     expect({ outcome: stored.summary.outcome, reason: stored.summary.reason }).toMatchObject({ outcome: 'DEPLOYED' });
     expect(changes.map((c) => c.production).filter((p, i, all) => all.indexOf(p) === i)).toEqual([0, 10, 100]);
     expect(changes.at(-1)?.status).toBe('SUCCESSFUL');
@@ -135,7 +148,8 @@ describe('a service on CodeDeploy, a production request every 10 ms', () => {
     expect(reports.filter((r) => r.input.lifecycleEventHookExecutionId === hook).map((r) => r.input.status)).toEqual([
       'Succeeded',
     ]);
-    // the Deploy retried after CreateDeployment went through followed it: one CreateDeployment for the execution
+    // the Deploy retried and the one invoked again after CreateDeployment went through followed it: one
+    // CreateDeployment for the execution
     expect(retried).toMatchObject({ codeDeployDeploymentId: mine[0]?.deploymentId, expect: 'SUCCESSFUL' });
     expect(creates).toHaveLength(1);
     expect(await versionsServed(`${runner.cloud.ecs.loadBalancerUrl('shop', 'payments')}/`)).toEqual(new Set(['v2']));

@@ -12,7 +12,7 @@ describe('the local fault switches', () => {
     expect(faultSwitch('ECS', env('Lambda:Deploy=throw'))()).toBeUndefined();
   });
 
-  it('throw fails every call, throw-once the first of each execution, throw-after once the handler ran', () => {
+  it('throw fails every call, throw-once the first of each execution, throw-after once the handler ran, retry-after once with a retried error', () => {
     const failed = new Set<string>();
     const value = env(' ECS:throttle=1/2 , Lambda:Deploy=throw , Lambda:Probe=throw-once,Lambda:Record=throw-after');
     expect([lambdaFault('Deploy', failed, value), lambdaFault('Deploy', failed, value)]).toEqual(['before', 'before']);
@@ -20,6 +20,10 @@ describe('the local fault switches', () => {
     expect(lambdaFault('Probe', new Set(), value)).toBe('before'); // another execution's first call
     expect(lambdaFault('Record', failed, value)).toBe('after');
     expect(injectedFault('Record', 'after')).toMatchObject({ name: 'InjectedFault' });
+    const retry = env('Lambda:Deploy=retry-after');
+    const once = new Set<string>();
+    expect([lambdaFault('Deploy', once, retry), lambdaFault('Deploy', once, retry)]).toEqual(['retry', undefined]);
+    expect(injectedFault('Deploy', 'retry')).toMatchObject({ name: 'Lambda.ServiceException' });
     // the ECS entry still works beside the others
     const ecs = faultSwitch('ECS', value);
     expect([ecs()?.name, ecs(), ecs()?.name]).toEqual(['ThrottlingException', undefined, 'ThrottlingException']);
