@@ -6,7 +6,7 @@ import type { RolloutSpec } from '../config/schema.ts';
 import type { CodeDeployHooks } from './codedeploy.ts';
 import { type CodeDeployContext, deployWithCodeDeploy } from './codedeploy-rollout.ts';
 import { describeService, primaryDeployment } from './ecs.ts';
-import { BackupFailedError, messageOf, TargetNotFoundError } from './errors.ts';
+import { BackupFailedError, isMissingObject, messageOf, TargetNotFoundError } from './errors.ts';
 import {
   type GateHook,
   latestServiceDeployment,
@@ -130,8 +130,7 @@ async function checkBackup({ s3, backup }: Pick<DeployParams, 's3' | 'backup'>):
     // Only a backup that is not there (or not ours to read) refuses the deploy; throttling and 5xx go back to the
     // ASL's Retry by their own names.
     const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    const name = (err as Error).name;
-    if (name === 'NotFound' || name === 'NoSuchKey' || status === 404 || status === 403) {
+    if (isMissingObject(err) || status === 403) {
       throw new BackupFailedError(
         `refusing to deploy: backup s3://${backup.bucket}/${backup.key} is not readable (${messageOf(err)})`,
         { cause: err },

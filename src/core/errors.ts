@@ -167,3 +167,9 @@ export function isTransient(err: unknown): boolean {
   if (TASK_RETRY[1].ErrorEquals.some((name) => name === e.name)) return true;
   return NETWORK_CODES.has(e.code ?? '') || e.name === 'TimeoutError';
 }
+
+/** S3's answer for an object that is not there (GetObject's NoSuchKey, HeadObject's bodiless 404). */
+export function isMissingObject(err: unknown): boolean {
+  const e = err as { name?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return e?.name === 'NoSuchKey' || e?.name === 'NotFound' || e?.$metadata?.httpStatusCode === 404;
+}

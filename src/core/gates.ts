@@ -4,6 +4,7 @@ import { SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
 import { z } from 'zod';
 import type { TestRoute } from '../config/progressive.ts';
 import { reportHook } from './codedeploy.ts';
+import { isMissingObject } from './errors.ts';
 import { gateRouteSchema, routeOf } from './gate-route.ts';
 import {
   gateArrivalKey,
@@ -108,8 +109,7 @@ export async function getJson<T>(
     const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     return JSON.parse((await out.Body?.transformToString()) ?? 'null') as T;
   } catch (err) {
-    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
-    if ((err as Error).name === 'NoSuchKey' || (err as Error).name === 'NotFound' || status === 404) return undefined;
+    if (isMissingObject(err)) return undefined;
     throw err;
   }
 }

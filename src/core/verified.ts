@@ -5,6 +5,7 @@
  * running, or one rollgate never deployed, is deployed (and judged) again.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
+import { isMissingObject } from './errors.ts';
 import { verifiedKey } from './naming.ts';
 
 interface Bucket {
@@ -54,8 +55,7 @@ export async function isVerified(
     );
     return true;
   } catch (err) {
-    const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
-    if (e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404) return false;
+    if (isMissingObject(err)) return false;
     throw err;
   }
 }
