@@ -67,6 +67,8 @@ export class CodeDeployEngine {
   readonly #walks = new Map<string, ServiceDeploymentRecord>();
   /** Deployments StopDeployment was called on. */
   readonly #stopped = new Set<string>();
+  /** Set by close(): what is in flight then records nothing (the next start resolves it). */
+  #closed = false;
   /** The hook timeouts running (cleared on close). */
   readonly #timers = new Set<NodeJS.Timeout>();
 
@@ -277,6 +279,8 @@ export class CodeDeployEngine {
             }),
           )
           .catch((error: Error) => {
+            // closing destroys the client under an invocation in flight: that is no answer of the hook's
+            if (this.#closed) return;
             this.#options.log(`codedeploy: ${d.deploymentId}: ${event} hook not invoked: ${error.message}`);
             settle('Failed');
           });
@@ -410,6 +414,7 @@ export class CodeDeployEngine {
    * unfinished in the state file, and the next start stops them (see the module's comment).
    */
   async close(): Promise<void> {
+    this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers.clear();
     this.#lambda.destroy();
